@@ -1,0 +1,1 @@
+../../vpnha/cli.py

@@ -1,0 +1,3 @@
+"""impl."""
+
+from __future__ import annotations

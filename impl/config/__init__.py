@@ -1,0 +1,3 @@
+"""impl/config."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""properties."""
+
+from __future__ import annotations

@@ -1,0 +1,193 @@
+"""SSP, the State Synchronization Protocol, as the model sees it: a connection, a role, messages.
+
+Theory of operation
+-------------------
+SSP runs over one TCP connection between the two routers (``ssp group`` with its
+``remote`` and ``port``). The model does not see bytes or segments: a connection
+is a reliable FIFO channel in each direction that exists in *epochs*. A new
+epoch starts when both routers are up, the link works and a reconnect attempt
+(every ``ssp_retry_ms``) succeeds; an epoch ends when the link is cut (both ends
+learn at once), when one end has heard nothing for ``ssp_dead_ms`` (silent death:
+each end learns on its own), or when either end crashes. Messages of an ended
+epoch are never delivered. Both ends send a keepalive every ``ssp_hello_ms``.
+
+The *device role* follows the HSRP groups named by ``redundancy``: ACTIVE when
+every one is Active, STANDBY when every one is Standby, otherwise NONE
+(document: "Device has been ACTIVE for …").
+
+Two clients use the channel (``show ssp client``): DOI 1 IPsec HA Manager and DOI
+2 IKE HA Manager. Replication messages go from the ACTIVE device to the other;
+the receiver applies them only if it is not ACTIVE itself, and acknowledges
+what it applied.
+
+When replication starts. Each end announces its role when a connection starts
+and whenever the role changes (``Announce``). An ACTIVE router sends the other a
+full copy (``BulkBegin`` then one ``Add`` per SA) when it learns that the other end
+is not ACTIVE and either this is a new connection or the other end has just left
+ACTIVE, or it has itself just become ACTIVE (it asks for an answer so that it
+replicates only to an end that is alive). Until that copy is sent it replicates
+nothing, and its SAs carry no hold-back (``sadb`` rule 1): the other end holds
+only stale copies, which are never promoted.
+
+Counters per router, as ``show crypto isakmp ssp`` shows them: ADDS and DELETES
+count IKE SA adds and deletes applied (standby) or sent (active); a resync
+(``clear crypto isakmp ha standby resync``) zeroes them, and REQUESTS / REPLIES
+count the IKE SA entries a resync asked for and the entries actually applied
+(fewer replies than requests means the resync did not complete).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .hsrp import Phase
+from .sadb import IkeSa, IpsecSa, Kind
+
+__all__ = [
+    "DOI_IKE",
+    "DOI_IPSEC",
+    "Ack",
+    "Add",
+    "Announce",
+    "BulkBegin",
+    "Delete",
+    "Heartbeat",
+    "Refuse",
+    "ResyncRequest",
+    "Role",
+    "SspCounters",
+    "SspMessage",
+    "Update",
+    "Values",
+    "device_role",
+]
+
+DOI_IPSEC = 1
+"""``show ssp client``: IPsec HA Manager."""
+DOI_IKE = 2
+"""``show ssp client``: IKE HA Manager."""
+
+
+class Role(enum.Enum):
+    """SSP device role (``show ssp redundancy``)."""
+
+    ACTIVE = "ACTIVE"
+    STANDBY = "STANDBY"
+    NONE = "NONE"
+
+
+def device_role(phases: Sequence[Phase]) -> Role:
+    """ACTIVE iff every named group is Active, STANDBY iff every one is Standby."""
+    if phases and all(p is Phase.ACTIVE for p in phases):
+        return Role.ACTIVE
+    if phases and all(p is Phase.STANDBY for p in phases):
+        return Role.STANDBY
+    return Role.NONE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Heartbeat:
+    """Keepalive; refreshes the receiver's dead timer."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Add:
+    """A full SA record (IKE or IPsec) for the standby; ``resync`` when part of a resync reply."""
+
+    ike: IkeSa | None
+    ipsec: IpsecSa | None
+    resync: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delete:
+    """Remove the standby copy of an SA (IKE when ``ike``, else IPsec)."""
+
+    sa_id: int
+    ike: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Update:
+    """A counter value of one SA (``sa_id`` is the IKE id for ``DPD_OUT``)."""
+
+    sa_id: int
+    kind: Kind
+    value: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ack:
+    """The standby applied ``value`` for this counter (or, with ``kind`` None, a delete)."""
+
+    sa_id: int
+    kind: Kind | None
+    value: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refuse:
+    """The standby's card cannot hold this SA (I7: degraded, not silent)."""
+
+    sa_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Values:
+    """The sender's counter values for one SA it holds (active or copy)."""
+
+    sa_id: int
+    out: int
+    inbound: int
+    byte_count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Announce:
+    """The sender's device role, sent at connection start and on every role change.
+
+    It carries the sender's counter values for every SA it holds, so an ACTIVE
+    receiver can adopt anything a former active used (split-brain heal), and asks
+    for an answer when the sender has just become ACTIVE (proof that the other end
+    is alive before anything is replicated to it).
+    """
+
+    role: Role
+    reply_wanted: bool
+    values: tuple[Values, ...]
+    dpd: tuple[tuple[int, int], ...]
+    """(IKE id, last R-U-THERE number sent) for every IKE SA the sender holds."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResyncRequest:
+    """The standby cleared its copies and asks for everything again."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BulkBegin:
+    """A full copy follows (``entries`` IKE SAs): the receiver drops every copy it holds.
+
+    ``resync`` when it answers a ``ResyncRequest`` (counted as REQUESTS/REPLIES).
+    """
+
+    entries: int
+    resync: bool
+
+
+SspMessage = Heartbeat | Announce | Add | Delete | Update | Ack | Refuse | ResyncRequest | BulkBegin
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SspCounters:
+    """``show crypto isakmp ssp`` and ``show ssp packet`` counters of one router."""
+
+    adds: int = 0
+    deletes: int = 0
+    requests: int = 0
+    replies: int = 0
+    packets_sent: int = 0
+    packets_received: int = 0

@@ -1,0 +1,1455 @@
+"""The composed cluster: two routers, their segments, SSP, the remote peer and the LAN host.
+
+Theory of operation
+-------------------
+``System`` is the whole world at one instant ``now`` (integer ms). ``apply(system,
+op)`` returns the next world and never changes its argument. Inside, the world is
+advanced by *events* in a fixed order: at equal times HSRP deliveries come first,
+then SSP deliveries, then HSRP timers, then SSP timers, then SA expiries; ties
+between routers go to router 0. Nothing is random: hello jitter, SPIs, cookies
+and every fault come in as data.
+
+The pieces, each with its own rules file:
+
+- ``hsrp``: one RFC 2281 machine per router and side. A router's interface
+  being down disables its group (event b); tracking lowers the other group's
+  priority by the configured decrement (document: "the interfaces must track
+  each other"). ``standby delay minimum/reload`` postpone event a.
+- ``ssp``: the connection epochs, keepalives and dead timer, device role.
+- ``sadb``: the SA records and the ahead rule (hold-back + jump).
+- ``vam``: card admission; ``topology``: LAN → remote LAN reachability.
+
+Data path. The LAN host's packets go to the router the inside segment's ARP
+entry points at (the last router to send a gratuitous ARP for the inside VIP,
+action I); it forwards only if Active for the inside group, encrypts only if it
+holds an ACTIVE SA, and sends only if Active for the outside group (a router
+that is not Active for the outside VIP never sends or accepts tunnel traffic).
+Matching traffic is never forwarded in clear: without an SA it is dropped. The
+peer's packets go to the outside segment's ARP owner, which accepts them only if
+Active for the outside group and holding the SA, checks the hold-back limit and
+the anti-replay window, and forwards to the LAN if Active for the inside group.
+
+Takeover. When a router's device role becomes ACTIVE it promotes every standby
+copy that is usable (not stale, inbound state known, not expired) by the jump
+of ``sadb`` and discards the others (counted: they must be renegotiated); if SSP
+is up it then sends the peer a full copy of everything. A router that leaves
+ACTIVE keeps its SAs as stale standby copies until the new active refreshes them.
+
+Staleness (for I6). A standby copy becomes stale whenever the standby's SSP
+connection ends: deletes may have been missed. An ``Add`` refreshes it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from . import hsrp, operations, ssp, vam
+from .hsrp import Event, GroupParams, GroupState, Phase
+from .params import ClusterParams, GroupSide, RouterParams
+from .sadb import (
+    SEQ_MAX,
+    Counter,
+    HaStatus,
+    IkeSa,
+    IpsecSa,
+    Kind,
+    accept_window_range,
+    new_counter,
+    promote_counter,
+)
+from .ssp import Role
+from .topology import RouterView, lan_reaches_remote
+
+__all__ = [
+    "SIDES",
+    "Capture",
+    "LogEntry",
+    "PeerSa",
+    "Router",
+    "System",
+    "WireRun",
+    "apply",
+    "boot",
+]
+
+SIDES: Final = (GroupSide.INSIDE, GroupSide.OUTSIDE)
+MAX_EVENTS_PER_ADVANCE: Final = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WireRun:
+    """A run of consecutive ESP sequence numbers sent or accepted on one SPI."""
+
+    time_ms: int
+    router: int | None
+    """Router index, or None for the remote peer."""
+    spi: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capture:
+    """Peer → cluster ESP packets an attacker on the outside segment recorded."""
+
+    spi: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogEntry:
+    """A notable event, for timelines and for history-based invariants."""
+
+    time_ms: int
+    router: int | None
+    kind: str
+    detail: str
+
+
+@dataclass(slots=True, kw_only=True)
+class PeerSa:
+    """The remote peer's view of one SA pair."""
+
+    sa_id: int
+    spi_to_cluster: int
+    """The cluster's inbound SPI."""
+    spi_from_cluster: int
+    """The cluster's outbound SPI."""
+    sent: int = 0
+    """Highest sequence number the peer sent."""
+    top: int = 0
+    """Right edge of the peer's window for cluster → peer packets."""
+    seen: frozenset[int] = frozenset()
+    dpd_in: int = 0
+    """Highest R-U-THERE number accepted from the cluster."""
+
+
+@dataclass(slots=True, kw_only=True)
+class HsrpInFlight:
+    """An HSRP message on a segment."""
+
+    deliver_at: int
+    sender: int
+    side: GroupSide
+    message: hsrp.Message
+
+
+@dataclass(slots=True, kw_only=True)
+class SspInFlight:
+    """An SSP message on the connection."""
+
+    deliver_at: int
+    sender: int
+    epoch: int
+    message: ssp.SspMessage
+
+
+@dataclass(slots=True, kw_only=True)
+class Router:
+    """One router's state. Everything but ``params`` and the overrides is lost on a crash."""
+
+    params: RouterParams
+    up: bool = True
+    boot_ms: int = 0
+    iface_up: dict[GroupSide, bool] = field(default_factory=lambda: dict.fromkeys(SIDES, True))
+    priority: dict[GroupSide, int] = field(default_factory=dict)
+    """Configured priority per side (``SetPriority`` changes it)."""
+    preempt: dict[GroupSide, bool] = field(default_factory=dict)
+    groups: dict[GroupSide, GroupState] = field(default_factory=dict)
+    role: Role = Role.NONE
+    role_since_ms: int = 0
+    jitter_index: int = 0
+    # SSP
+    epoch: int | None = None
+    """SSP connection epoch this router is on, or None when disconnected."""
+    last_heard_ms: int = 0
+    ssp_hello_due: int | None = None
+    ssp_retry_due: int | None = None
+    ssp_counters: ssp.SspCounters = field(default_factory=ssp.SspCounters)
+    peer_role: Role | None = None
+    """The other end's last announced role on this connection (None: not heard yet)."""
+    bulk_sent: bool = False
+    """ACTIVE only: a full copy went out on this connection since the role began."""
+    # SAs
+    ike: dict[int, IkeSa] = field(default_factory=dict)
+    sas: dict[int, IpsecSa] = field(default_factory=dict)
+    degraded: set[int] = field(default_factory=set)
+    """SA ids the standby's card refused (HA degraded, I7)."""
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a named drop/event counter."""
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    def group_params(self, side: GroupSide) -> GroupParams:
+        """The HSRP parameters of ``side`` with the current priority/preempt overrides."""
+        sp = self.params.inside if side is GroupSide.INSIDE else self.params.outside
+        return GroupParams(
+            group=sp.group,
+            own_ip=sp.address,
+            virtual_ip=sp.virtual_ip,
+            priority=self.priority[side],
+            preempt=self.preempt[side],
+            preempt_delay_ms=sp.preempt_delay_ms,
+            hello_ms=sp.hello_ms,
+            hold_ms=sp.hold_ms,
+            auth=sp.auth,
+        )
+
+    def effective_priority(self, side: GroupSide) -> int:
+        """Configured priority minus the decrements of tracked interfaces that are down."""
+        sp = self.params.inside if side is GroupSide.INSIDE else self.params.outside
+        decrement = sum(dec for tracked, dec in sp.tracks if not self.iface_up[tracked])
+        return max(0, min(255, self.priority[side] - decrement))
+
+
+@dataclass(slots=True, kw_only=True)
+class System:
+    """The whole simulated world. Use ``boot`` to make one and ``apply`` to step it."""
+
+    params: ClusterParams
+    now: int
+    routers: list[Router]
+    hsrp_in_flight: list[HsrpInFlight] = field(default_factory=list)
+    ssp_in_flight: list[SspInFlight] = field(default_factory=list)
+    ssp_epoch: int = 0
+    ssp_link_broken: bool = False
+    ssp_latency_ms: int = 0
+    partitioned: dict[GroupSide, bool] = field(default_factory=lambda: dict.fromkeys(SIDES, False))
+    arp_owner: dict[GroupSide, int | None] = field(
+        default_factory=lambda: dict.fromkeys(SIDES, None)
+    )
+    peer: dict[int, PeerSa] = field(default_factory=dict)
+    captures: list[Capture] = field(default_factory=list)
+    transmitted: list[WireRun] = field(default_factory=list)
+    """Every ESP run a router sent to the peer (I3)."""
+    accepted: list[WireRun] = field(default_factory=list)
+    """Every ESP run a router accepted from the peer (I4)."""
+    peer_refused: int = 0
+    """Cluster → peer packets the peer refused as replays."""
+    dpd_sent: list[tuple[int, int, int]] = field(default_factory=list)
+    """(time, IKE id, R-U-THERE number) the cluster sent (I8)."""
+    delivered_to_remote: int = 0
+    delivered_to_lan: int = 0
+    cleartext_leaked: int = 0
+    """Permit traffic sent unencrypted on the outside (I9); the model never does."""
+    deleted: dict[int, str] = field(default_factory=dict)
+    """SA ids gone from the cluster: "acked", "unacked" (delete not yet confirmed), "expired"."""
+    refusals: list[LogEntry] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Packets lost outside any router (no gateway answering for a virtual IP)."""
+    clean_since: dict[GroupSide, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
+    """Last time a fault touched HSRP on the segment (loss, delay, duplicate, partition)."""
+    disturbed_ms: int = 0
+    """Last time anything changed HSRP's inputs (crash, interface, priority, partition…)."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def other(self, index: int) -> int:
+        """The index of the other router."""
+        return 1 - index
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a named environment drop counter."""
+        self.dropped[name] = self.dropped.get(name, 0) + amount
+
+    def note(self, router: int | None, kind: str, detail: str = "") -> None:
+        """Append to the event log."""
+        self.log.append(LogEntry(time_ms=self.now, router=router, kind=kind, detail=detail))
+
+    def jump(self, kind: Kind) -> int:
+        """``J`` of the ahead rule: twice the sync interval."""
+        match kind:
+            case Kind.OUT:
+                return 2 * self.params.outbound_interval
+            case Kind.IN:
+                return 2 * self.params.inbound_interval
+            case Kind.BYTES:
+                return 2 * self.params.byte_interval
+            case Kind.DPD_OUT:
+                return 2 * self.params.dpd_interval
+
+    def interval(self, kind: Kind) -> int:
+        """How far a counter moves between two updates to the standby."""
+        match kind:
+            case Kind.OUT:
+                return self.params.outbound_interval
+            case Kind.IN:
+                return self.params.inbound_interval
+            case Kind.BYTES:
+                return self.params.byte_interval
+            case Kind.DPD_OUT:
+                return self.params.dpd_interval
+
+    def ssp_link_ok(self) -> bool:
+        """SSP can carry messages: not cut/silenced and the inside segment not partitioned."""
+        return not self.ssp_link_broken and not self.partitioned[GroupSide.INSIDE]
+
+    def owner(self, side: GroupSide) -> int | None:
+        """The router that owns a virtual IP: the ARP target, if it is up and Active."""
+        index = self.arp_owner[side]
+        if index is None:
+            return None
+        router = self.routers[index]
+        if router.up and router.groups[side].phase is Phase.ACTIVE:
+            return index
+        return None
+
+    def reachable(self) -> bool:
+        """LAN host → remote LAN through the current owners (topology.lan_reaches_remote)."""
+        views = [
+            RouterView(
+                name=r.params.name,
+                up=r.up,
+                owns_inside_vip=self.owner(GroupSide.INSIDE) == i,
+                owns_outside_vip=self.owner(GroupSide.OUTSIDE) == i,
+                has_active_sa=any(sa.status is HaStatus.ACTIVE for sa in r.sas.values()),
+            )
+            for i, r in enumerate(self.routers)
+        ]
+        return lan_reaches_remote(views)
+
+
+# ---------------------------------------------------------------------- boot
+
+
+def boot(params: ClusterParams, *, start_ms: int = 1_000) -> System:
+    """Both routers powered on at ``start_ms`` (non-zero: trio's MockClock advice)."""
+    system = System(
+        params=params,
+        now=start_ms,
+        routers=[Router(params=rp) for rp in params.routers],
+        ssp_latency_ms=params.link_latency_ms,
+    )
+    for index, router in enumerate(system.routers):
+        for side in SIDES:
+            sp = router.params.inside if side is GroupSide.INSIDE else router.params.outside
+            router.priority[side] = sp.priority
+            router.preempt[side] = sp.preempt
+        _power_on(system, index)
+    system.disturbed_ms = start_ms
+    return system
+
+
+def _power_on(system: System, index: int) -> None:
+    router = system.routers[index]
+    router.up = True
+    router.boot_ms = system.now
+    router.role = Role.NONE
+    router.role_since_ms = system.now
+    router.epoch = None
+    router.ssp_hello_due = None
+    router.ssp_retry_due = system.now
+    router.ike.clear()
+    router.sas.clear()
+    router.degraded.clear()
+    router.counters.clear()
+    router.ssp_counters = ssp.SspCounters()
+    router.jitter_index = 0
+    for side in SIDES:
+        gp = router.group_params(side)
+        state = hsrp.initial(gp, priority=router.effective_priority(side))
+        sp = router.params.inside if side is GroupSide.INSIDE else router.params.outside
+        if router.iface_up[side]:
+            state = replace(state, enable_due=system.now + sp.delay_reload_ms)
+        router.groups[side] = state
+    system.note(index, "boot", f"HSRP starts in {_side_delays(router)}")
+
+
+def _side_delays(router: Router) -> str:
+    return f"{router.params.inside.delay_reload_ms} ms (standby delay reload)"
+
+
+# -------------------------------------------------------------------- apply
+
+
+def apply(system: System, op: operations.Operation) -> System:
+    """The world after ``op``. Pure: ``system`` is not changed."""
+    nxt = copy.deepcopy(system)
+    _dispatch(nxt, op)
+    return nxt
+
+
+def apply_in_place(system: System, op: operations.Operation) -> None:
+    """Like ``apply`` but mutates ``system`` (for long scripted runs)."""
+    _dispatch(system, op)
+
+
+def _dispatch(system: System, op: operations.Operation) -> None:
+    match op:
+        case operations.Advance(ms=ms):
+            if ms < 0:
+                msg = f"Advance ms {ms} is negative (time only moves forward)"
+                raise ValueError(msg)
+            _run_until(system, system.now + ms)
+        case operations.AdvanceToNextEvent():
+            due = _next_event_time(system)
+            if due is not None:
+                _run_until(system, max(due, system.now))
+        case operations.ExpireSoonest():
+            expiries = [sa.expires_ms for r in system.routers if r.up for sa in r.sas.values()]
+            if expiries:
+                _run_until(system, max(min(expiries), system.now))
+        case operations.Crash(router=index):
+            _crash(system, index)
+        case operations.Restart(router=index):
+            if not system.routers[index].up:
+                system.disturbed_ms = system.now
+                _power_on(system, index)
+        case operations.InterfaceDown(router=index, side=side):
+            _interface(system, index, side, up=False)
+        case operations.InterfaceUp(router=index, side=side):
+            _interface(system, index, side, up=True)
+        case operations.Partition(side=side):
+            system.partitioned[side] = True
+            system.clean_since[side] = system.now
+            system.disturbed_ms = system.now
+            system.note(None, "partition", side.value)
+        case operations.Heal(side=side):
+            if system.partitioned[side]:
+                system.partitioned[side] = False
+                system.clean_since[side] = system.now
+                system.disturbed_ms = system.now
+                system.note(None, "heal", side.value)
+        case operations.DropHello(index=i):
+            if system.hsrp_in_flight:
+                lost = system.hsrp_in_flight.pop(i % len(system.hsrp_in_flight))
+                _taint(system, lost.side, system.now)
+        case operations.DuplicateHello(index=i):
+            if system.hsrp_in_flight:
+                twin = system.hsrp_in_flight[i % len(system.hsrp_in_flight)]
+                system.hsrp_in_flight.append(copy.copy(twin))
+                _taint(system, twin.side, twin.deliver_at)
+        case operations.DelayHello(index=i, ms=ms):
+            if system.hsrp_in_flight and ms > 0:
+                late = system.hsrp_in_flight[i % len(system.hsrp_in_flight)]
+                late.deliver_at += ms
+                _taint(system, late.side, late.deliver_at)
+        case operations.SspCut():
+            system.note(None, "ssp-cut")
+            system.ssp_link_broken = True
+            system.ssp_in_flight.clear()
+            for index in range(2):
+                _ssp_disconnect(system, index, "connection reset")
+        case operations.SspSilent():
+            system.note(None, "ssp-silent")
+            system.ssp_link_broken = True
+            system.ssp_in_flight.clear()
+        case operations.SspHeal():
+            if system.ssp_link_broken:
+                system.note(None, "ssp-heal")
+            system.ssp_link_broken = False
+        case operations.SspDelay(ms=ms):
+            system.ssp_latency_ms = max(0, ms)
+        case operations.Establish():
+            _establish(system, op)
+        case operations.Rekey(sa_id=old, new_sa_id=new, spi_in=spi_in, spi_out=spi_out):
+            holder = _active_holder(system, old)
+            if holder is None:
+                system.note(None, "rekey-refused", f"SA {old} not active anywhere")
+                return
+            ike_id = system.routers[holder].sas[old].ike_id
+            ike = system.routers[holder].ike.get(ike_id)
+            if _establish(
+                system,
+                operations.Establish(
+                    sa_id=new,
+                    spi_in=spi_in,
+                    spi_out=spi_out,
+                    cookie_i=ike_id,
+                    cookie_r=ike.cookie_r if ike else 0,
+                ),
+            ):
+                _delete_sa(system, holder, old, reason="rekeyed")
+        case operations.Delete(sa_id=sa_id):
+            holder = _active_holder(system, sa_id)
+            if holder is not None:
+                _delete_sa(system, holder, sa_id, reason="deleted")
+        case operations.SendTraffic(packets=packets, size=size):
+            _send_traffic(system, packets, size)
+        case operations.ReceiveTraffic(packets=packets, size=size):
+            _receive_traffic(system, packets, size)
+        case operations.ReplayCaptured(pick=pick):
+            _replay(system, pick)
+        case operations.Resync(router=index):
+            _resync(system, index)
+        case operations.SetPriority(router=index, side=side, priority=priority):
+            if not 1 <= priority <= 255:
+                msg = f"priority {priority} out of range 1-255"
+                raise ValueError(msg)
+            system.routers[index].priority[side] = priority
+            system.disturbed_ms = system.now
+            _refresh_priorities(system, index)
+        case operations.SetPreempt(router=index, side=side, preempt=preempt):
+            system.routers[index].preempt[side] = preempt
+            system.disturbed_ms = system.now
+        case operations.DpdProbe(from_peer=from_peer):
+            _dpd(system, from_peer=from_peer)
+
+
+def _taint(system: System, side: GroupSide, until: int) -> None:
+    system.clean_since[side] = max(system.clean_since[side], until, system.now)
+    system.disturbed_ms = max(system.disturbed_ms, until, system.now)
+
+
+# ------------------------------------------------------------ event engine
+
+
+def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]]:
+    """(time, category, router, side-order, what) for everything pending."""
+    for msg in system.hsrp_in_flight:
+        yield msg.deliver_at, 0, msg.sender, 0, "hsrp-deliver"
+    for smsg in system.ssp_in_flight[:1]:
+        yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
+    for index, router in enumerate(system.routers):
+        if not router.up:
+            continue
+        for order, side in enumerate(SIDES):
+            deadline = hsrp.next_deadline(router.groups[side])
+            if deadline is not None:
+                yield deadline[0], 2, index, order, f"hsrp-timer-{side.value}"
+        if router.ssp_hello_due is not None:
+            yield router.ssp_hello_due, 3, index, 0, "ssp-hello"
+        if router.epoch is not None:
+            yield router.last_heard_ms + system.params.ssp_dead_ms, 3, index, 1, "ssp-dead"
+        if router.ssp_retry_due is not None:
+            yield router.ssp_retry_due, 3, index, 2, "ssp-retry"
+        expiries = [sa.expires_ms for sa in router.sas.values()]
+        expiries += [ike.expires_ms for ike in router.ike.values()]
+        if expiries:
+            yield min(expiries), 4, index, 0, "expiry"
+
+
+def _next_event_time(system: System) -> int | None:
+    times = [event[0] for event in _candidate_events(system)]
+    return min(times) if times else None
+
+
+def _run_until(system: System, target: int) -> None:
+    for _ in range(MAX_EVENTS_PER_ADVANCE):
+        events = sorted(_candidate_events(system))
+        if not events or events[0][0] > target:
+            break
+        due, _, index, order, what = events[0]
+        system.now = max(system.now, due)
+        _fire(system, what, index, SIDES[order] if what.startswith("hsrp-timer") else None)
+    else:  # pragma: no cover - a model bug, not an input error
+        msg = f"more than {MAX_EVENTS_PER_ADVANCE} events before {target} ms"
+        raise RuntimeError(msg)
+    system.now = max(system.now, target)
+
+
+def _fire(system: System, what: str, index: int, side: GroupSide | None) -> None:
+    match what:
+        case "hsrp-deliver":
+            pending = system.hsrp_in_flight
+            earliest = min(range(len(pending)), key=lambda i: (pending[i].deliver_at, i))
+            _deliver_hsrp(system, pending.pop(earliest))
+        case "ssp-deliver":
+            _deliver_ssp(system, system.ssp_in_flight.pop(0))
+        case "ssp-hello":
+            _ssp_send(system, index, ssp.Heartbeat())
+            system.routers[index].ssp_hello_due = system.now + system.params.ssp_hello_ms
+        case "ssp-dead":
+            _ssp_disconnect(system, index, "dead timer expired")
+        case "ssp-retry":
+            _ssp_try_connect(system, index)
+        case "expiry":
+            _expire(system, index)
+        case _:
+            assert side is not None
+            _hsrp_timer(system, index, side)
+
+
+# --------------------------------------------------------------------- HSRP
+
+
+def _next_jitter(system: System, router: Router, hello_ms: int) -> int:
+    values = system.params.jitter_ms
+    if not values:
+        return 0
+    raw = values[router.jitter_index % len(values)]
+    router.jitter_index += 1
+    return raw % max(1, hello_ms // 4)
+
+
+def _hsrp_timer(system: System, index: int, side: GroupSide) -> None:
+    router = system.routers[index]
+    deadline = hsrp.next_deadline(router.groups[side])
+    assert deadline is not None
+    event = deadline[1]
+    gp = router.group_params(side)
+    jitter = _next_jitter(system, router, gp.hello_ms) if event in _HELLO_ARMING else 0
+    result = hsrp.step(gp, router.groups[side], event, now=system.now, jitter_ms=jitter)
+    _hsrp_result(system, index, side, result)
+
+
+_HELLO_ARMING: Final = frozenset({Event.A_ENABLED, Event.E_HELLO_TIMER})
+
+
+def _deliver_hsrp(system: System, msg: HsrpInFlight) -> None:
+    receiver = system.other(msg.sender)
+    router = system.routers[receiver]
+    if system.partitioned[msg.side] or not router.up or not router.iface_up[msg.side]:
+        return
+    gp = router.group_params(msg.side)
+    result, _ = hsrp.receive(gp, router.groups[msg.side], msg.message, now=system.now)
+    _hsrp_result(system, receiver, msg.side, result)
+
+
+def _hsrp_result(system: System, index: int, side: GroupSide, result: hsrp.Step) -> None:
+    router = system.routers[index]
+    router.groups[side] = result.state
+    for out in result.outputs:
+        match out:
+            case hsrp.Send(message=message):
+                if router.iface_up[side]:
+                    system.hsrp_in_flight.append(
+                        HsrpInFlight(
+                            deliver_at=system.now + system.params.link_latency_ms,
+                            sender=index,
+                            side=side,
+                            message=message,
+                        )
+                    )
+            case hsrp.GratuitousArp():
+                system.arp_owner[side] = index
+                system.note(index, "garp", side.value)
+            case hsrp.PhaseChanged(old=old, new=new, cell=cell):
+                system.note(index, "hsrp", f"{side.value} {old.value} -> {new.value} [{cell}]")
+    _update_role(system, index)
+
+
+def _interface(system: System, index: int, side: GroupSide, *, up: bool) -> None:
+    router = system.routers[index]
+    if router.iface_up[side] == up:
+        return
+    system.disturbed_ms = system.now
+    router.iface_up[side] = up
+    system.note(index, "interface", f"{side.value} {'up' if up else 'down'}")
+    if not router.up:
+        return
+    sp = router.params.inside if side is GroupSide.INSIDE else router.params.outside
+    if up:
+        router.groups[side] = replace(
+            router.groups[side], enable_due=system.now + sp.delay_minimum_ms
+        )
+    else:
+        gp = router.group_params(side)
+        result = hsrp.step(gp, router.groups[side], Event.B_DISABLED, now=system.now)
+        _hsrp_result(system, index, side, result)
+    _refresh_priorities(system, index)
+
+
+def _refresh_priorities(system: System, index: int) -> None:
+    router = system.routers[index]
+    for side in SIDES:
+        router.groups[side] = replace(router.groups[side], priority=router.effective_priority(side))
+
+
+def _crash(system: System, index: int) -> None:
+    router = system.routers[index]
+    if not router.up:
+        return
+    system.disturbed_ms = system.now
+    system.note(index, "crash")
+    router.up = False
+    for side in SIDES:
+        router.groups[side] = hsrp.initial(router.group_params(side))
+    router.role = Role.NONE
+    router.epoch = None
+    router.ssp_hello_due = None
+    router.ssp_retry_due = None
+    router.ike.clear()
+    router.sas.clear()
+    router.degraded.clear()
+    system.hsrp_in_flight = [m for m in system.hsrp_in_flight if m.sender != index]
+    system.ssp_in_flight = [m for m in system.ssp_in_flight if m.sender != index]
+
+
+# --------------------------------------------------------------- device role
+
+
+def _update_role(system: System, index: int) -> None:
+    router = system.routers[index]
+    names = {
+        router.params.inside.name: GroupSide.INSIDE,
+        router.params.outside.name: GroupSide.OUTSIDE,
+    }
+    phases = [router.groups[names[n]].phase for n in router.params.redundancy if n in names]
+    role = ssp.device_role(phases) if router.up else Role.NONE
+    if role is router.role:
+        return
+    old = router.role
+    router.role = role
+    router.role_since_ms = system.now
+    system.note(index, "role", f"{old.value} -> {role.value}")
+    router.bulk_sent = False
+    if old is Role.ACTIVE:
+        _demote(system, index)
+    if role is Role.ACTIVE:
+        _promote(system, index)
+    _announce(system, index, reply_wanted=role is Role.ACTIVE)
+
+
+def _demote(system: System, index: int) -> None:
+    """Leaving ACTIVE: keep the SAs as stale copies until the new active refreshes them."""
+    router = system.routers[index]
+    for sa_id, sa in router.sas.items():
+        router.sas[sa_id] = replace(
+            sa,
+            status=HaStatus.STANDBY,
+            stale=True,
+            out=new_counter(sa.out.value),
+            inbound=new_counter(sa.inbound.value),
+            byte_count=new_counter(sa.byte_count.value),
+        )
+    for ike_id, ike in router.ike.items():
+        router.ike[ike_id] = replace(
+            ike, status=HaStatus.STANDBY, stale=True, dpd_out=new_counter(ike.dpd_out.value)
+        )
+
+
+def _promote(system: System, index: int) -> None:
+    """Becoming ACTIVE: jump every usable copy ahead, discard the rest (sadb rules 2, 4, 5)."""
+    router = system.routers[index]
+    window = system.params.replay_window
+    usable = sorted(
+        sa_id
+        for sa_id, sa in router.sas.items()
+        if sa.status is HaStatus.STANDBY and not sa.stale and sa.inbound_known
+    )
+    promoted: list[int] = []
+    for sa_id, sa in list(router.sas.items()):
+        if sa.status is HaStatus.ACTIVE:
+            continue
+        if sa_id not in usable or sa.expires_ms <= system.now:
+            del router.sas[sa_id]
+            router.count("takeover_discarded")
+            system.note(index, "sa-discarded", f"SA {sa_id} unusable at takeover: renegotiate")
+            continue
+        inbound = promote_counter(sa.inbound, system.jump(Kind.IN))
+        top = inbound.value
+        router.sas[sa_id] = replace(
+            sa,
+            status=HaStatus.ACTIVE,
+            stale=False,
+            out=promote_counter(sa.out, system.jump(Kind.OUT)),
+            inbound=inbound,
+            seen=frozenset(range(max(1, top - window + 1), top + 1)),
+            byte_count=promote_counter(sa.byte_count, system.jump(Kind.BYTES)),
+        )
+        promoted.append(sa_id)
+    for ike_id, ike in list(router.ike.items()):
+        if ike.status is HaStatus.ACTIVE:
+            continue
+        if ike.stale or ike.expires_ms <= system.now:
+            del router.ike[ike_id]
+            continue
+        router.ike[ike_id] = replace(
+            ike,
+            status=HaStatus.ACTIVE,
+            stale=False,
+            dpd_out=promote_counter(ike.dpd_out, system.jump(Kind.DPD_OUT)),
+        )
+    system.note(index, "takeover", f"usable={usable} promoted={promoted}")
+    for sa_id in promoted:
+        if router.sas[sa_id].byte_count.value >= router.sas[sa_id].lifetime_bytes:
+            _delete_sa(system, index, sa_id, reason="expired")
+
+
+def _active_holder(system: System, sa_id: int) -> int | None:
+    for index, router in enumerate(system.routers):
+        sa = router.sas.get(sa_id)
+        if router.up and sa is not None and sa.status is HaStatus.ACTIVE:
+            return index
+    return None
+
+
+# ---------------------------------------------------------------------- SSP
+
+
+def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
+    router = system.routers[index]
+    if router.epoch is None:
+        return
+    router.ssp_counters = replace(
+        router.ssp_counters, packets_sent=router.ssp_counters.packets_sent + 1
+    )
+    if not system.ssp_link_ok():
+        return
+    last = system.ssp_in_flight[-1].deliver_at if system.ssp_in_flight else system.now
+    system.ssp_in_flight.append(
+        SspInFlight(
+            deliver_at=max(last, system.now + system.ssp_latency_ms),
+            sender=index,
+            epoch=router.epoch,
+            message=message,
+        )
+    )
+
+
+def _ssp_try_connect(system: System, index: int) -> None:
+    router = system.routers[index]
+    peer = system.routers[system.other(index)]
+    router.ssp_retry_due = None
+    if router.epoch is not None:
+        return
+    if not (peer.up and system.ssp_link_ok()):
+        router.ssp_retry_due = system.now + system.params.ssp_retry_ms
+        return
+    system.ssp_epoch += 1
+    system.note(None, "ssp-connected", f"epoch {system.ssp_epoch}")
+    for end in (index, system.other(index)):
+        r = system.routers[end]
+        if r.epoch is not None:
+            _ssp_disconnect(system, end, "replaced by a new connection", notify_peer=False)
+        r.epoch = system.ssp_epoch
+        r.last_heard_ms = system.now
+        r.ssp_hello_due = system.now + system.params.ssp_hello_ms
+        r.ssp_retry_due = None
+        r.peer_role = None
+        r.bulk_sent = False
+    for end in (index, system.other(index)):
+        _announce(system, end, reply_wanted=False)
+
+
+def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: bool = True) -> None:
+    router = system.routers[index]
+    if router.epoch is None:
+        return
+    epoch = router.epoch
+    router.epoch = None
+    router.peer_role = None
+    router.bulk_sent = False
+    router.ssp_hello_due = None
+    if router.up:
+        router.ssp_retry_due = system.now + system.params.ssp_retry_ms
+    system.note(index, "ssp-disconnected", reason)
+    # Deletes may be missed from now on: every standby copy is suspect (I6).
+    for sa_id, sa in router.sas.items():
+        if sa.status is HaStatus.STANDBY:
+            router.sas[sa_id] = replace(sa, stale=True)
+    for ike_id, ike in router.ike.items():
+        if ike.status is HaStatus.STANDBY:
+            router.ike[ike_id] = replace(ike, stale=True)
+    system.ssp_in_flight = [m for m in system.ssp_in_flight if m.epoch != epoch]
+    other = system.routers[system.other(index)]
+    if notify_peer and system.ssp_link_ok() and other.epoch == epoch:
+        _ssp_disconnect(system, system.other(index), "connection closed by peer", notify_peer=False)
+
+
+def _deliver_ssp(system: System, msg: SspInFlight) -> None:
+    index = system.other(msg.sender)
+    router = system.routers[index]
+    if not router.up or router.epoch != msg.epoch:
+        return
+    router.last_heard_ms = system.now
+    router.ssp_counters = replace(
+        router.ssp_counters, packets_received=router.ssp_counters.packets_received + 1
+    )
+    match msg.message:
+        case ssp.Heartbeat():
+            pass
+        case ssp.Announce():
+            _receive_announce(system, index, msg.message)
+        case ssp.Add():
+            _apply_add(system, index, msg.message)
+        case ssp.Delete(sa_id=sa_id, ike=is_ike):
+            if router.role is Role.ACTIVE:
+                router.count("ssp_refused_while_active")
+                return
+            if is_ike:
+                if router.ike.pop(sa_id, None) is not None:
+                    router.ssp_counters = replace(
+                        router.ssp_counters, deletes=router.ssp_counters.deletes + 1
+                    )
+            else:
+                router.sas.pop(sa_id, None)
+                router.degraded.discard(sa_id)
+            _ssp_send(system, index, ssp.Ack(sa_id=sa_id, kind=None, value=0))
+        case ssp.Update(sa_id=sa_id, kind=kind, value=value):
+            _apply_update(system, index, sa_id, kind, value)
+        case ssp.Ack(sa_id=sa_id, kind=kind, value=value):
+            _apply_ack(system, index, sa_id, kind, value)
+        case ssp.Refuse(sa_id=sa_id, reason=reason):
+            sa = router.sas.get(sa_id)
+            if sa is not None and sa.status is HaStatus.ACTIVE:
+                # The standby holds no copy: nothing to hold back for.
+                router.sas[sa_id] = replace(
+                    sa,
+                    out=replace(sa.out, floor=None),
+                    inbound=replace(sa.inbound, floor=None),
+                    byte_count=replace(sa.byte_count, floor=None),
+                )
+                router.count("ha_degraded")
+                system.note(index, "ha-degraded", f"SA {sa_id} not replicated: {reason}")
+        case ssp.ResyncRequest():
+            if _replicating(router):
+                _send_bulk(system, index, resync=True)
+        case ssp.BulkBegin(entries=entries, resync=resync):
+            if router.role is Role.ACTIVE:
+                router.count("ssp_refused_while_active")
+                return
+            # The full set follows: copies not in it are gone from the active.
+            router.sas = {k: v for k, v in router.sas.items() if v.status is HaStatus.ACTIVE}
+            router.ike = {k: v for k, v in router.ike.items() if v.status is HaStatus.ACTIVE}
+            router.degraded.clear()
+            if resync:
+                router.ssp_counters = replace(
+                    router.ssp_counters, requests=router.ssp_counters.requests + entries
+                )
+
+
+def _copy_for_standby(sa: IpsecSa, inbound_known: bool) -> IpsecSa:
+    return replace(
+        sa,
+        status=HaStatus.STANDBY,
+        stale=False,
+        inbound_known=inbound_known,
+        seen=frozenset(),
+        out=new_counter(sa.out.value),
+        inbound=new_counter(sa.inbound.value),
+        byte_count=new_counter(sa.byte_count.value),
+    )
+
+
+def _apply_add(system: System, index: int, add: ssp.Add) -> None:
+    router = system.routers[index]
+    if router.role is Role.ACTIVE:
+        router.count("ssp_refused_while_active")
+        return
+    counters = router.ssp_counters
+    if add.ike is not None:
+        ike = add.ike
+        router.ike[ike.ike_id] = replace(
+            ike, status=HaStatus.STANDBY, stale=False, dpd_out=new_counter(ike.dpd_out.value)
+        )
+        if add.resync:
+            counters = replace(counters, replies=counters.replies + 1)
+        else:
+            counters = replace(counters, adds=counters.adds + 1)
+        router.ssp_counters = counters
+        _ssp_send(
+            system, index, ssp.Ack(sa_id=ike.ike_id, kind=Kind.DPD_OUT, value=ike.dpd_out.value)
+        )
+    if add.ipsec is not None:
+        sa = add.ipsec
+        if sa.sa_id not in router.sas:
+            refusal = vam.admit(
+                capacity=router.params.card_capacity,
+                in_use=vam.sas_per_pair() * len(router.sas),
+                transform=sa.transform,
+                supported=router.params.card_algorithms,
+            )
+            if refusal is not None:
+                router.degraded.add(sa.sa_id)
+                router.count("ha_degraded")
+                system.refusals.append(
+                    LogEntry(
+                        time_ms=system.now,
+                        router=index,
+                        kind="standby-refused",
+                        detail=f"SA {sa.sa_id}: {refusal.value}",
+                    )
+                )
+                system.note(index, "ha-degraded", f"cannot hold SA {sa.sa_id}: {refusal.value}")
+                _ssp_send(system, index, ssp.Refuse(sa_id=sa.sa_id, reason=refusal.value))
+                return
+        router.degraded.discard(sa.sa_id)
+        router.sas[sa.sa_id] = _copy_for_standby(sa, system.params.inbound_interval > 0)
+        for kind in (Kind.OUT, Kind.IN, Kind.BYTES):
+            _ssp_send(
+                system,
+                index,
+                ssp.Ack(sa_id=sa.sa_id, kind=kind, value=sa.counter(kind).value),
+            )
+
+
+def _apply_update(system: System, index: int, sa_id: int, kind: Kind, value: int) -> None:
+    router = system.routers[index]
+    if router.role is Role.ACTIVE:
+        router.count("ssp_refused_while_active")
+        return
+    if kind is Kind.DPD_OUT:
+        ike = router.ike.get(sa_id)
+        if ike is None:
+            return
+        router.ike[sa_id] = replace(ike, dpd_out=new_counter(max(ike.dpd_out.value, value)))
+    else:
+        sa = router.sas.get(sa_id)
+        if sa is None:
+            return
+        current = sa.counter(kind)
+        router.sas[sa_id] = sa.with_counter(kind, new_counter(max(current.value, value)))
+    _ssp_send(system, index, ssp.Ack(sa_id=sa_id, kind=kind, value=value))
+
+
+def _raise_floor(counter: Counter, value: int) -> Counter:
+    if counter.floor is None:
+        return counter
+    return replace(counter, floor=max(counter.floor, value))
+
+
+def _apply_ack(system: System, index: int, sa_id: int, kind: Kind | None, value: int) -> None:
+    router = system.routers[index]
+    if kind is None:
+        if system.deleted.get(sa_id) == "unacked":
+            system.deleted[sa_id] = "acked"
+        return
+    if kind is Kind.DPD_OUT:
+        ike = router.ike.get(sa_id)
+        if ike is not None and ike.status is HaStatus.ACTIVE:
+            router.ike[sa_id] = replace(ike, dpd_out=_raise_floor(ike.dpd_out, value))
+        return
+    sa = router.sas.get(sa_id)
+    if sa is not None and sa.status is HaStatus.ACTIVE:
+        router.sas[sa_id] = sa.with_counter(kind, _raise_floor(sa.counter(kind), value))
+
+
+def _seed_floor(counter: Counter) -> Counter:
+    """Sending a full record: from now on the standby may hold this value (rule 1)."""
+    floor = counter.value if counter.floor is None else counter.floor
+    return replace(counter, floor=floor, sent=counter.value)
+
+
+def _replicate_sa(system: System, index: int, sa_id: int, *, resync: bool) -> None:
+    router = system.routers[index]
+    sa = router.sas[sa_id]
+    inbound = sa.inbound
+    if system.params.inbound_interval > 0:
+        inbound = _seed_floor(inbound)
+    sa = replace(
+        sa, out=_seed_floor(sa.out), inbound=inbound, byte_count=_seed_floor(sa.byte_count)
+    )
+    router.sas[sa_id] = sa
+    _ssp_send(system, index, ssp.Add(ike=None, ipsec=sa, resync=resync))
+
+
+def _replicate_ike(system: System, index: int, ike_id: int, *, resync: bool) -> None:
+    router = system.routers[index]
+    ike = replace(router.ike[ike_id], dpd_out=_seed_floor(router.ike[ike_id].dpd_out))
+    router.ike[ike_id] = ike
+    if not resync:
+        router.ssp_counters = replace(router.ssp_counters, adds=router.ssp_counters.adds + 1)
+    _ssp_send(system, index, ssp.Add(ike=ike, ipsec=None, resync=resync))
+
+
+def _replicating(router: Router) -> bool:
+    """ACTIVE, connected, and the full copy has gone out: keep the standby up to date."""
+    return router.role is Role.ACTIVE and router.epoch is not None and router.bulk_sent
+
+
+def _announce(system: System, index: int, *, reply_wanted: bool) -> None:
+    router = system.routers[index]
+    if router.epoch is None:
+        return
+    values = tuple(
+        ssp.Values(
+            sa_id=sa.sa_id,
+            out=sa.out.value,
+            inbound=sa.inbound.value,
+            byte_count=sa.byte_count.value,
+        )
+        for sa in sorted(router.sas.values(), key=lambda sa: sa.sa_id)
+    )
+    dpd = tuple(
+        (ike.ike_id, ike.dpd_out.value) for ike in sorted(router.ike.values(), key=_ike_key)
+    )
+    _ssp_send(
+        system,
+        index,
+        ssp.Announce(role=router.role, reply_wanted=reply_wanted, values=values, dpd=dpd),
+    )
+
+
+def _ike_key(ike: IkeSa) -> int:
+    return ike.ike_id
+
+
+def _receive_announce(system: System, index: int, message: ssp.Announce) -> None:
+    router = system.routers[index]
+    previous = router.peer_role
+    router.peer_role = message.role
+    if message.reply_wanted:
+        _announce(system, index, reply_wanted=False)
+    if router.role is not Role.ACTIVE or message.role is Role.ACTIVE:
+        return
+    if router.bulk_sent and previous is not None and previous is not Role.ACTIVE:
+        return
+    # The other end holds only stale copies now (new connection, it just left ACTIVE, or we
+    # just became ACTIVE): adopt anything it used beyond our values, drop the hold-back
+    # floors, and send the full copy that seeds them again.
+    window = system.params.replay_window
+    for values in message.values:
+        sa = router.sas.get(values.sa_id)
+        if sa is None or sa.status is not HaStatus.ACTIVE:
+            continue
+        top, seen = sa.inbound.value, sa.seen
+        if values.inbound > top:
+            top = values.inbound
+            seen = frozenset(range(max(1, top - window + 1), top + 1))
+        router.sas[sa.sa_id] = replace(
+            sa,
+            out=new_counter(max(sa.out.value, values.out)),
+            inbound=new_counter(top),
+            seen=seen,
+            byte_count=new_counter(max(sa.byte_count.value, values.byte_count)),
+        )
+    theirs = dict(message.dpd)
+    for ike_id, ike in router.ike.items():
+        if ike.status is HaStatus.ACTIVE:
+            value = max(ike.dpd_out.value, theirs.get(ike_id, 0))
+            router.ike[ike_id] = replace(ike, dpd_out=new_counter(value))
+    _send_bulk(system, index, resync=False)
+
+
+def _send_bulk(system: System, index: int, *, resync: bool) -> None:
+    router = system.routers[index]
+    if router.epoch is None or router.role is not Role.ACTIVE:
+        return
+    router.bulk_sent = True
+    ike_ids = sorted(i for i, ike in router.ike.items() if ike.status is HaStatus.ACTIVE)
+    _ssp_send(system, index, ssp.BulkBegin(entries=len(ike_ids), resync=resync))
+    if resync:
+        router.ssp_counters = replace(
+            router.ssp_counters, replies=router.ssp_counters.replies + len(ike_ids)
+        )
+    for ike_id in ike_ids:
+        _replicate_ike(system, index, ike_id, resync=resync)
+    for sa_id in sorted(router.sas):
+        if router.sas[sa_id].status is HaStatus.ACTIVE:
+            _replicate_sa(system, index, sa_id, resync=resync)
+
+
+def _maybe_update(system: System, index: int, sa_id: int, kind: Kind) -> None:
+    """Send a counter update once it has moved an interval past the last one sent."""
+    router = system.routers[index]
+    if kind is Kind.DPD_OUT:
+        ike = router.ike[sa_id]
+        counter = ike.dpd_out
+    else:
+        counter = router.sas[sa_id].counter(kind)
+    if counter.floor is None or not _replicating(router):
+        return
+    interval = system.interval(kind)
+    if interval <= 0 or counter.value - counter.sent < interval:
+        return
+    updated = replace(counter, sent=counter.value)
+    if kind is Kind.DPD_OUT:
+        router.ike[sa_id] = replace(router.ike[sa_id], dpd_out=updated)
+    else:
+        router.sas[sa_id] = router.sas[sa_id].with_counter(kind, updated)
+    _ssp_send(system, index, ssp.Update(sa_id=sa_id, kind=kind, value=counter.value))
+
+
+def _resync(system: System, index: int) -> None:
+    router = system.routers[index]
+    if not router.up or router.role is Role.ACTIVE:
+        system.note(index, "resync-refused", "resync is a standby command")
+        return
+    router.sas = {k: v for k, v in router.sas.items() if v.status is not HaStatus.STANDBY}
+    router.ike = {k: v for k, v in router.ike.items() if v.status is not HaStatus.STANDBY}
+    router.degraded.clear()
+    router.ssp_counters = replace(router.ssp_counters, adds=0, deletes=0)
+    system.note(index, "resync", "standby copies cleared; resync requested")
+    _ssp_send(system, index, ssp.ResyncRequest())
+
+
+# ----------------------------------------------------------------- SA life
+
+
+def _establish(system: System, op: operations.Establish) -> bool:
+    holder = system.owner(GroupSide.OUTSIDE)
+    if holder is None or system.routers[holder].role is not Role.ACTIVE:
+        system.refusals.append(
+            LogEntry(
+                time_ms=system.now,
+                router=holder,
+                kind="establish-refused",
+                detail=f"SA {op.sa_id}: no router is ACTIVE for the outside VIP",
+            )
+        )
+        return False
+    router = system.routers[holder]
+    known = {sa_id for r in system.routers for sa_id in r.sas} | set(system.deleted)
+    spis = {s for r in system.routers for sa in r.sas.values() for s in (sa.spi_in, sa.spi_out)}
+    if op.sa_id in known or op.spi_in in spis or op.spi_out in spis or op.spi_in == op.spi_out:
+        system.refusals.append(
+            LogEntry(
+                time_ms=system.now,
+                router=holder,
+                kind="establish-refused",
+                detail=f"SA {op.sa_id}: identifier or SPI already in use",
+            )
+        )
+        return False
+    refusal = vam.admit(
+        capacity=router.params.card_capacity,
+        in_use=vam.sas_per_pair() * len(router.sas),
+        transform=system.params.transform,
+        supported=router.params.card_algorithms,
+    )
+    if refusal is not None:
+        system.refusals.append(
+            LogEntry(
+                time_ms=system.now,
+                router=holder,
+                kind="establish-refused",
+                detail=f"SA {op.sa_id}: {refusal.value}",
+            )
+        )
+        router.count("admission_refused")
+        return False
+    ike = router.ike.get(op.cookie_i)
+    if ike is None or ike.status is not HaStatus.ACTIVE:
+        ike = IkeSa(
+            ike_id=op.cookie_i,
+            cookie_r=op.cookie_r,
+            expires_ms=system.now + 86_400_000,
+            dpd_out=new_counter(),
+            dpd_in=0,
+            status=HaStatus.ACTIVE,
+            stale=False,
+        )
+        router.ike[ike.ike_id] = ike
+        if _replicating(router):
+            _replicate_ike(system, holder, ike.ike_id, resync=False)
+    sa = IpsecSa(
+        sa_id=op.sa_id,
+        ike_id=ike.ike_id,
+        spi_in=op.spi_in,
+        spi_out=op.spi_out,
+        transform=system.params.transform,
+        expires_ms=system.now + system.params.lifetime_ms,
+        lifetime_bytes=system.params.lifetime_bytes,
+        out=new_counter(),
+        inbound=new_counter(),
+        seen=frozenset(),
+        byte_count=new_counter(),
+        status=HaStatus.ACTIVE,
+        stale=False,
+        inbound_known=True,
+    )
+    router.sas[sa.sa_id] = sa
+    system.peer[sa.sa_id] = PeerSa(
+        sa_id=sa.sa_id, spi_to_cluster=sa.spi_in, spi_from_cluster=sa.spi_out
+    )
+    system.note(holder, "sa-established", f"SA {sa.sa_id} in {sa.spi_in:#x} out {sa.spi_out:#x}")
+    if _replicating(router):
+        _replicate_sa(system, holder, sa.sa_id, resync=False)
+    return True
+
+
+def _delete_sa(system: System, index: int, sa_id: int, *, reason: str) -> None:
+    router = system.routers[index]
+    if router.sas.pop(sa_id, None) is None:
+        return
+    system.peer.pop(sa_id, None)
+    system.note(index, "sa-deleted", f"SA {sa_id} {reason}")
+    system.deleted[sa_id] = "expired" if reason == "expired" else "unacked"
+    if _replicating(router):
+        _ssp_send(system, index, ssp.Delete(sa_id=sa_id, ike=False))
+
+
+def _expire(system: System, index: int) -> None:
+    router = system.routers[index]
+    for sa_id, sa in sorted(router.sas.items()):
+        if sa.expires_ms <= system.now:
+            if sa.status is HaStatus.ACTIVE:
+                _delete_sa(system, index, sa_id, reason="expired")
+            else:
+                del router.sas[sa_id]
+                system.deleted.setdefault(sa_id, "expired")
+    for ike_id, ike in sorted(router.ike.items()):
+        if ike.expires_ms <= system.now:
+            del router.ike[ike_id]
+
+
+# --------------------------------------------------------------- data path
+
+
+def _newest_active_sa(router: Router) -> IpsecSa | None:
+    active = [sa for sa in router.sas.values() if sa.status is HaStatus.ACTIVE]
+    return max(active, key=lambda sa: sa.sa_id) if active else None
+
+
+def _headroom(counter: Counter, jump: int) -> int | None:
+    """How far the active may still move ``counter`` (rule 1), None for no limit."""
+    if counter.floor is None:
+        return None
+    return max(0, counter.floor + jump - counter.value)
+
+
+def _send_traffic(system: System, packets: int, size: int) -> None:
+    if packets <= 0:
+        return
+    inside = system.owner(GroupSide.INSIDE)
+    if inside is None:
+        system.count("lan_blackhole", packets)
+        return
+    router = system.routers[inside]
+    if router.groups[GroupSide.OUTSIDE].phase is not Phase.ACTIVE:
+        router.count("split_blackhole", packets)
+        return
+    sa = _newest_active_sa(router)
+    if sa is None:
+        # Permit traffic with no SA is dropped, never sent in clear (I9).
+        router.count("no_sa", packets)
+        return
+    limits = [packets, SEQ_MAX - sa.out.value]
+    room = _headroom(sa.out, system.jump(Kind.OUT))
+    if room is not None:
+        limits.append(room)
+    bytes_left = sa.lifetime_bytes - sa.byte_count.value
+    limits.append(bytes_left // size)
+    byte_room = _headroom(sa.byte_count, system.jump(Kind.BYTES))
+    if byte_room is not None:
+        limits.append(byte_room // size)
+    n = max(0, min(limits))
+    if n < packets:
+        router.count("held_back_out", packets - n)
+    if n == 0:
+        if sa.out.value >= SEQ_MAX:
+            router.count("seq_exhausted")
+        return
+    first, last = sa.out.value + 1, sa.out.value + n
+    sa = replace(
+        sa,
+        out=replace(sa.out, value=last),
+        byte_count=replace(sa.byte_count, value=sa.byte_count.value + n * size),
+    )
+    router.sas[sa.sa_id] = sa
+    system.transmitted.append(
+        WireRun(time_ms=system.now, router=inside, spi=sa.spi_out, first=first, last=last)
+    )
+    router.count("encaps", n)
+    _maybe_update(system, inside, sa.sa_id, Kind.OUT)
+    _maybe_update(system, inside, sa.sa_id, Kind.BYTES)
+    _peer_receive(system, sa.sa_id, first, last)
+    if sa.byte_count.value >= sa.lifetime_bytes:
+        _delete_sa(system, inside, sa.sa_id, reason="expired")
+
+
+def _peer_receive(system: System, sa_id: int, first: int, last: int) -> None:
+    peer = system.peer.get(sa_id)
+    if peer is None:
+        return
+    window = system.params.peer_replay_window
+    top, seen, runs = accept_window_range(peer.top, peer.seen, first, last, window)
+    accepted = sum(b - a + 1 for a, b in runs)
+    system.peer_refused += (last - first + 1) - accepted
+    system.delivered_to_remote += accepted
+    peer.top, peer.seen = top, seen
+
+
+def _receive_traffic(system: System, packets: int, size: int) -> None:
+    if packets <= 0 or not system.peer:
+        return
+    peer = system.peer[max(system.peer)]
+    first, last = peer.sent + 1, peer.sent + packets
+    peer.sent = last
+    system.captures.append(Capture(spi=peer.spi_to_cluster, first=first, last=last))
+    _cluster_accept(system, peer.spi_to_cluster, first, last, size)
+
+
+def _cluster_accept(system: System, spi: int, first: int, last: int, size: int) -> None:
+    index = system.owner(GroupSide.OUTSIDE)
+    offered = last - first + 1
+    if index is None:
+        system.count("outside_blackhole", offered)
+        return
+    router = system.routers[index]
+    sa = next(
+        (s for s in router.sas.values() if s.spi_in == spi and s.status is HaStatus.ACTIVE),
+        None,
+    )
+    if sa is None:
+        router.count("unknown_spi", offered)
+        return
+    room = _headroom(sa.inbound, system.jump(Kind.IN))
+    if room is not None:
+        limit = sa.inbound.value + room
+        if first > limit:
+            router.count("held_back_in", offered)
+            return
+        if last > limit:
+            router.count("held_back_in", last - limit)
+            last = limit
+    # Bytes are bounded like packets (lifetime never extended, I8); offered packets are
+    # charged before the replay check so the bound holds whatever the window decides.
+    byte_limits = [(sa.lifetime_bytes - sa.byte_count.value) // size]
+    byte_room = _headroom(sa.byte_count, system.jump(Kind.BYTES))
+    if byte_room is not None:
+        byte_limits.append(byte_room // size)
+    most = min(byte_limits)
+    if most <= 0:
+        router.count("held_back_in", last - first + 1)
+        return
+    if last - first + 1 > most:
+        router.count("held_back_in", last - first + 1 - most)
+        last = first + most - 1
+    top, seen, runs = accept_window_range(
+        sa.inbound.value, sa.seen, first, last, system.params.replay_window
+    )
+    accepted = sum(b - a + 1 for a, b in runs)
+    router.count("replay_dropped", (last - first + 1) - accepted)
+    if not runs:
+        return
+    sa = replace(
+        sa,
+        inbound=replace(sa.inbound, value=top),
+        seen=seen,
+        byte_count=replace(sa.byte_count, value=sa.byte_count.value + accepted * size),
+    )
+    router.sas[sa.sa_id] = sa
+    for a, b in runs:
+        system.accepted.append(WireRun(time_ms=system.now, router=index, spi=spi, first=a, last=b))
+    router.count("decaps", accepted)
+    _maybe_update(system, index, sa.sa_id, Kind.IN)
+    _maybe_update(system, index, sa.sa_id, Kind.BYTES)
+    if router.groups[GroupSide.INSIDE].phase is Phase.ACTIVE:
+        system.delivered_to_lan += accepted
+    else:
+        router.count("split_blackhole", accepted)
+    if sa.byte_count.value >= sa.lifetime_bytes:
+        _delete_sa(system, index, sa.sa_id, reason="expired")
+
+
+def _replay(system: System, pick: int) -> None:
+    if not system.captures:
+        return
+    capture = system.captures[pick % len(system.captures)]
+    size = capture.last - capture.first + 1
+    seq = capture.first + (pick // len(system.captures)) % size
+    system.note(None, "replay", f"attacker re-sends SPI {capture.spi:#x} seq {seq}")
+    _cluster_accept(system, capture.spi, seq, seq, 100)
+
+
+def _dpd(system: System, *, from_peer: bool) -> None:
+    index = system.owner(GroupSide.OUTSIDE)
+    if index is None:
+        return
+    router = system.routers[index]
+    active = [ike for ike in router.ike.values() if ike.status is HaStatus.ACTIVE]
+    if not active:
+        return
+    ike = max(active, key=lambda i: i.ike_id)
+    if from_peer:
+        # The peer's own R-U-THERE numbers: accepted if newer (RFC 3706 §5.5); not replicated
+        # ahead because rejecting the peer's probe would make it declare us dead.
+        router.ike[ike.ike_id] = replace(ike, dpd_in=ike.dpd_in + 1)
+        return
+    room = _headroom(ike.dpd_out, system.jump(Kind.DPD_OUT))
+    if room == 0:
+        router.count("held_back_dpd")
+        return
+    seq = ike.dpd_out.value + 1
+    router.ike[ike.ike_id] = replace(ike, dpd_out=replace(ike.dpd_out, value=seq))
+    system.dpd_sent.append((system.now, ike.ike_id, seq))
+    _maybe_update(system, index, ike.ike_id, Kind.DPD_OUT)

@@ -401,6 +401,10 @@ def classify(params: GroupParams, state: GroupState, message: Message) -> Event 
     """The RFC 2281 §5.5 event a received message is, or None if it is none of f … l."""
     if message.group != params.group or message.src_ip == params.own_ip:
         return None
+    if state.virtual_ip is None and message.virtual_ip is None:
+        # Nothing to learn from: a router cannot leave Learn without the virtual IP
+        # (RFC 2281 §5.2, "a router cannot enter Speak without it").
+        return None
     if message.auth != params.auth:
         return None
     higher = _outranks(message.priority, message.src_ip, state.priority, params.own_ip)
@@ -444,16 +448,17 @@ def _apply(
     old_phase = state.phase
     new_phase = cell.next_phase or old_phase
     outputs: list[Output] = []
+    timers: dict[str, int | None] = {}
     for action in cell.actions:
         match action:
             case _A.A_START_ACTIVE_TIMER:
-                state = replace(state, active_expiry=now + params.hold_ms)
+                timers["active_expiry"] = now + params.hold_ms
             case _A.B_START_STANDBY_TIMER:
-                state = replace(state, standby_expiry=now + params.hold_ms)
+                timers["standby_expiry"] = now + params.hold_ms
             case _A.C_STOP_ACTIVE_TIMER:
-                state = replace(state, active_expiry=None)
+                timers["active_expiry"] = None
             case _A.D_STOP_STANDBY_TIMER:
-                state = replace(state, standby_expiry=None)
+                timers["standby_expiry"] = None
             case _A.E_LEARN:
                 if params.virtual_ip is None and message is not None:
                     state = replace(state, virtual_ip=message.virtual_ip)
@@ -465,6 +470,8 @@ def _apply(
                 outputs.append(Send(message=_message(params, state, OpCode.RESIGN, old_phase)))
             case _A.I_GRATUITOUS_ARP:
                 outputs.append(GratuitousArp(group=params.group, virtual_ip=state.virtual_ip))
+    if timers:
+        state = replace(state, **timers)  # type: ignore[arg-type]
     if new_phase is not old_phase:
         state = replace(state, phase=new_phase)
         outputs.append(
@@ -546,13 +553,24 @@ def step(
                 hello_due=now + params.hello_ms - jitter_ms,
             )
         case _E.B_DISABLED:
-            state = replace(state, hello_due=None, enable_due=None, active_ip=None, standby_ip=None)
+            # A learned virtual IP is forgotten: RFC 2281 §5.7 note (+) decides Learn or
+            # Listen on the next enable by whether one is *configured*.
+            state = replace(
+                state,
+                hello_due=None,
+                enable_due=None,
+                active_ip=None,
+                standby_ip=None,
+                virtual_ip=params.virtual_ip,
+            )
         case _E.C_ACTIVE_TIMER:
             state = replace(state, active_expiry=None, active_ip=None)
         case _E.D_STANDBY_TIMER:
             state = replace(state, standby_expiry=None, standby_ip=None)
         case _E.E_HELLO_TIMER:
-            state = replace(state, hello_due=now + params.hello_ms - jitter_ms)
+            # The Hello timer runs only while the group is enabled (not in Initial).
+            due = None if state.phase is _P.INITIAL else now + params.hello_ms - jitter_ms
+            state = replace(state, hello_due=due)
         case _:
             state = _remember_peers(params, state, message)
     return _fire(params, state, event, now=now, message=message)
@@ -573,17 +591,17 @@ def receive(
 
 def next_deadline(state: GroupState) -> tuple[int, Event] | None:
     """The earliest pending timer as (deadline ms, event), ties in the order a, c, d, e."""
-    candidates = [
-        (state.enable_due, 0, _E.A_ENABLED),
-        (state.active_expiry, 1, _E.C_ACTIVE_TIMER),
-        (state.standby_expiry, 2, _E.D_STANDBY_TIMER),
-        (state.hello_due, 3, _E.E_HELLO_TIMER),
-    ]
-    pending = [(due, order, event) for due, order, event in candidates if due is not None]
-    if not pending:
-        return None
-    due, _, event = min(pending, key=lambda item: (item[0], item[1]))
-    return due, event
+    best: tuple[int, Event] | None = None
+    # Strict "<" keeps the earlier entry on ties, which gives the a, c, d, e order.
+    for due, event in (
+        (state.enable_due, _E.A_ENABLED),
+        (state.active_expiry, _E.C_ACTIVE_TIMER),
+        (state.standby_expiry, _E.D_STANDBY_TIMER),
+        (state.hello_due, _E.E_HELLO_TIMER),
+    ):
+        if due is not None and (best is None or due < best[0]):
+            best = (due, event)
+    return best
 
 
 def sends_hellos(phase: Phase) -> bool:

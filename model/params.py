@@ -107,8 +107,8 @@ class ClusterParams:
     """Anti-replay window of the routers, packets (RFC 4303 §3.4.3 default 64)."""
     peer_replay_window: int
     """Anti-replay window of the remote peer, packets."""
-    transform: str
-    """Transform set of the crypto map, e.g. ``esp-3des esp-sha-hmac``."""
+    transform: tuple[str, ...]
+    """Transform set of the crypto map, e.g. (``esp-3des``, ``esp-sha-hmac``)."""
     lifetime_ms: int
     """IPsec SA lifetime, ms."""
     lifetime_bytes: int

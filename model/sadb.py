@@ -141,8 +141,8 @@ class IpsecSa:
     """Inbound SPI (32-bit), chosen by us."""
     spi_out: int
     """Outbound SPI (32-bit), chosen by the peer."""
-    transform: str
-    """Transform set, e.g. ``esp-3des esp-sha-hmac``."""
+    transform: tuple[str, ...]
+    """Transform set, e.g. (``esp-3des``, ``esp-sha-hmac``)."""
     expires_ms: int
     """Absolute expiry of the seconds lifetime, ms."""
     lifetime_bytes: int
@@ -207,6 +207,8 @@ def accept_window_range(
     so a million-packet burst costs O(window).
     """
     accepted: list[tuple[int, int]] = []
+    if first > last:
+        return top, seen, accepted
     # Numbers at or below the current top can only be accepted one by one from the set.
     low_end = min(last, top)
     run_start: int | None = None

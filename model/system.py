@@ -160,6 +160,8 @@ class Router:
     """Configured priority per side (``SetPriority`` changes it)."""
     preempt: dict[GroupSide, bool] = field(default_factory=dict)
     groups: dict[GroupSide, GroupState] = field(default_factory=dict)
+    phase_since: dict[GroupSide, int] = field(default_factory=dict)
+    """When each group last changed phase, ms."""
     role: Role = Role.NONE
     role_since_ms: int = 0
     jitter_index: int = 0
@@ -240,6 +242,8 @@ class System:
     deleted: dict[int, str] = field(default_factory=dict)
     """SA ids gone from the cluster: "acked", "unacked" (delete not yet confirmed), "expired"."""
     refusals: list[LogEntry] = field(default_factory=list)
+    takeovers: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    """(time, router, usable standby copies, promoted SA ids) of every takeover (I5)."""
     log: list[LogEntry] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     """Packets lost outside any router (no gateway answering for a virtual IP)."""
@@ -358,6 +362,7 @@ def _power_on(system: System, index: int) -> None:
         if router.iface_up[side]:
             state = replace(state, enable_due=system.now + sp.delay_reload_ms)
         router.groups[side] = state
+        router.phase_since[side] = system.now
     system.note(index, "boot", f"HSRP starts in {_side_delays(router)}")
 
 
@@ -532,10 +537,10 @@ def _next_event_time(system: System) -> int | None:
 
 def _run_until(system: System, target: int) -> None:
     for _ in range(MAX_EVENTS_PER_ADVANCE):
-        events = sorted(_candidate_events(system))
-        if not events or events[0][0] > target:
+        first = min(_candidate_events(system), default=None)
+        if first is None or first[0] > target:
             break
-        due, _, index, order, what = events[0]
+        due, _, index, order, what = first
         system.now = max(system.now, due)
         _fire(system, what, index, SIDES[order] if what.startswith("hsrp-timer") else None)
     else:  # pragma: no cover - a model bug, not an input error
@@ -621,6 +626,7 @@ def _hsrp_result(system: System, index: int, side: GroupSide, result: hsrp.Step)
                 system.arp_owner[side] = index
                 system.note(index, "garp", side.value)
             case hsrp.PhaseChanged(old=old, new=new, cell=cell):
+                router.phase_since[side] = system.now
                 system.note(index, "hsrp", f"{side.value} {old.value} -> {new.value} [{cell}]")
     _update_role(system, index)
 
@@ -661,6 +667,7 @@ def _crash(system: System, index: int) -> None:
     router.up = False
     for side in SIDES:
         router.groups[side] = hsrp.initial(router.group_params(side))
+        router.phase_since[side] = system.now
     router.role = Role.NONE
     router.epoch = None
     router.ssp_hello_due = None
@@ -722,13 +729,16 @@ def _promote(system: System, index: int) -> None:
     usable = sorted(
         sa_id
         for sa_id, sa in router.sas.items()
-        if sa.status is HaStatus.STANDBY and not sa.stale and sa.inbound_known
+        if sa.status is HaStatus.STANDBY
+        and not sa.stale
+        and sa.inbound_known
+        and sa.expires_ms > system.now
     )
     promoted: list[int] = []
     for sa_id, sa in list(router.sas.items()):
         if sa.status is HaStatus.ACTIVE:
             continue
-        if sa_id not in usable or sa.expires_ms <= system.now:
+        if sa_id not in usable:
             del router.sas[sa_id]
             router.count("takeover_discarded")
             system.note(index, "sa-discarded", f"SA {sa_id} unusable at takeover: renegotiate")
@@ -758,6 +768,7 @@ def _promote(system: System, index: int) -> None:
             dpd_out=promote_counter(ike.dpd_out, system.jump(Kind.DPD_OUT)),
         )
     system.note(index, "takeover", f"usable={usable} promoted={promoted}")
+    system.takeovers.append((system.now, index, tuple(usable), tuple(promoted)))
     for sa_id in promoted:
         if router.sas[sa_id].byte_count.value >= router.sas[sa_id].lifetime_bytes:
             _delete_sa(system, index, sa_id, reason="expired")

@@ -33,10 +33,10 @@ def sas_per_pair() -> int:
 
 
 def admit(
-    *, capacity: int | None, in_use: int, transform: str, supported: frozenset[str]
+    *, capacity: int | None, in_use: int, transform: tuple[str, ...], supported: frozenset[str]
 ) -> Refusal | None:
     """Whether one more SA pair with ``transform`` fits; None means admitted."""
-    if any(part not in supported for part in transform.split()):
+    if any(part not in supported for part in transform):
         return Refusal.UNSUPPORTED
     if capacity is not None and in_use + sas_per_pair() > capacity:
         return Refusal.FULL

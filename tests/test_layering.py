@@ -61,15 +61,15 @@ def _urandom_calls(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(), filename=str(path))
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr == "urandom":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and any(a.name == "urandom" for a in node.names):
+        if (isinstance(node, ast.Attribute) and node.attr == "urandom") or (
+            isinstance(node, ast.ImportFrom) and any(a.name == "urandom" for a in node.names)
+        ):
             lines.append(node.lineno)
     return lines
 
 
 def _top(name: str) -> str:
-    return name.split(".")[0]
+    return name.split(".", maxsplit=1)[0]
 
 
 def test_every_package_has_sources() -> None:

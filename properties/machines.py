@@ -1,0 +1,306 @@
+"""Hypothesis state machines. For now: the model alone, every operation, every invariant.
+
+``ModelMachine`` boots the document's two routers, lets them elect, and then lets
+Hypothesis choose any sequence of operations (DESIGN §6: time, crash/restart,
+interface down/up, partitions, HSRP message loss/duplication/delay, SSP cut,
+silence, heal and delay, SA establish/rekey/delete/expire, traffic both ways,
+replay of captured packets, resync, priority and preempt changes, DPD). After
+every step it observes the model and asserts I1–I9; the composite rule
+``fail_active`` asserts I10 around a failover. Every choice is drawn by
+Hypothesis, so a failure shrinks to a short operation list.
+
+Subclass it with another ``CONFIG_PAIR`` to explore other configurations; set
+``ASSUME_CONFORMING = False`` to assert I2 even when the configuration breaks the
+document's HA requirements (that is how the split configuration is shown to fail).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from hypothesis import event, note
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from vpnha.model import operations as op
+from vpnha.model.params import ClusterParams, GroupSide
+from vpnha.model.system import System, apply_in_place, boot
+
+from .invariants import InvariantChecker, Violation, check_continuity, conforming
+from .observation import Observation, observe_model
+from .scenarios import builtin_configs, cluster_params, example_path, load_pair
+
+__all__ = ["ModelMachine", "SplitModelMachine"]
+
+ROUTERS = st.integers(min_value=0, max_value=1)
+SIDES = st.sampled_from([GroupSide.INSIDE, GroupSide.OUTSIDE])
+SPIS = st.integers(min_value=0x100, max_value=2**32 - 1)
+PACKETS = st.one_of(
+    st.integers(min_value=1, max_value=50),
+    st.integers(min_value=1, max_value=5_000),
+    st.integers(min_value=1, max_value=3_000_000),
+)
+SIZES = st.sampled_from([64, 100, 1400])
+SHORT_MS = st.integers(min_value=1, max_value=4_000)
+LONG_MS = st.integers(min_value=4_000, max_value=120_000)
+
+
+class ModelMachine(RuleBasedStateMachine):
+    """The model under every operation, with I1–I10 asserted."""
+
+    CONFIG_PAIR: ClassVar[tuple[str, str] | None] = None
+    """Example file names; None means the built-in document pair."""
+    ASSUME_CONFORMING: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.system: System | None = None
+        self.checker = InvariantChecker()
+        self.next_sa_id = 1
+        self.last: Observation | None = None
+
+    # ------------------------------------------------------------ plumbing
+
+    def _params(self, jitter: tuple[int, ...], latency: int, lifetime_s: int) -> ClusterParams:
+        if self.CONFIG_PAIR is None:
+            first, second = builtin_configs()
+        else:
+            first, second = load_pair(*(example_path(name) for name in self.CONFIG_PAIR))
+        params = cluster_params(first, second, jitter_ms=jitter, link_latency_ms=latency)
+        # A shorter IPsec lifetime (still inside IOS's 120-86400 s) lets runs reach expiry.
+        return dataclasses.replace(params, lifetime_ms=lifetime_s * 1000)
+
+    def _do(self, operation: op.Operation) -> None:
+        assert self.system is not None
+        note(f"{self.system.now} ms: {operation}")
+        apply_in_place(self.system, operation)
+        event(type(operation).__name__)
+        self._check()
+
+    def _check(self) -> None:
+        assert self.system is not None
+        obs = observe_model(self.system)
+        self.last = obs
+        violations = self.checker.observe(obs)
+        if not self.ASSUME_CONFORMING and not conforming(obs):
+            violations += self._strict_coherence(obs)
+        for entry in self.system.log[-3:]:
+            event(f"log:{entry.kind}")
+        assert not violations, "\n".join(str(v) for v in violations)
+
+    def _strict_coherence(self, obs: Observation) -> list[Violation]:
+        """I2's black-hole clause without the conforming-configuration premise."""
+        stable = obs.now_ms - obs.disturbed_ms > obs.config.settle_ms
+        fully_up = all(
+            r.up and r.inside.interface_up and r.outside.interface_up for r in obs.routers
+        )
+        if not (stable and fully_up and not any(obs.partitioned)):
+            return []
+        return [
+            Violation(
+                invariant="I2",
+                time_ms=obs.now_ms,
+                message=(
+                    f"{r.name} is {r.inside.state} inside but {r.outside.state} outside: "
+                    "black hole (the active/standby-standby/active split)"
+                ),
+            )
+            for r in obs.routers
+            if (r.inside.state == "Active") != (r.outside.state == "Active")
+        ]
+
+    def _sa_ids(self) -> list[int]:
+        assert self.system is not None
+        return sorted({sa_id for r in self.system.routers for sa_id in r.sas})
+
+    # ---------------------------------------------------------------- setup
+
+    @initialize(
+        jitter=st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=4),
+        latency=st.integers(min_value=1, max_value=20),
+        settle=st.integers(min_value=65_000, max_value=130_000),
+        lifetime_s=st.sampled_from([120, 300, 3600]),
+    )
+    def start(self, jitter: list[int], latency: int, settle: int, lifetime_s: int) -> None:
+        """Boot both routers and let them run (HSRP starts after ``standby delay reload``)."""
+        self.system = boot(self._params(tuple(jitter), latency, lifetime_s))
+        self.checker = InvariantChecker(
+            skip=frozenset() if self.ASSUME_CONFORMING else frozenset({"I2"})
+        )
+        self._do(op.Advance(ms=settle))
+
+    # ----------------------------------------------------------------- time
+
+    @rule(ms=SHORT_MS)
+    def advance_short(self, ms: int) -> None:
+        self._do(op.Advance(ms=ms))
+
+    @rule(ms=LONG_MS)
+    def advance_long(self, ms: int) -> None:
+        self._do(op.Advance(ms=ms))
+
+    @rule()
+    def advance_to_next_event(self) -> None:
+        self._do(op.AdvanceToNextEvent())
+
+    # --------------------------------------------------------------- faults
+
+    @rule(router=ROUTERS)
+    def crash(self, router: int) -> None:
+        self._do(op.Crash(router=router))
+
+    @rule(router=ROUTERS)
+    def restart(self, router: int) -> None:
+        self._do(op.Restart(router=router))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_down(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceDown(router=router, side=side))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_up(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceUp(router=router, side=side))
+
+    @rule(side=SIDES)
+    def partition(self, side: GroupSide) -> None:
+        self._do(op.Partition(side=side))
+
+    @rule(side=SIDES)
+    def heal(self, side: GroupSide) -> None:
+        self._do(op.Heal(side=side))
+
+    def _in_flight(self) -> bool:
+        return self.system is not None and bool(self.system.hsrp_in_flight)
+
+    @precondition(_in_flight)
+    @rule(index=st.integers(min_value=0, max_value=7))
+    def drop_hello(self, index: int) -> None:
+        self._do(op.DropHello(index=index))
+
+    @precondition(_in_flight)
+    @rule(index=st.integers(min_value=0, max_value=7))
+    def duplicate_hello(self, index: int) -> None:
+        self._do(op.DuplicateHello(index=index))
+
+    @precondition(_in_flight)
+    @rule(index=st.integers(min_value=0, max_value=7), ms=st.integers(min_value=1, max_value=5000))
+    def delay_hello(self, index: int, ms: int) -> None:
+        self._do(op.DelayHello(index=index, ms=ms))
+
+    @rule()
+    def ssp_cut(self) -> None:
+        self._do(op.SspCut())
+
+    @rule()
+    def ssp_silent(self) -> None:
+        self._do(op.SspSilent())
+
+    @rule()
+    def ssp_heal(self) -> None:
+        self._do(op.SspHeal())
+
+    @rule(ms=st.integers(min_value=0, max_value=2_500))
+    def ssp_delay(self, ms: int) -> None:
+        self._do(op.SspDelay(ms=ms))
+
+    # ------------------------------------------------------------- SA life
+
+    @rule(spi_in=SPIS, spi_out=SPIS, cookie=st.integers(min_value=1, max_value=3))
+    def establish(self, spi_in: int, spi_out: int, cookie: int) -> None:
+        sa_id = self.next_sa_id
+        self.next_sa_id += 1
+        self._do(
+            op.Establish(
+                sa_id=sa_id, spi_in=spi_in, spi_out=spi_out, cookie_i=cookie, cookie_r=cookie + 100
+            )
+        )
+
+    def _has_sa(self) -> bool:
+        return bool(self._sa_ids())
+
+    @precondition(_has_sa)
+    @rule(pick=st.integers(min_value=0, max_value=15), spi_in=SPIS, spi_out=SPIS)
+    def rekey(self, pick: int, spi_in: int, spi_out: int) -> None:
+        ids = self._sa_ids()
+        new_id = self.next_sa_id
+        self.next_sa_id += 1
+        self._do(
+            op.Rekey(sa_id=ids[pick % len(ids)], new_sa_id=new_id, spi_in=spi_in, spi_out=spi_out)
+        )
+
+    @precondition(_has_sa)
+    @rule(pick=st.integers(min_value=0, max_value=15))
+    def delete(self, pick: int) -> None:
+        ids = self._sa_ids()
+        self._do(op.Delete(sa_id=ids[pick % len(ids)]))
+
+    @rule()
+    def expire_soonest(self) -> None:
+        self._do(op.ExpireSoonest())
+
+    # -------------------------------------------------------------- traffic
+
+    @rule(packets=PACKETS, size=SIZES)
+    def send_traffic(self, packets: int, size: int) -> None:
+        self._do(op.SendTraffic(packets=packets, size=size))
+
+    @rule(packets=PACKETS, size=SIZES)
+    def receive_traffic(self, packets: int, size: int) -> None:
+        self._do(op.ReceiveTraffic(packets=packets, size=size))
+
+    @rule(pick=st.integers(min_value=0, max_value=2**20))
+    def replay_captured(self, pick: int) -> None:
+        self._do(op.ReplayCaptured(pick=pick))
+
+    @rule(from_peer=st.booleans())
+    def dpd(self, from_peer: bool) -> None:
+        self._do(op.DpdProbe(from_peer=from_peer))
+
+    # -------------------------------------------------------- administration
+
+    @rule(router=ROUTERS)
+    def resync(self, router: int) -> None:
+        self._do(op.Resync(router=router))
+
+    @rule(router=ROUTERS, side=SIDES, priority=st.integers(min_value=1, max_value=255))
+    def set_priority(self, router: int, side: GroupSide, priority: int) -> None:
+        self._do(op.SetPriority(router=router, side=side, priority=priority))
+
+    @rule(router=ROUTERS, side=SIDES, preempt=st.booleans())
+    def set_preempt(self, router: int, side: GroupSide, preempt: bool) -> None:
+        self._do(op.SetPreempt(router=router, side=side, preempt=preempt))
+
+    # ----------------------------------------------------------- composites
+
+    def _has_active(self) -> bool:
+        return self.last is not None and any(r.role == "ACTIVE" for r in self.last.routers)
+
+    @precondition(_has_active)
+    @rule(extra=st.integers(min_value=0, max_value=200))
+    def fail_active(self, extra: int) -> None:
+        """Crash the ACTIVE router, wait hold + hello, and check I10 (continuity)."""
+        assert self.last is not None
+        before = self.last
+        failed = next(i for i, r in enumerate(before.routers) if r.role == "ACTIVE")
+        self._do(op.Crash(router=failed))
+        wait = before.config.hold_ms + before.config.hello_ms + extra
+        self._do(op.Advance(ms=wait))
+        assert self.last is not None
+        problems = check_continuity(before, self.last, failed=failed)
+        if before.routers[1 - failed].role == "STANDBY":
+            event("I10 checked")
+        assert not problems, "I10: " + "; ".join(problems)
+
+    # --------------------------------------------------------------- checks
+
+    @invariant()
+    def time_moves_forward(self) -> None:
+        if self.system is not None and self.last is not None:
+            assert self.system.now >= self.last.now_ms
+
+
+class SplitModelMachine(ModelMachine):
+    """The inconsistent-address-ordering pair, with I2 asserted without its premise."""
+
+    CONFIG_PAIR = ("split-router1.cfg", "split-router2.cfg")
+    ASSUME_CONFORMING = False

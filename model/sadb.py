@@ -13,10 +13,16 @@ kind          value                                  interval (``crypto map ha``
 ``DPD_OUT``   last R-U-THERE sequence number sent    every probe
 ============  =====================================  ==========================
 
-The active router sends the standby a counter update each time a counter has
-moved ``interval`` past the last value it sent (document: "the interval at which
-the active router sends packet sequence updates"); the standby applies updates in
-order and acknowledges each. The jump is ``J = 2 × interval``.
+The configured interval is the jump ``J``: how far the standby may lag, and so
+how far it moves every counter on takeover (DESIGN §4: "inbound right edge :=
+last_synced + N"). The active sends the standby an update each time a counter
+has moved ``⌈J / 2⌉`` past the last value it sent, so the acknowledgement has half
+an interval to come back before the hold-back (rule 1) bites. DEVIATION (the
+document calls the interval "the interval at which the active router sends
+packet sequence updates"): we send twice as often, so that the takeover costs
+exactly one interval — at most N legitimate inbound packets refused, M outbound
+numbers skipped — and never stalls traffic while an update is in flight. The
+standby applies updates in order and acknowledges each.
 
 THE AHEAD RULE (invariants I3, I4, I8):
 
@@ -35,7 +41,8 @@ THE AHEAD RULE (invariants I3, I4, I8):
 3. The rule needs no clock and no timeout, so a silently dead SSP cannot break
    it. The price: an active whose standby has gone quiet stops at ``floor + J`` on
    each SA, and that SA must be rekeyed (a new SA has no standby copy, so no
-   floor, until SSP returns). With the defaults that is 2 million packets.
+   floor, until SSP returns). With the defaults that is one million outbound
+   packets and 1000 inbound packets past the last acknowledgement.
 4. ``IN`` with N = 0 means inbound sync is disabled (there is nothing to bound
    the window with): the active accepts without hold-back, and the standby's copy
    cannot be promoted (secure choice: it is discarded and must be renegotiated).

@@ -267,19 +267,7 @@ class System:
         self.log.append(LogEntry(time_ms=self.now, router=router, kind=kind, detail=detail))
 
     def jump(self, kind: Kind) -> int:
-        """``J`` of the ahead rule: twice the sync interval."""
-        match kind:
-            case Kind.OUT:
-                return 2 * self.params.outbound_interval
-            case Kind.IN:
-                return 2 * self.params.inbound_interval
-            case Kind.BYTES:
-                return 2 * self.params.byte_interval
-            case Kind.DPD_OUT:
-                return 2 * self.params.dpd_interval
-
-    def interval(self, kind: Kind) -> int:
-        """How far a counter moves between two updates to the standby."""
+        """``J`` of the ahead rule: the configured interval (``crypto map ha``)."""
         match kind:
             case Kind.OUT:
                 return self.params.outbound_interval
@@ -289,6 +277,10 @@ class System:
                 return self.params.byte_interval
             case Kind.DPD_OUT:
                 return self.params.dpd_interval
+
+    def interval(self, kind: Kind) -> int:
+        """How far a counter moves between two updates: half the jump, at least 1."""
+        return max(1, (self.jump(kind) + 1) // 2)
 
     def ssp_link_ok(self) -> bool:
         """SSP can carry messages: not cut/silenced and the inside segment not partitioned."""

@@ -1328,15 +1328,23 @@ def _send_traffic(system: System, packets: int, size: int) -> None:
         byte_count=replace(sa.byte_count, value=sa.byte_count.value + n * size),
     )
     router.sas[sa.sa_id] = sa
-    system.transmitted.append(
-        WireRun(time_ms=system.now, router=inside, spi=sa.spi_out, first=first, last=last)
-    )
+    _log_run(system.transmitted, system.now, inside, sa.spi_out, first=first, last=last)
     router.count("encaps", n)
     _maybe_update(system, inside, sa.sa_id, Kind.OUT)
     _maybe_update(system, inside, sa.sa_id, Kind.BYTES)
     _peer_receive(system, sa.sa_id, first, last)
     if sa.byte_count.value >= sa.lifetime_bytes:
         _delete_sa(system, inside, sa.sa_id, reason="expired")
+
+
+def _log_run(log: list[WireRun], now: int, router: int, spi: int, *, first: int, last: int) -> None:
+    """Append a run, extending the previous one when it continues it (same router and SPI)."""
+    if log:
+        previous = log[-1]
+        if previous.router == router and previous.spi == spi and previous.last + 1 == first:
+            log[-1] = replace(previous, last=last)
+            return
+    log.append(WireRun(time_ms=now, router=router, spi=spi, first=first, last=last))
 
 
 def _peer_receive(system: System, sa_id: int, first: int, last: int) -> None:
@@ -1412,7 +1420,7 @@ def _cluster_accept(system: System, spi: int, first: int, last: int, size: int) 
     )
     router.sas[sa.sa_id] = sa
     for a, b in runs:
-        system.accepted.append(WireRun(time_ms=system.now, router=index, spi=spi, first=a, last=b))
+        _log_run(system.accepted, system.now, index, spi, first=a, last=b)
     router.count("decaps", accepted)
     _maybe_update(system, index, sa.sa_id, Kind.IN)
     _maybe_update(system, index, sa.sa_id, Kind.BYTES)

@@ -1,0 +1,3 @@
+"""impl/ssp (placeholder: filled in by its owner)."""
+
+from __future__ import annotations

@@ -35,8 +35,11 @@ of ``sadb`` and discards the others (counted: they must be renegotiated); if SSP
 is up it then sends the peer a full copy of everything. A router that leaves
 ACTIVE keeps its SAs as stale standby copies until the new active refreshes them.
 
-Staleness (for I6). A standby copy becomes stale whenever the standby's SSP
-connection ends: deletes may have been missed. An ``Add`` refreshes it.
+Staleness (for I6). A standby copy may be promoted only while SSP is up, or
+within ``ssp_grace_ms`` (hold + keepalive + latency) of the last thing SSP
+delivered: older than that, SSP died while the active lived on and deletes may
+have been missed. A new SSP connection marks every copy stale until the active's
+full copy replaces it.
 """
 
 from __future__ import annotations
@@ -225,6 +228,8 @@ class System:
     arp_owner: dict[GroupSide, int | None] = field(
         default_factory=lambda: dict.fromkeys(SIDES, None)
     )
+    """Per segment, the router whose port the virtual MAC was last seen on (gratuitous
+    ARP, or a Hello sent while Active): where traffic for the virtual IP goes."""
     peer: dict[int, PeerSa] = field(default_factory=dict)
     captures: list[Capture] = field(default_factory=list)
     transmitted: list[WireRun] = field(default_factory=list)
@@ -283,8 +288,14 @@ class System:
         return max(1, (self.jump(kind) + 1) // 2)
 
     def ssp_link_ok(self) -> bool:
-        """SSP can carry messages: not cut/silenced and the inside segment not partitioned."""
-        return not self.ssp_link_broken and not self.partitioned[GroupSide.INSIDE]
+        """SSP can carry messages: not cut/silenced, and the inside segment it runs on (its
+        ``remote`` is the partner's inside address) is neither partitioned nor shut on
+        either router."""
+        return (
+            not self.ssp_link_broken
+            and not self.partitioned[GroupSide.INSIDE]
+            and all(r.iface_up[GroupSide.INSIDE] for r in self.routers)
+        )
 
     def owner(self, side: GroupSide) -> int | None:
         """The router that owns a virtual IP: the ARP target, if it is up and Active."""
@@ -606,6 +617,10 @@ def _hsrp_result(system: System, index: int, side: GroupSide, result: hsrp.Step)
         match out:
             case hsrp.Send(message=message):
                 if router.iface_up[side]:
+                    if message.op is hsrp.OpCode.HELLO and message.state is Phase.ACTIVE:
+                        # RFC 2281 §6.1: an Active router's Hellos carry the virtual MAC as
+                        # source, so the segment's switches learn it on this port.
+                        system.arp_owner[side] = index
                     system.hsrp_in_flight.append(
                         HsrpInFlight(
                             deliver_at=system.now + system.params.link_latency_ms,
@@ -722,7 +737,7 @@ def _promote(system: System, index: int) -> None:
         sa_id
         for sa_id, sa in router.sas.items()
         if sa.status is HaStatus.STANDBY
-        and not sa.stale
+        and copy_usable(system, index, stale=sa.stale)
         and sa.inbound_known
         and sa.expires_ms > system.now
     )
@@ -750,7 +765,7 @@ def _promote(system: System, index: int) -> None:
     for ike_id, ike in list(router.ike.items()):
         if ike.status is HaStatus.ACTIVE:
             continue
-        if ike.stale or ike.expires_ms <= system.now:
+        if not copy_usable(system, index, stale=ike.stale) or ike.expires_ms <= system.now:
             del router.ike[ike_id]
             continue
         router.ike[ike_id] = replace(
@@ -812,6 +827,7 @@ def _ssp_try_connect(system: System, index: int) -> None:
         r = system.routers[end]
         if r.epoch is not None:
             _ssp_disconnect(system, end, "replaced by a new connection", notify_peer=False)
+        _mark_copies_stale(r)
         r.epoch = system.ssp_epoch
         r.last_heard_ms = system.now
         r.ssp_hello_due = system.now + system.params.ssp_hello_ms
@@ -820,6 +836,39 @@ def _ssp_try_connect(system: System, index: int) -> None:
         r.bulk_sent = False
     for end in (index, system.other(index)):
         _announce(system, end, reply_wanted=False)
+
+
+def _mark_copies_stale(router: Router) -> None:
+    """Deletes may have been missed while SSP was down: no copy may be promoted (I6)."""
+    for sa_id, sa in router.sas.items():
+        if sa.status is HaStatus.STANDBY:
+            router.sas[sa_id] = replace(sa, stale=True)
+    for ike_id, ike in router.ike.items():
+        if ike.status is HaStatus.STANDBY:
+            router.ike[ike_id] = replace(ike, stale=True)
+
+
+def ssp_grace_ms(system: System, index: int) -> int:
+    """How long after SSP last delivered anything a standby copy stays promotable.
+
+    An active that crashes at C was last heard over SSP no earlier than C − keepalive
+    − latency, and HSRP hands over no later than C + hold, so a copy heard from within
+    hold + keepalive + latency is as fresh as SSP can make it. Older than that, SSP has
+    been dead while the active was alive and deletes may have been missed.
+    """
+    router = system.routers[index]
+    hold = max(router.params.inside.hold_ms, router.params.outside.hold_ms)
+    return hold + system.params.ssp_hello_ms + system.params.link_latency_ms
+
+
+def copy_usable(system: System, index: int, *, stale: bool) -> bool:
+    """Whether a standby copy (not marked ``stale``) may be promoted right now."""
+    router = system.routers[index]
+    if stale:
+        return False
+    return router.epoch is not None or (
+        router.last_heard_ms >= system.now - ssp_grace_ms(system, index)
+    )
 
 
 def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: bool = True) -> None:
@@ -834,13 +883,6 @@ def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: boo
     if router.up:
         router.ssp_retry_due = system.now + system.params.ssp_retry_ms
     system.note(index, "ssp-disconnected", reason)
-    # Deletes may be missed from now on: every standby copy is suspect (I6).
-    for sa_id, sa in router.sas.items():
-        if sa.status is HaStatus.STANDBY:
-            router.sas[sa_id] = replace(sa, stale=True)
-    for ike_id, ike in router.ike.items():
-        if ike.status is HaStatus.STANDBY:
-            router.ike[ike_id] = replace(ike, stale=True)
     system.ssp_in_flight = [m for m in system.ssp_in_flight if m.epoch != epoch]
     other = system.routers[system.other(index)]
     if notify_peer and system.ssp_link_ok() and other.epoch == epoch:

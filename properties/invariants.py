@@ -93,7 +93,10 @@ class InvariantChecker:
     """Checks I1–I9 on every observation of one run (I10: ``check_continuity``)."""
 
     expiry: dict[int, int] = field(default_factory=dict)
-    active_bytes: dict[int, int] = field(default_factory=dict)
+    high_bytes: dict[int, int] = field(default_factory=dict)
+    """Per SA: the highest byte count any ACTIVE instance has shown."""
+    instance_bytes: dict[tuple[int, int], int] = field(default_factory=dict)
+    """Per (SA, router) holding it ACTIVE: the byte count last seen."""
     dpd_seen: int = 0
     takeovers_seen: int = 0
     skip: frozenset[str] = frozenset()
@@ -220,10 +223,14 @@ class InvariantChecker:
 
     def i8_lifetimes(self, obs: Observation) -> list[str]:
         """I8 lifetimes never extended: an SA's expiry time is the same wherever and whenever
-        it is seen; the byte count of its ACTIVE instance never goes down; the cluster's
-        DPD R-U-THERE numbers only increase per IKE SA."""
+        it is seen; a router that takes an SA over (its ACTIVE instance appears) starts at a
+        byte count no lower than any ACTIVE instance ever showed, and an instance's count
+        never goes down while the router holds it; the cluster's DPD R-U-THERE numbers only
+        increase per IKE SA. (During a split-brain two ACTIVE instances count separately:
+        hold-back keeps them apart, so each is judged on its own.)"""
         problems = []
-        for router in obs.routers:
+        current: dict[tuple[int, int], int] = {}
+        for index, router in enumerate(obs.routers):
             for sa in router.sas:
                 first = self.expiry.setdefault(sa.sa_id, sa.expires_ms)
                 if sa.expires_ms != first:
@@ -232,13 +239,21 @@ class InvariantChecker:
                         f"on {router.name}"
                     )
                 if sa.status == "ACTIVE":
-                    high = self.active_bytes.get(sa.sa_id, 0)
-                    if sa.bytes_used < high:
-                        problems.append(
-                            f"SA {sa.sa_id} byte count went back from {high} to {sa.bytes_used} "
-                            f"on {router.name}: kilobyte lifetime extended"
-                        )
-                    self.active_bytes[sa.sa_id] = max(high, sa.bytes_used)
+                    current[(sa.sa_id, index)] = sa.bytes_used
+        for key, count in sorted(current.items()):
+            sa_id, index = key
+            name = obs.routers[index].name
+            previous = self.instance_bytes.get(key)
+            floor = self.high_bytes.get(sa_id, 0) if previous is None else previous
+            if count < floor:
+                what = "took over" if previous is None else "went back"
+                problems.append(
+                    f"SA {sa_id} byte count {what} at {count} on {name}, below {floor}: "
+                    "kilobyte lifetime extended"
+                )
+        self.instance_bytes = current
+        for (sa_id, _), count in current.items():
+            self.high_bytes[sa_id] = max(self.high_bytes.get(sa_id, 0), count)
         last: dict[int, int] = {}
         for time_ms, ike_id, seq in obs.dpd_sent:
             if seq <= last.get(ike_id, 0):

@@ -194,14 +194,16 @@ def _group(router: msys.Router, side: GroupSide) -> GroupObs:
     )
 
 
-def _router(router: msys.Router) -> RouterObs:
+def _router(system: msys.System, index: int) -> RouterObs:
+    router = system.routers[index]
     sas = tuple(
         SaObs(
             sa_id=sa.sa_id,
             spi_in=sa.spi_in,
             spi_out=sa.spi_out,
             status=sa.status.value,
-            stale=sa.stale or not sa.inbound_known,
+            stale=sa.status == HaStatus.STANDBY
+            and not (msys.copy_usable(system, index, stale=sa.stale) and sa.inbound_known),
             next_out=sa.out.value + 1,
             inbound_top=sa.inbound.value,
             expires_ms=sa.expires_ms,
@@ -211,7 +213,13 @@ def _router(router: msys.Router) -> RouterObs:
         for sa in sorted(router.sas.values(), key=lambda sa: sa.sa_id)
     )
     ike = tuple(
-        IkeObs(ike_id=i.ike_id, status=i.status.value, stale=i.stale, dpd_out=i.dpd_out.value)
+        IkeObs(
+            ike_id=i.ike_id,
+            status=i.status.value,
+            stale=i.status == HaStatus.STANDBY
+            and not msys.copy_usable(system, index, stale=i.stale),
+            dpd_out=i.dpd_out.value,
+        )
         for i in sorted(router.ike.values(), key=lambda i: i.ike_id)
     )
     counters = router.ssp_counters
@@ -284,7 +292,7 @@ def observe_model(system: msys.System) -> Observation:
     """The model's abstraction function: model state -> observation."""
     return Observation(
         now_ms=system.now,
-        routers=(_router(system.routers[0]), _router(system.routers[1])),
+        routers=(_router(system, 0), _router(system, 1)),
         transmitted=tuple(
             Run(time_ms=r.time_ms, router=r.router, spi=r.spi, first=r.first, last=r.last)
             for r in system.transmitted

@@ -10,9 +10,29 @@ from vpnha.properties.scenarios import example_path
 from vpnha.cli import main
 
 
-def test_lint_shipped_pair_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
+def test_lint_shipped_pair_has_only_the_preempt_race_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     status = main(["lint", str(example_path("router1.cfg")), str(example_path("router2.cfg"))])
     assert status == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4
+    assert all("warning preempt-before-delay" in line for line in lines)
+
+
+def test_lint_clean_pair_says_so(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    paths = []
+    for name in ("router1.cfg", "router2.cfg"):
+        text = example_path(name).read_text()
+        for group in (1, 2):
+            line = f" standby {group} preempt\n"
+            text = text.replace(line, f" standby {group} preempt delay minimum 30\n")
+        path = Path(str(tmp_path)) / name
+        path.write_text(text)
+        paths.append(str(path))
+    assert main(["lint", *paths]) == 0
     assert "no findings" in capsys.readouterr().out
 
 

@@ -13,7 +13,9 @@ Single-router checks (:func:`lint_router`):
   then must track each other").
 - SSP redundancy names that do not cover both groups, SSP not bound to IKE/IPsec.
 - preempt missing ("All other commands are required"), ``standby delay`` missing
-  ("not essential, but recommended").
+  ("not essential, but recommended"), and a preempt that fires before the tracked
+  interface's ``standby delay minimum`` has let its own group start (a black hole
+  the model exposed in the document's own example: warning).
 
 Pair checks (:func:`lint_pair`): unequal priorities ("Requires that priority values
 are equal"), HSRP groups that differ between the routers, security policy that is
@@ -52,6 +54,9 @@ FINDING_CODES: dict[str, str] = {
     "ssp-missing": "no ssp group configured",
     "ssp-binding-missing": "crypto map or ISAKMP not bound to an SSP group",
     "preempt-missing": "an inside/outside HSRP group without preempt",
+    "preempt-before-delay": (
+        "a group preempts sooner than the tracked interface's group starts (black hole)"
+    ),
     "standby-delay-missing": "standby delay not configured (recommended)",
     "priority-unequal": "the two routers' priorities differ for a group",
     "hsrp-mismatch": "the two routers' HSRP groups differ (number, VIP, timers, auth, ...)",
@@ -301,6 +306,39 @@ def _check_preempt_and_delay(
             )
 
 
+def _check_preempt_races_delay(
+    cfg: RouterConfig, interfaces: Iterable[InterfaceConfig], findings: list[Finding]
+) -> None:
+    """A tracked interface coming back restores the tracking group's priority at once, but
+    that interface's own group waits ``standby delay minimum`` before it starts: a group
+    that preempts sooner is Active on its side only meanwhile — the document's black hole.
+    (Found by the model: ``vpnha simulate``-style runs of interface down/up.)"""
+    by_name = {i.name: i for i in interfaces}
+    for interface in by_name.values():
+        for group in interface.standby_groups:
+            if not group.preempt:
+                continue
+            for track in group.tracks:
+                tracked = by_name.get(track.interface)
+                delay = tracked.standby_delay_minimum_s if tracked else None
+                if delay is None or group.preempt_delay_minimum_s >= delay:
+                    continue
+                findings.append(
+                    _finding(
+                        cfg,
+                        "warning",
+                        "preempt-before-delay",
+                        group.line,
+                        f"standby {group.group} on {interface.name} preempts after "
+                        f"{group.preempt_delay_minimum_s} s but {track.interface} waits "
+                        f"standby delay minimum {delay} s when it comes back up: for "
+                        f"{delay - group.preempt_delay_minimum_s} s this router is Active on "
+                        f"{interface.name} only (black hole); configure 'standby "
+                        f"{group.group} preempt delay minimum {delay}'",
+                    )
+                )
+
+
 def lint_router(cfg: RouterConfig) -> list[Finding]:
     """Checks that need only one router's configuration."""
     findings: list[Finding] = []
@@ -312,6 +350,7 @@ def lint_router(cfg: RouterConfig) -> list[Finding]:
             _check_tracking(cfg, inside, outside, findings)
         _check_ssp(cfg, inside, outside, findings)
         _check_preempt_and_delay(cfg, [i for i in (inside, outside) if i], findings)
+        _check_preempt_races_delay(cfg, [i for i in (inside, outside) if i], findings)
     return findings
 
 

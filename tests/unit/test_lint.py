@@ -19,10 +19,26 @@ from vpnha.impl.config.lint import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-ROUTER1 = (EXAMPLES / "router1.cfg").read_text()
-ROUTER2 = (EXAMPLES / "router2.cfg").read_text()
-SPLIT1 = (EXAMPLES / "split-router1.cfg").read_text()
-SPLIT2 = (EXAMPLES / "split-router2.cfg").read_text()
+
+
+def _without_race(text: str) -> str:
+    """The example with ``preempt delay minimum 30`` added, so only the edit under test fires.
+
+    The shipped examples reproduce the document, whose preempt (no delay) races its
+    ``standby delay minimum 30``; ``test_shipped_pair_has_no_errors`` covers that warning.
+    """
+    for group in (1, 2):
+        line = f" standby {group} preempt\n"
+        text = text.replace(line, line + f" standby {group} preempt delay minimum 30\n")
+    return text
+
+
+ROUTER1_AS_SHIPPED = (EXAMPLES / "router1.cfg").read_text()
+ROUTER2_AS_SHIPPED = (EXAMPLES / "router2.cfg").read_text()
+ROUTER1 = _without_race(ROUTER1_AS_SHIPPED)
+ROUTER2 = _without_race(ROUTER2_AS_SHIPPED)
+SPLIT1 = _without_race((EXAMPLES / "split-router1.cfg").read_text())
+SPLIT2 = _without_race((EXAMPLES / "split-router2.cfg").read_text())
 
 
 def edit(text: str, old: str, new: str) -> str:
@@ -42,15 +58,36 @@ def codes(findings: list[Finding]) -> set[str]:
     return {f.code for f in findings}
 
 
-def test_shipped_pair_is_clean() -> None:
-    findings = pair_findings(ROUTER1, ROUTER2)
-    assert findings == [], format_findings(findings)
-    assert lint_router(parse_config(ROUTER1)) == []
-    assert lint_files(EXAMPLES / "router1.cfg", EXAMPLES / "router2.cfg") == ([], 0)
+def _without_preempt_race(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.code != "preempt-before-delay"]
+
+
+def test_shipped_pair_has_no_errors() -> None:
+    """The document's pair: no errors; its only findings are the preempt-before-delay
+    warnings (preempt with no delay against standby delay minimum 30), one per group."""
+    assert pair_findings(ROUTER1, ROUTER2) == []
+    findings = pair_findings(ROUTER1_AS_SHIPPED, ROUTER2_AS_SHIPPED)
+    assert _without_preempt_race(findings) == [], format_findings(findings)
+    assert [(f.severity, f.code) for f in findings] == [("warning", "preempt-before-delay")] * 4
+    assert _without_preempt_race(lint_router(parse_config(ROUTER1_AS_SHIPPED))) == []
+    found, status = lint_files(EXAMPLES / "router1.cfg", EXAMPLES / "router2.cfg")
+    assert status == 0
+    assert _without_preempt_race(found) == []
 
 
 def test_shipped_pair_is_clean_in_either_order() -> None:
     assert pair_findings(ROUTER2, ROUTER1) == []
+    assert _without_preempt_race(pair_findings(ROUTER2_AS_SHIPPED, ROUTER1_AS_SHIPPED)) == []
+
+
+def test_preempt_delay_covering_the_standby_delay_silences_the_race() -> None:
+    assert pair_findings(ROUTER1, ROUTER2) == []
+    short = ROUTER1.replace(
+        "standby 2 preempt delay minimum 30", "standby 2 preempt delay minimum 10"
+    )
+    (finding,) = [f for f in pair_findings(short, ROUTER2) if f.router == "7200-1"]
+    assert finding.code == "preempt-before-delay"
+    assert "for 20 s this router is Active on FastEthernet0/1 only" in finding.message
 
 
 def test_split_pair_reports_address_order_split() -> None:
@@ -138,7 +175,7 @@ CASES = [
     (
         "preempt-missing",
         "error",
-        *both(" standby 2 preempt\n", ""),
+        *both(" standby 2 preempt\n standby 2 preempt delay minimum 30\n", ""),
         "standby 2 on FastEthernet0/1 has no preempt",
     ),
     (
@@ -346,7 +383,11 @@ def test_interface_roles_ambiguous() -> None:
 
 def test_only_outside_hsrp_is_a_warning() -> None:
     text = edit(ROUTER1, " standby 1 ip 172.16.31.1\n", "")
-    text = edit(text, " standby 1 timers msec 500 3\n standby 1 preempt\n", "")
+    text = edit(
+        text,
+        " standby 1 timers msec 500 3\n standby 1 preempt\n standby 1 preempt delay minimum 30\n",
+        "",
+    )
     text = edit(text, " standby 1 name LAN\n standby 1 track FastEthernet0/1\n", "")
     text = edit(text, " redundancy LAN\n", "")
     findings = lint_router(parse_config(text))
@@ -366,7 +407,7 @@ def test_lint_files_exit_statuses(tmp_path: Path) -> None:
     assert lint_files(EXAMPLES / "router1.cfg", EXAMPLES / "router2.cfg")[1] == 0
     findings, status = lint_files(EXAMPLES / "split-router1.cfg", EXAMPLES / "split-router2.cfg")
     assert status == 1
-    assert codes(findings) == {"address-order-split"}
+    assert codes(findings) == {"address-order-split", "preempt-before-delay"}
 
     warned = tmp_path / "warned.cfg"
     warned.write_text(edit(ROUTER1, "crypto isakmp ssp 1\n", ""))
@@ -380,8 +421,9 @@ def test_lint_files_exit_statuses(tmp_path: Path) -> None:
     broken.write_text(ROUTER1 + "standby 1 priority 300\nfrobnicate\n")
     findings, status = lint_files(broken, EXAMPLES / "router2.cfg")
     assert status == 2
-    assert {f.code for f in findings} == {"parse-error"}
-    assert [f.router for f in findings] == [str(broken)] * 2
+    errors = [f for f in findings if f.code != "preempt-before-delay"]
+    assert {f.code for f in errors} == {"parse-error"}
+    assert [f.router for f in errors] == [str(broken)] * 2
     assert findings[0].line == len(ROUTER1.splitlines()) + 1
 
     findings, status = lint_files(tmp_path / "missing.cfg", broken)

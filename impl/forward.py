@@ -1,0 +1,625 @@
+"""The crypto-map data path of one router (DESIGN §5 "forward"), sans-IO.
+
+Theory of operation
+-------------------
+A :class:`Forwarder` holds the crypto map applied to the outside interface (the
+HSRP interface with ``crypto map NAME``), its entries in sequence order with their
+``match address`` access lists, and two things it does not own: whether this
+router is Active for the outside and for the inside virtual IP (two zero-argument
+callables; the HSRP speakers live elsewhere) and an :class:`SaTable` that answers
+"the outbound ESP SA of entry E towards peer P" and "the inbound ESP SA with SPI S".
+
+**From the LAN** (:meth:`Forwarder.from_lan`). The first entry whose access list
+*permits* the packet's (source, destination, protocol, ports) protects it; a
+``deny`` or no match in an entry means "not protected by this entry" and the walk
+goes on (the document: the ACL "determines which traffic is protected by IPSec and
+which is not"). A protected packet is encrypted with that entry's SA and sent as
+ESP in UDP 4500 (RFC 3948) — only by the router that is Active for the outside
+virtual IP — or, with no SA, dropped while IKE is asked for one (:class:`NeedSa`).
+A packet no entry protects is forwarded in the clear. So traffic a ``permit``
+selects is never sent unencrypted (invariant I9); :meth:`Forwarder._send_clear`,
+the one place that emits cleartext, checks it again against every access list
+and counts a violation in ``cleartext_permit_sent`` (always 0 unless the walk is
+wrong: it is the tripwire that tests and the conformance suite read).
+
+**From the outside** (:meth:`Forwarder.from_outside`). A UDP 4500 payload is ESP,
+IKE behind the non-ESP marker, or a NAT keepalive (RFC 3948 §2.2-2.3). IKE goes to
+the IKE core, keepalives are ignored. ESP is accepted only by the router Active
+for the outside virtual IP (a standby must not touch the replay windows of its SA
+copies); the SA is found by SPI and decapsulates (RFC 4303 §3.4, its drops counted
+by its own reasons); the inner packet must then lie inside the policy of the SA's
+crypto map entry *in mirror image* (the remote LAN is the ACL's destination, so it
+must be the inner source: the document's "mirror image" crypto ACLs; RFC 4301
+§5.2 step 4, a decrypted packet the policy would not have protected is dropped);
+and it is delivered to the LAN only by the router Active for the inside virtual
+IP. A router Active outside but not inside decrypts and then drops: the split
+black hole, counted on its own.
+
+Decisions this module makes (the document is silent or this is a subset):
+
+1. Fail closed on a broken entry: an entry whose ``match address`` is unset, names
+   no access list or an empty one drops every packet that reaches it
+   (``acl-missing``; the document: "if this is configured but the specified
+   access list does not exist or is empty, the router will drop all packets").
+   The parser rejects such static entries; a ``RouterConfig`` built by hand can
+   still hold them.
+2. A static entry lists its peers in order (``set peer`` repeats); the first peer
+   with an outbound SA is used, and with none IKE is asked for the first peer.
+3. Dynamic crypto map entries (``ipsec-isakmp dynamic``) only answer: outbound,
+   traffic a dynamic entry's ACL permits is dropped (``no-sa``) without asking
+   IKE; a dynamic entry without an ACL selects nothing outbound. Inbound, an SA
+   of a dynamic entry is checked against its dynamic entries' ACLs in mirror
+   image, and an entry without an ACL accepts any flow (the document: "the
+   router will accept any data flow identity proposed by the IPSec peer").
+4. IPv4 fragments, and TCP or UDP packets too short to carry both ports, are
+   malformed (counted): an ACL with a port condition cannot judge them.
+5. Bytes past an IPv4 packet's total length (link-layer padding) are not sent.
+6. Cleartext forwarding does not depend on the HSRP state: it is not tunnel
+   traffic, and HSRP already decides which router receives the LAN's packets.
+
+Nothing here raises for bad input: every packet a peer or the LAN gets wrong is
+a counted drop (:class:`ForwardDropReason`); ``now`` (integer milliseconds) is
+accepted for lifetimes and is not read yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from types import MappingProxyType
+from typing import Protocol, TypeAlias
+
+from vpnha.impl.config import (
+    AccessList,
+    ConfigError,
+    CryptoMapEntry,
+    CryptoMapPolicy,
+    Diagnostic,
+    RouterConfig,
+)
+from vpnha.impl.esp import (
+    Drop,
+    DropReason,
+    EspInboundSA,
+    EspOutboundSA,
+    MalformedPacketError,
+    Udp4500Kind,
+    classify_udp_4500,
+    parse_ipv4,
+)
+
+__all__ = [
+    "ESP_DROP_REASONS",
+    "Action",
+    "DeliverIke",
+    "DeliverLan",
+    "Flow",
+    "ForwardCounters",
+    "ForwardDropReason",
+    "Forwarder",
+    "InboundSa",
+    "NeedSa",
+    "SaTable",
+    "SendClear",
+    "SendEsp",
+    "flow_of",
+]
+
+_TCP = 6
+_UDP = 17
+_PORTS_LENGTH = 4  # source and destination port lead both the TCP and UDP headers
+_NON_ESP_MARKER_LENGTH = 4  # RFC 3948 §2.2
+
+
+class ForwardDropReason(enum.StrEnum):
+    """Why the data path did not forward a packet (each is counted)."""
+
+    LAN_MALFORMED = "lan-malformed"
+    """From the LAN: not a whole, unfragmented IPv4 packet (TCP/UDP: without ports)."""
+    ACL_MISSING = "acl-missing"
+    """From the LAN: reached an entry whose match address is unset, undefined or empty."""
+    NOT_ACTIVE_OUTSIDE = "not-active-outside"
+    """Protected or ESP traffic while this router is not Active for the outside VIP."""
+    NO_PEER = "no-peer"
+    """From the LAN: protected by a static entry that names no peer."""
+    NO_SA = "no-sa"
+    """From the LAN: protected, but no outbound SA yet (IKE is asked for one)."""
+    SEQ_EXHAUSTED = "seq-exhausted"
+    """From the LAN: the SA has sent 2^32 − 1 packets and must be rekeyed (RFC 4303 §3.3.3)."""
+    INVALID_UDP_4500 = "invalid-udp-4500"
+    """From outside: a UDP 4500 payload that is neither ESP, IKE nor a keepalive."""
+    UNKNOWN_SPI = "unknown-spi"
+    """From outside: no inbound SA has this SPI (or the SA disowned it)."""
+    TOO_SHORT = "too-short"
+    """From outside: the SA found the ESP packet too short."""
+    REPLAY = "replay"
+    """From outside: the SA's anti-replay window refused it (RFC 4303 §3.4.3)."""
+    ICV = "icv"
+    """From outside: integrity check failed (RFC 4303 §3.4.4)."""
+    PADDING = "padding"
+    """From outside: bad padding or ciphertext length (RFC 4303 §2.4)."""
+    NEXT_HEADER = "next-header"
+    """From outside: the ESP next header is not IPv4 (RFC 4303 §2.6)."""
+    ESP_MALFORMED = "esp-malformed"
+    """From outside: the SA reported a malformed packet."""
+    INNER_MALFORMED = "inner-malformed"
+    """From outside: the decrypted packet is not a whole IPv4 packet (as LAN_MALFORMED)."""
+    POLICY = "policy"
+    """From outside: decrypted packet outside the SA's entry's ACL in mirror image."""
+    NOT_ACTIVE_INSIDE = "not-active-inside"
+    """From outside: decrypted, but this router is not Active for the inside VIP."""
+
+
+ESP_DROP_REASONS: Mapping[DropReason, ForwardDropReason] = MappingProxyType(
+    {
+        DropReason.TOO_SHORT: ForwardDropReason.TOO_SHORT,
+        DropReason.UNKNOWN_SPI: ForwardDropReason.UNKNOWN_SPI,
+        DropReason.REPLAY: ForwardDropReason.REPLAY,
+        DropReason.ICV: ForwardDropReason.ICV,
+        DropReason.PADDING: ForwardDropReason.PADDING,
+        DropReason.NEXT_HEADER: ForwardDropReason.NEXT_HEADER,
+        DropReason.SEQ_EXHAUSTED: ForwardDropReason.SEQ_EXHAUSTED,
+        DropReason.MALFORMED: ForwardDropReason.ESP_MALFORMED,
+    }
+)
+"""How an SA's own drop reason is counted by the data path."""
+
+
+# -- actions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendEsp:
+    """Send an ESP packet to the peer in UDP 4500 from the outside virtual IP (RFC 3948)."""
+
+    peer: IPv4Address
+    """The remote IPsec peer (UDP destination, port 4500)."""
+    spi: int
+    """SPI of the outbound SA used, 256..2^32-1."""
+    seq: int
+    """ESP sequence number the packet carries, 1..2^32-1."""
+    udp_payload: bytes
+    """The ESP packet: the whole UDP payload (no non-ESP marker)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendClear:
+    """Forward a packet no crypto map entry protects, unchanged, out of the outside interface."""
+
+    ip_packet: bytes
+    """The IPv4 packet as received (trimmed to its total length)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeedSa:
+    """Ask IKE for an SA: protected traffic was dropped for want of one (or for a rekey)."""
+
+    entry: CryptoMapEntry
+    """The crypto map entry whose ACL permitted the packet."""
+    peer: IPv4Address
+    """The peer to negotiate with (the entry's first peer, or the exhausted SA's)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverLan:
+    """Forward a decrypted packet out of the inside interface."""
+
+    ip_packet: bytes
+    """The inner IPv4 packet."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverIke:
+    """Hand an IKE message that arrived on UDP 4500 to the IKE core."""
+
+    ike_message: bytes
+    """The IKE message, the non-ESP marker removed."""
+    src: IPv4Address
+    """Outer source address it came from."""
+
+
+Action: TypeAlias = SendEsp | SendClear | NeedSa | DeliverLan | DeliverIke
+"""Everything the data path asks its driver to do."""
+
+
+# -- what the forwarder is handed ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundSa:
+    """An inbound ESP SA with the crypto map entry it was negotiated for."""
+
+    sa: EspInboundSA
+    """The SA that decapsulates (owns the replay window and its drop counters)."""
+    crypto_map: str
+    """Crypto map tag of the entry (the outside interface's map)."""
+    crypto_map_seq: int
+    """Sequence number of the entry, 1-65535."""
+    peer: IPv4Address
+    """The remote peer the SA was negotiated with."""
+
+
+class SaTable(Protocol):
+    """The two lookups the data path needs from the SA database (which it does not own)."""
+
+    def outbound_sa(self, entry: CryptoMapEntry, peer: IPv4Address) -> EspOutboundSA | None:
+        """The outbound SA of this crypto map entry towards ``peer``, or None."""
+        ...
+
+    def inbound_sa(self, spi: int) -> InboundSa | None:
+        """The inbound SA whose SPI is ``spi``, or None."""
+        ...
+
+
+# -- flows and counters --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flow:
+    """The header fields a crypto ACL looks at."""
+
+    src: IPv4Address
+    """IPv4 source address."""
+    dst: IPv4Address
+    """IPv4 destination address."""
+    protocol: int
+    """IP protocol number, 0-255."""
+    src_port: int | None
+    """TCP/UDP source port 0-65535; None for other protocols."""
+    dst_port: int | None
+    """TCP/UDP destination port 0-65535; None for other protocols."""
+
+    def mirrored(self) -> Flow:
+        """The same flow seen from the other end (source and destination swapped)."""
+        return Flow(
+            src=self.dst,
+            dst=self.src,
+            protocol=self.protocol,
+            src_port=self.dst_port,
+            dst_port=self.src_port,
+        )
+
+    def permitted_by(self, acl: AccessList) -> bool:
+        """True when ``acl``'s first matching entry is a permit."""
+        return acl.matches(self.src, self.dst, self.protocol, self.src_port, self.dst_port) is True
+
+
+def flow_of(ip_packet: bytes) -> tuple[Flow, bytes] | None:
+    """The packet's flow and the packet trimmed to its total length; None if malformed.
+
+    Malformed: not IPv4, a bad header or checksum, a fragment, or TCP/UDP shorter
+    than its two ports.
+    """
+    try:
+        parsed = parse_ipv4(ip_packet)
+    except MalformedPacketError:
+        return None
+    src_port: int | None = None
+    dst_port: int | None = None
+    if parsed.protocol in (_TCP, _UDP):
+        if len(parsed.payload) < _PORTS_LENGTH:
+            return None
+        src_port = int.from_bytes(parsed.payload[0:2], "big")
+        dst_port = int.from_bytes(parsed.payload[2:4], "big")
+    flow = Flow(
+        src=parsed.src,
+        dst=parsed.dst,
+        protocol=parsed.protocol,
+        src_port=src_port,
+        dst_port=dst_port,
+    )
+    return flow, ip_packet[: parsed.header_length + len(parsed.payload)]
+
+
+def _no_drops() -> Mapping[ForwardDropReason, int]:
+    return MappingProxyType(dict.fromkeys(ForwardDropReason, 0))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForwardCounters:
+    """The data path's counters (``show crypto ipsec sa`` totals and invariant I9)."""
+
+    encrypted_packets: int = 0
+    """Packets from the LAN encrypted and sent to a peer."""
+    encrypted_bytes: int = 0
+    """Inner-packet octets of those packets."""
+    decrypted_packets: int = 0
+    """ESP packets an SA accepted (before the policy and inside-VIP checks)."""
+    decrypted_bytes: int = 0
+    """Inner-packet octets of those packets."""
+    delivered_packets: int = 0
+    """Decrypted packets delivered to the LAN."""
+    clear_packets: int = 0
+    """Packets forwarded in the clear (no entry protects them)."""
+    clear_bytes: int = 0
+    """Octets of those packets."""
+    ike_messages: int = 0
+    """IKE messages behind the non-ESP marker handed to the IKE core."""
+    keepalives: int = 0
+    """NAT keepalives received and ignored."""
+    sa_requests: int = 0
+    """NeedSa actions emitted."""
+    cleartext_permit_sent: int = 0
+    """Cleartext packets that an ACL permits (invariant I9: must stay 0)."""
+    drops: Mapping[ForwardDropReason, int] = field(default_factory=_no_drops)
+    """Drops by reason (every reason present, zeros included)."""
+
+    def dropped(self, reason: ForwardDropReason) -> int:
+        """The count for one drop reason."""
+        return self.drops.get(reason, 0)
+
+    @property
+    def total_drops(self) -> int:
+        """Drops of every reason."""
+        return sum(self.drops.values())
+
+
+# -- the policy, precomputed from the configuration ----------------------------------------
+
+# A policy step's verdict: the protecting (entry, policy) pair, a fail-closed drop,
+# or None (not protected by this step).
+_Selection: TypeAlias = tuple[CryptoMapEntry, CryptoMapPolicy] | ForwardDropReason | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Selector:
+    """One step of the walk: a policy (static entry or dynamic entry) and its ACL."""
+
+    entry: CryptoMapEntry
+    """The entry of the outside interface's crypto map this step belongs to."""
+    policy: CryptoMapPolicy
+    """The entry itself, or one of the dynamic entries it stands for."""
+    acl: AccessList | None
+    """The ACL; None when the policy has none (dynamic: selects nothing outbound)."""
+    broken: bool
+    """The ACL is required or named but missing or empty: drop what reaches it."""
+
+
+def _selectors(config: RouterConfig, entry: CryptoMapEntry) -> tuple[_Selector, ...]:
+    if entry.dynamic_map is None:
+        return (_selector(config, entry, entry, required=True),)
+    return tuple(
+        _selector(config, entry, policy, required=False)
+        for policy in config.dynamic_map(entry.dynamic_map)
+    )
+
+
+def _selector(
+    config: RouterConfig, entry: CryptoMapEntry, policy: CryptoMapPolicy, *, required: bool
+) -> _Selector:
+    if policy.match_address is None:
+        return _Selector(entry=entry, policy=policy, acl=None, broken=required)
+    acl = config.access_lists.get(policy.match_address)
+    if acl is None or not acl.entries:
+        return _Selector(entry=entry, policy=policy, acl=None, broken=True)
+    return _Selector(entry=entry, policy=policy, acl=acl, broken=False)
+
+
+# -- the forwarder ------------------------------------------------------------------------
+
+
+class Forwarder:
+    """The crypto-map data path of one router: LAN ↔ clear / ESP in UDP 4500."""
+
+    __slots__ = (
+        "_by_entry",
+        "_clear_bytes",
+        "_clear_packets",
+        "_cleartext_permit_sent",
+        "_crypto_map",
+        "_decrypted_bytes",
+        "_decrypted_packets",
+        "_delivered_packets",
+        "_drops",
+        "_encrypted_bytes",
+        "_encrypted_packets",
+        "_entries",
+        "_ike_messages",
+        "_inside_active",
+        "_keepalives",
+        "_outside_active",
+        "_sa_requests",
+        "_sa_table",
+        "_selectors",
+    )
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        sa_table: SaTable,
+        outside_active: Callable[[], bool],
+        inside_active: Callable[[], bool],
+    ) -> None:
+        """Build the data path from the crypto map applied to ``config``'s outside interface.
+
+        ``outside_active`` / ``inside_active`` say whether this router is Active
+        for the outside / inside virtual IP right now. Raises ``ConfigError`` when
+        no HSRP interface (or more than one) has a crypto map applied.
+        """
+        outside = config.outside_interface()
+        if outside is None or outside.crypto_map is None:
+            raise ConfigError(
+                [
+                    Diagnostic(
+                        source=config.source,
+                        line=0,
+                        command="",
+                        message="no HSRP interface has a crypto map applied "
+                        "(interface ... / crypto map NAME): nothing to forward",
+                    )
+                ]
+            )
+        self._crypto_map = outside.crypto_map
+        self._entries = config.crypto_map(outside.crypto_map)
+        self._selectors = tuple(
+            selector for entry in self._entries for selector in _selectors(config, entry)
+        )
+        self._by_entry: dict[tuple[str, int], tuple[_Selector, ...]] = {
+            (entry.name, entry.seq): _selectors(config, entry) for entry in self._entries
+        }
+        self._sa_table = sa_table
+        self._outside_active = outside_active
+        self._inside_active = inside_active
+        self._drops = dict.fromkeys(ForwardDropReason, 0)
+        self._encrypted_packets = 0
+        self._encrypted_bytes = 0
+        self._decrypted_packets = 0
+        self._decrypted_bytes = 0
+        self._delivered_packets = 0
+        self._clear_packets = 0
+        self._clear_bytes = 0
+        self._ike_messages = 0
+        self._keepalives = 0
+        self._sa_requests = 0
+        self._cleartext_permit_sent = 0
+
+    @property
+    def crypto_map(self) -> str:
+        """Name of the crypto map set applied to the outside interface."""
+        return self._crypto_map
+
+    @property
+    def entries(self) -> tuple[CryptoMapEntry, ...]:
+        """The map's entries in sequence order (the order of the walk)."""
+        return self._entries
+
+    # -- from the LAN ------------------------------------------------------------------
+
+    def from_lan(self, ip_packet: bytes, now: int) -> list[Action]:
+        """Encrypt, forward in the clear, or drop one IPv4 packet from the inside."""
+        parsed = flow_of(ip_packet)
+        if parsed is None:
+            return self._drop(ForwardDropReason.LAN_MALFORMED)
+        flow, packet = parsed
+        selection = self._protection(flow)
+        if selection is None:
+            return self._send_clear(packet, flow)
+        if isinstance(selection, ForwardDropReason):
+            return self._drop(selection)
+        entry, policy = selection
+        if not self._outside_active():
+            # A router that is not Active never sends tunnel traffic (and never asks IKE).
+            return self._drop(ForwardDropReason.NOT_ACTIVE_OUTSIDE)
+        if policy is not entry:
+            # Dynamic entries only answer a peer's negotiation (decision 3).
+            return self._drop(ForwardDropReason.NO_SA)
+        if not entry.peers:
+            return self._drop(ForwardDropReason.NO_PEER)
+        for peer in entry.peers:
+            sa = self._sa_table.outbound_sa(entry, peer)
+            if sa is not None:
+                return self._encrypt(sa, entry, peer, packet)
+        self._drop(ForwardDropReason.NO_SA)
+        return self._need_sa(entry, entry.peers[0])
+
+    def _protection(self, flow: Flow) -> _Selection:
+        """The walk: the first selector whose ACL permits ``flow`` decides."""
+        for selector in self._selectors:
+            if selector.broken:
+                return ForwardDropReason.ACL_MISSING
+            if selector.acl is not None and flow.permitted_by(selector.acl):
+                return selector.entry, selector.policy
+        return None
+
+    def _encrypt(
+        self, sa: EspOutboundSA, entry: CryptoMapEntry, peer: IPv4Address, packet: bytes
+    ) -> list[Action]:
+        seq = sa.next_seq
+        esp = sa.encapsulate(packet)
+        if isinstance(esp, Drop):
+            self._drop(ESP_DROP_REASONS[esp.reason])
+            return self._need_sa(entry, peer)  # RFC 4303 §3.3.3: rekey
+        self._encrypted_packets += 1
+        self._encrypted_bytes += len(packet)
+        return [SendEsp(peer=peer, spi=sa.spi, seq=seq, udp_payload=esp)]
+
+    def _need_sa(self, entry: CryptoMapEntry, peer: IPv4Address) -> list[Action]:
+        self._sa_requests += 1
+        return [NeedSa(entry=entry, peer=peer)]
+
+    def _send_clear(self, packet: bytes, flow: Flow) -> list[Action]:
+        """The only place cleartext leaves: count it, and count an I9 violation apart."""
+        # Checked independently of the walk: any ACL of the map that permits the flow.
+        if any(s.acl is not None and flow.permitted_by(s.acl) for s in self._selectors):
+            self._cleartext_permit_sent += 1
+        self._clear_packets += 1
+        self._clear_bytes += len(packet)
+        return [SendClear(ip_packet=packet)]
+
+    # -- from the outside --------------------------------------------------------------
+
+    def from_outside(self, udp_payload: bytes, src_ip: IPv4Address, now: int) -> list[Action]:
+        """Handle one UDP 4500 payload from ``src_ip``: ESP, IKE or a NAT keepalive."""
+        kind = classify_udp_4500(udp_payload)
+        if kind is Udp4500Kind.KEEPALIVE:
+            self._keepalives += 1
+            return []
+        if kind is Udp4500Kind.IKE:
+            self._ike_messages += 1
+            return [DeliverIke(ike_message=udp_payload[_NON_ESP_MARKER_LENGTH:], src=src_ip)]
+        if kind is not Udp4500Kind.ESP:
+            return self._drop(ForwardDropReason.INVALID_UDP_4500)
+        if not self._outside_active():
+            return self._drop(ForwardDropReason.NOT_ACTIVE_OUTSIDE)
+        binding = self._sa_table.inbound_sa(int.from_bytes(udp_payload[:4], "big"))
+        if binding is None:
+            return self._drop(ForwardDropReason.UNKNOWN_SPI)
+        inner = binding.sa.decapsulate(udp_payload)
+        if isinstance(inner, Drop):
+            return self._drop(ESP_DROP_REASONS[inner.reason])
+        self._decrypted_packets += 1
+        self._decrypted_bytes += len(inner)
+        parsed = flow_of(inner)
+        if parsed is None:
+            return self._drop(ForwardDropReason.INNER_MALFORMED)
+        flow, packet = parsed
+        if not self._admits(binding, flow):
+            return self._drop(ForwardDropReason.POLICY)
+        if not self._inside_active():
+            return self._drop(ForwardDropReason.NOT_ACTIVE_INSIDE)
+        self._delivered_packets += 1
+        return [DeliverLan(ip_packet=packet)]
+
+    def _admits(self, binding: InboundSa, flow: Flow) -> bool:
+        """RFC 4301 §5.2: the SA's entry would have protected the reply to this flow."""
+        if binding.crypto_map != self._crypto_map:
+            return False
+        selectors = self._by_entry.get((binding.crypto_map, binding.crypto_map_seq))
+        if not selectors:
+            return False
+        reply = flow.mirrored()
+        for selector in selectors:
+            if selector.broken:
+                return False
+            if selector.acl is None or reply.permitted_by(selector.acl):
+                return True  # a dynamic entry without an ACL accepts any flow
+        return False
+
+    # -- counters ----------------------------------------------------------------------
+
+    def _drop(self, reason: ForwardDropReason) -> list[Action]:
+        self._drops[reason] += 1
+        return []
+
+    def counters(self) -> ForwardCounters:
+        """The data path's counters now."""
+        return ForwardCounters(
+            encrypted_packets=self._encrypted_packets,
+            encrypted_bytes=self._encrypted_bytes,
+            decrypted_packets=self._decrypted_packets,
+            decrypted_bytes=self._decrypted_bytes,
+            delivered_packets=self._delivered_packets,
+            clear_packets=self._clear_packets,
+            clear_bytes=self._clear_bytes,
+            ike_messages=self._ike_messages,
+            keepalives=self._keepalives,
+            sa_requests=self._sa_requests,
+            cleartext_permit_sent=self._cleartext_permit_sent,
+            drops=MappingProxyType(dict(self._drops)),
+        )
+
+    def __repr__(self) -> str:
+        return f"Forwarder(crypto_map={self._crypto_map!r}, entries={len(self._entries)})"

@@ -49,6 +49,15 @@ THE AHEAD RULE (invariants I3, I4, I8):
 5. 32-bit limit (RFC 4303 §3.3.3): ``OUT`` never passes 2^32 − 1; an SA whose
    outbound space is exhausted, or whose promoted value would pass it, carries no
    more outbound traffic and must be rekeyed.
+6. *Forgotten use.* The other end may have promoted its copy during a split brain
+   and used it up to any value before it crashed; after a reboot it cannot say how
+   far it went. So when the active hears from a new *incarnation* of the other end
+   (it rebooted) while its floors were set for the old one, each counter gets a
+   permanent ``cap = floor + J`` — everything the old incarnation can have used is
+   above it — that no later acknowledgement lifts: the SA must be rekeyed before
+   it passes the cap. (Found by the implementation's tests: partition both
+   segments, the standby promotes and sends, crashes and restarts, the old active
+   then reused its sequence numbers.)
 
 The inbound anti-replay window is written the plain way (RFC 4303 §3.4.3 as a
 set): accept ``s`` iff ``s ≥ 1``, ``s > top − W`` and ``s`` not yet seen.
@@ -103,11 +112,20 @@ class Counter:
     """Active only: hold-back base; None when the standby cannot hold a copy."""
     sent: int
     """Active only: the value last sent to the standby (sync cadence)."""
+    cap: int | None = None
+    """Active only: a limit no acknowledgement can lift (rule 6), or None."""
 
 
-def new_counter(value: int = 0) -> Counter:
-    """A counter with no standby copy."""
-    return Counter(value=value, floor=None, sent=value)
+def new_counter(value: int = 0, *, cap: int | None = None) -> Counter:
+    """A counter with no standby copy (keeping ``cap``, which only a rekey removes)."""
+    return Counter(value=value, floor=None, sent=value, cap=cap)
+
+
+def limit(counter: Counter, jump: int) -> int | None:
+    """The highest value the active may move ``counter`` to (rules 1 and 6), None for none."""
+    held_back = None if counter.floor is None else counter.floor + jump
+    present = [b for b in (held_back, counter.cap) if b is not None]
+    return min(present) if present else None
 
 
 def promote_counter(counter: Counter, jump: int) -> Counter:

@@ -157,6 +157,8 @@ class Announce:
 
     role: Role
     reply_wanted: bool
+    incarnation: int
+    """When the sender last booted (ms): a new value means it forgot everything."""
     values: tuple[Values, ...]
     dpd: tuple[tuple[int, int], ...]
     """(IKE id, last R-U-THERE number sent) for every IKE SA the sender holds."""

@@ -60,6 +60,7 @@ from .sadb import (
     IpsecSa,
     Kind,
     accept_window_range,
+    limit,
     new_counter,
     promote_counter,
 )
@@ -179,6 +180,8 @@ class Router:
     """The other end's last announced role on this connection (None: not heard yet)."""
     bulk_sent: bool = False
     """ACTIVE only: a full copy went out on this connection since the role began."""
+    floor_incarnation: int | None = None
+    """ACTIVE only: the other end's incarnation the hold-back floors were set for."""
     # SAs
     ike: dict[int, IkeSa] = field(default_factory=dict)
     sas: dict[int, IpsecSa] = field(default_factory=dict)
@@ -356,6 +359,7 @@ def _power_on(system: System, index: int) -> None:
     router.sas.clear()
     router.degraded.clear()
     router.counters.clear()
+    router.floor_incarnation = None
     router.ssp_counters = ssp.SspCounters()
     router.jitter_index = 0
     for side in SIDES:
@@ -1109,7 +1113,13 @@ def _announce(system: System, index: int, *, reply_wanted: bool) -> None:
     _ssp_send(
         system,
         index,
-        ssp.Announce(role=router.role, reply_wanted=reply_wanted, values=values, dpd=dpd),
+        ssp.Announce(
+            role=router.role,
+            reply_wanted=reply_wanted,
+            incarnation=router.boot_ms,
+            values=values,
+            dpd=dpd,
+        ),
     )
 
 
@@ -1130,28 +1140,45 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
     # The other end holds only stale copies now (new connection, it just left ACTIVE, or we
     # just became ACTIVE): adopt anything it used beyond our values, drop the hold-back
     # floors, and send the full copy that seeds them again.
+    # Rule 6: a rebooted other end cannot say how far it used a promoted copy.
+    forgot = router.floor_incarnation not in (None, message.incarnation)
     window = system.params.replay_window
-    for values in message.values:
-        sa = router.sas.get(values.sa_id)
-        if sa is None or sa.status is not HaStatus.ACTIVE:
+    announced = {values.sa_id: values for values in message.values}
+    for sa in list(router.sas.values()):
+        if sa.status is not HaStatus.ACTIVE:
             continue
+        values = announced.get(sa.sa_id)
         top, seen = sa.inbound.value, sa.seen
-        if values.inbound > top:
+        if values is not None and values.inbound > top:
             top = values.inbound
             seen = frozenset(range(max(1, top - window + 1), top + 1))
+        out_value = max(sa.out.value, values.out if values else 0)
+        byte_value = max(sa.byte_count.value, values.byte_count if values else 0)
         router.sas[sa.sa_id] = replace(
             sa,
-            out=new_counter(max(sa.out.value, values.out)),
-            inbound=new_counter(top),
+            out=new_counter(out_value, cap=_cap(system, sa.out, Kind.OUT, forgot=forgot)),
+            inbound=new_counter(top, cap=_cap(system, sa.inbound, Kind.IN, forgot=forgot)),
             seen=seen,
-            byte_count=new_counter(max(sa.byte_count.value, values.byte_count)),
+            byte_count=new_counter(
+                byte_value, cap=_cap(system, sa.byte_count, Kind.BYTES, forgot=forgot)
+            ),
         )
     theirs = dict(message.dpd)
     for ike_id, ike in router.ike.items():
         if ike.status is HaStatus.ACTIVE:
             value = max(ike.dpd_out.value, theirs.get(ike_id, 0))
-            router.ike[ike_id] = replace(ike, dpd_out=new_counter(value))
+            cap = _cap(system, ike.dpd_out, Kind.DPD_OUT, forgot=forgot)
+            router.ike[ike_id] = replace(ike, dpd_out=new_counter(value, cap=cap))
+    router.floor_incarnation = message.incarnation
     _send_bulk(system, index, resync=False)
+
+
+def _cap(system: System, counter: Counter, kind: Kind, *, forgot: bool) -> int | None:
+    """The counter's permanent cap after the other end rebooted (sadb rule 6)."""
+    if not forgot or counter.floor is None:
+        return counter.cap
+    bound = counter.floor + system.jump(kind)
+    return bound if counter.cap is None else min(counter.cap, bound)
 
 
 def _send_bulk(system: System, index: int, *, resync: bool) -> None:
@@ -1325,10 +1352,9 @@ def _newest_active_sa(router: Router) -> IpsecSa | None:
 
 
 def _headroom(counter: Counter, jump: int) -> int | None:
-    """How far the active may still move ``counter`` (rule 1), None for no limit."""
-    if counter.floor is None:
-        return None
-    return max(0, counter.floor + jump - counter.value)
+    """How far the active may still move ``counter`` (rules 1 and 6), None for no limit."""
+    bound = limit(counter, jump)
+    return None if bound is None else max(0, bound - counter.value)
 
 
 def _send_traffic(system: System, packets: int, size: int) -> None:

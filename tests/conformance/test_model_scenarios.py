@@ -817,3 +817,29 @@ def test_split_brain_with_an_sa_passes_the_checker() -> None:
     scenario.do(op.Partition(side=INSIDE), op.Partition(side=OUTSIDE))
     for _ in range(10):
         scenario.do(op.Advance(ms=1000))
+
+
+def test_split_brain_user_that_reboots_cannot_make_the_old_active_reuse_numbers() -> None:
+    """Regression (sadb rule 6, found by the implementation's tests): both segments
+    partitioned, the standby promotes and sends, crashes, restarts and reconnects; the
+    old active must not run into the numbers the forgotten incarnation used."""
+    params = dataclasses.replace(
+        cluster_params(*builtin_configs(), jitter_ms=(0,)), outbound_interval=1000
+    )
+    scenario = started(params)
+    establish(scenario)
+    for _ in range(5):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    scenario.do(op.Partition(side=INSIDE), op.Partition(side=OUTSIDE), op.Advance(ms=5000))
+    obs = scenario.obs()
+    assert (obs.router(0).role, obs.router(1).role) == ("ACTIVE", "ACTIVE")
+    for _ in range(10):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    assert any(run.router == 1 for run in scenario.obs().transmitted)  # the standby used it
+    scenario.do(op.Crash(router=1), op.Heal(side=INSIDE), op.Heal(side=OUTSIDE))
+    scenario.do(op.Restart(router=1), op.Advance(ms=5000))
+    for _ in range(40):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    obs = scenario.obs()
+    assert overlaps(obs.transmitted) == []
+    assert dict(obs.router(0).drops).get("held_back_out", 0) > 0  # capped: rekey needed

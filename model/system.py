@@ -187,6 +187,9 @@ class Router:
     sas: dict[int, IpsecSa] = field(default_factory=dict)
     degraded: set[int] = field(default_factory=set)
     """SA ids the standby's card refused (HA degraded, I7)."""
+    remembered: dict[int, tuple[int, ssp.Values]] = field(default_factory=dict)
+    """SAs this router dropped (discarded at takeover or deleted): (expiry ms, last counter
+    values), announced until expiry so an active that still holds the SA adopts them."""
     counters: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -358,6 +361,7 @@ def _power_on(system: System, index: int) -> None:
     router.ike.clear()
     router.sas.clear()
     router.degraded.clear()
+    router.remembered.clear()
     router.counters.clear()
     router.floor_incarnation = None
     router.ssp_counters = ssp.SspCounters()
@@ -750,6 +754,7 @@ def _promote(system: System, index: int) -> None:
         if sa.status is HaStatus.ACTIVE:
             continue
         if sa_id not in usable:
+            _remember(router, sa)
             del router.sas[sa_id]
             router.count("takeover_discarded")
             system.note(index, "sa-discarded", f"SA {sa_id} unusable at takeover: renegotiate")
@@ -1098,15 +1103,21 @@ def _announce(system: System, index: int, *, reply_wanted: bool) -> None:
     router = system.routers[index]
     if router.epoch is None:
         return
-    values = tuple(
-        ssp.Values(
+    router.remembered = {
+        sa_id: entry for sa_id, entry in router.remembered.items() if entry[0] > system.now
+    }
+    held = {
+        sa.sa_id: ssp.Values(
             sa_id=sa.sa_id,
             out=sa.out.value,
             inbound=sa.inbound.value,
             byte_count=sa.byte_count.value,
         )
-        for sa in sorted(router.sas.values(), key=lambda sa: sa.sa_id)
-    )
+        for sa in router.sas.values()
+    }
+    for sa_id, (_, remembered) in router.remembered.items():
+        held.setdefault(sa_id, remembered)
+    values = tuple(held[sa_id] for sa_id in sorted(held))
     dpd = tuple(
         (ike.ike_id, ike.dpd_out.value) for ike in sorted(router.ike.values(), key=_ike_key)
     )
@@ -1318,10 +1329,26 @@ def _establish(system: System, op: operations.Establish) -> bool:
     return True
 
 
+def _remember(router: Router, sa: IpsecSa) -> None:
+    """Keep a dropped SA's counters: it may have been used here (split brain) beyond what
+    the router that still holds it knows (a model bug the implementation's tests found)."""
+    router.remembered[sa.sa_id] = (
+        sa.expires_ms,
+        ssp.Values(
+            sa_id=sa.sa_id,
+            out=sa.out.value,
+            inbound=sa.inbound.value,
+            byte_count=sa.byte_count.value,
+        ),
+    )
+
+
 def _delete_sa(system: System, index: int, sa_id: int, *, reason: str) -> None:
     router = system.routers[index]
-    if router.sas.pop(sa_id, None) is None:
+    dropped = router.sas.pop(sa_id, None)
+    if dropped is None:
         return
+    _remember(router, dropped)
     system.peer.pop(sa_id, None)
     system.note(index, "sa-deleted", f"SA {sa_id} {reason}")
     system.deleted[sa_id] = "expired" if reason == "expired" else "unacked"

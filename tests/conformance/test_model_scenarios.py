@@ -843,3 +843,26 @@ def test_split_brain_user_that_reboots_cannot_make_the_old_active_reuse_numbers(
     obs = scenario.obs()
     assert overlaps(obs.transmitted) == []
     assert dict(obs.router(0).drops).get("held_back_out", 0) > 0  # capped: rekey needed
+
+
+def test_split_brain_user_that_discards_its_copy_still_announces_its_use() -> None:
+    """Regression (found by the implementation's tests): the standby promotes and sends in
+    a split brain, leaves ACTIVE, takes over again on its own side (its now-stale copy is
+    discarded); after the heal the old active must adopt how far that copy was used."""
+    params = dataclasses.replace(
+        cluster_params(*builtin_configs(), jitter_ms=(0,)), outbound_interval=1000
+    )
+    scenario = started(params)
+    establish(scenario)
+    for _ in range(4):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    scenario.do(op.Partition(side=INSIDE), op.Partition(side=OUTSIDE), op.Advance(ms=5000))
+    for _ in range(5):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    scenario.do(op.InterfaceDown(router=1, side=OUTSIDE), op.Advance(ms=1000))
+    scenario.do(op.InterfaceUp(router=1, side=OUTSIDE), op.Advance(ms=40_000))
+    assert dict(scenario.obs().router(1).drops).get("takeover_discarded", 0) >= 1
+    scenario.do(op.Heal(side=INSIDE), op.Heal(side=OUTSIDE), op.Advance(ms=10_000))
+    for _ in range(40):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    assert overlaps(scenario.obs().transmitted) == []

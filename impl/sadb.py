@@ -233,9 +233,30 @@ class CounterSync:
     """Value the standby is known to hold (add sent or ACK received); None = no copy."""
     last_sent: int | None = None
     """Value last sent to the standby in an add or update; None = not replicated now."""
+    cap: int | None = None
+    """A limit no ACK lifts: set when the other end forgot a copy it may have used
+    (it rebooted after a split brain); None = none. Only a rekey gets past it."""
 
 
 _NO_SYNC: Final = CounterSync()
+
+
+def _keep_cap(sync: CounterSync) -> CounterSync:
+    """A reset sync that keeps its permanent cap."""
+    return _NO_SYNC if sync.cap is None else CounterSync(cap=sync.cap)
+
+
+def _capped(sync: CounterSync, jump: int) -> CounterSync:
+    """The sync with a permanent cap at floor + J added (the other end forgot its copy)."""
+    if sync.floor is None:
+        return sync
+    bound = sync.floor + jump
+    return replace(sync, cap=bound if sync.cap is None else min(sync.cap, bound))
+
+
+def _min_bound(*bounds: int | None) -> int | None:
+    present = [b for b in bounds if b is not None]
+    return min(present) if present else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -624,6 +645,8 @@ class SaDatabase:
         self._tombstones_ike: dict[tuple[bytes, bytes], int] = {}
         # Replication.
         self._announced: dict[tuple[Doi, int, CounterKind], int] = {}
+        self._unreplicated: set[tuple[Doi, int]] = set()
+        """SAs the other end forgot after it may have used them: capped, never copied again."""
         self._sent: dict[int, _Sent] = {}
         self._last_add_seq: dict[_Key, int] = {}
         self._bulk_adds: dict[Doi, int] = {}
@@ -750,14 +773,14 @@ class SaDatabase:
         """
         jump = self.jump(sa, kind)
         sync = _ipsec_sync(sa, kind)
-        if sync.floor is None or (kind is CounterKind.INBOUND_EDGE and jump == 0):
-            return None
-        return sync.floor + jump
+        if kind is CounterKind.INBOUND_EDGE and jump == 0:
+            return sync.cap
+        return _min_bound(None if sync.floor is None else sync.floor + jump, sync.cap)
 
     def dpd_limit(self, sa: IkeSa) -> int | None:
         """floor + 1 for DPD_OUT; None = not held back."""
         floor = sa.dpd_out_sync.floor
-        return None if floor is None else floor + DPD_JUMP
+        return _min_bound(None if floor is None else floor + DPD_JUMP, sa.dpd_out_sync.cap)
 
     def promotable(self, sa: IpsecSaPair | IkeSa, now: int) -> bool:
         """Whether a copy would be promoted by a takeover at ``now``."""
@@ -1395,9 +1418,9 @@ class SaDatabase:
                 return
             self._ipsec[sa.sa_id] = replace(
                 sa,
-                outbound_sync=_NO_SYNC,
-                inbound_sync=_NO_SYNC,
-                bytes_sync=_NO_SYNC,
+                outbound_sync=_keep_cap(sa.outbound_sync),
+                inbound_sync=_keep_cap(sa.inbound_sync),
+                bytes_sync=_keep_cap(sa.bytes_sync),
                 standby_refusal=message.reason,
             )
         else:
@@ -1681,24 +1704,66 @@ class SaDatabase:
                 if ike is not None and ike.status is HaStatus.ACTIVE:
                     self._ike[sa_id] = self._raise_ike(ike, kind, value)
 
+    def _cap_forgotten(self, doi: Doi) -> None:
+        """Cap every counter of an ACTIVE SA whose copy the other end was known to hold
+        (a floor is set) but did not announce: it forgot it — it rebooted — and may have
+        promoted and used it in a split brain beyond anything we know. Everything it can
+        have used is above floor + J, so that stays a permanent limit (sadb rule 6 of the
+        model, found by ``test_restart_after_split_brain_use_never_reuses_sequence_numbers``).
+        """
+        announced = {sa_id for (d, sa_id, _) in self._announced if d is doi}
+        if doi is Doi.IPSEC:
+            for sa in list(self._ipsec.values()):
+                if sa.status is not HaStatus.ACTIVE or sa.sa_id in announced:
+                    continue
+                if any(
+                    sync.floor is not None
+                    for sync in (sa.outbound_sync, sa.inbound_sync, sa.bytes_sync)
+                ):
+                    # A copy made now would be promoted from our values, below numbers the
+                    # forgotten copy may have used: never replicate this SA again.
+                    self._unreplicated.add((doi, sa.sa_id))
+                self._ipsec[sa.sa_id] = replace(
+                    sa,
+                    outbound_sync=_capped(
+                        sa.outbound_sync, self.jump(sa, CounterKind.OUTBOUND_SEQ)
+                    ),
+                    inbound_sync=_capped(sa.inbound_sync, self.jump(sa, CounterKind.INBOUND_EDGE)),
+                    bytes_sync=_capped(sa.bytes_sync, self.jump(sa, CounterKind.BYTES)),
+                )
+        else:
+            for ike in list(self._ike.values()):
+                if ike.status is not HaStatus.ACTIVE or ike.sa_id in announced:
+                    continue
+                self._ike[ike.sa_id] = replace(
+                    ike, dpd_out_sync=_capped(ike.dpd_out_sync, DPD_JUMP)
+                )
+
     def _send_full_copy(self, now: int, dois: tuple[Doi, ...], *, resync: bool) -> None:
         """Adopt, reset floors, then BULK_BEGIN + every ACTIVE SA + BULK_END per DOI."""
         self._replicating = True
         self._count["full_copies"] += 1
         for doi in dois:
+            if not resync:
+                self._cap_forgotten(doi)
             self._adopt_announcements(doi, now)
             if doi is Doi.IPSEC:
                 for sa in list(self._ipsec.values()):
                     self._ipsec[sa.sa_id] = replace(
-                        sa, outbound_sync=_NO_SYNC, inbound_sync=_NO_SYNC, bytes_sync=_NO_SYNC
+                        sa,
+                        outbound_sync=_keep_cap(sa.outbound_sync),
+                        inbound_sync=_keep_cap(sa.inbound_sync),
+                        bytes_sync=_keep_cap(sa.bytes_sync),
                     )
-                ids = sorted(self._ipsec)
+                ids = sorted(i for i in self._ipsec if (doi, i) not in self._unreplicated)
                 self._queue(BulkBegin(doi=doi, entry_count=len(ids), resync=resync))
                 for sa_id in ids:
                     self._queue_ipsec_add(sa_id, resync=resync)
             else:
                 for ike in list(self._ike.values()):
-                    self._ike[ike.sa_id] = replace(ike, dpd_out_sync=_NO_SYNC, dpd_in_sync=_NO_SYNC)
+                    self._ike[ike.sa_id] = replace(
+                        ike, dpd_out_sync=_keep_cap(ike.dpd_out_sync), dpd_in_sync=_NO_SYNC
+                    )
                 ids = sorted(self._ike)
                 self._queue(BulkBegin(doi=doi, entry_count=len(ids), resync=resync))
                 for sa_id in ids:
@@ -1712,7 +1777,7 @@ class SaDatabase:
             value = _ipsec_value(sa, kind)
             old = _ipsec_sync(sa, kind)
             floor = value if old.floor is None else old.floor
-            syncs[kind] = CounterSync(floor=floor, last_sent=value)
+            syncs[kind] = CounterSync(floor=floor, last_sent=value, cap=old.cap)
         sa = replace(
             sa,
             outbound_sync=syncs[CounterKind.OUTBOUND_SEQ],
@@ -1754,7 +1819,7 @@ class SaDatabase:
         floor = sent_out if ike.dpd_out_sync.floor is None else ike.dpd_out_sync.floor
         ike = replace(
             ike,
-            dpd_out_sync=CounterSync(floor=floor, last_sent=sent_out),
+            dpd_out_sync=CounterSync(floor=floor, last_sent=sent_out, cap=ike.dpd_out_sync.cap),
             dpd_in_sync=CounterSync(last_sent=ike.dpd_in),
         )
         self._ike[sa_id] = ike

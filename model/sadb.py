@@ -54,10 +54,12 @@ THE AHEAD RULE (invariants I3, I4, I8):
    far it went. So when the active hears from a new *incarnation* of the other end
    (it rebooted) while its floors were set for the old one, each counter gets a
    permanent ``cap = floor + J`` — everything the old incarnation can have used is
-   above it — that no later acknowledgement lifts: the SA must be rekeyed before
-   it passes the cap. (Found by the implementation's tests: partition both
-   segments, the standby promotes and sends, crashes and restarts, the old active
-   then reused its sequence numbers.)
+   above it — that no later acknowledgement lifts, and the SA is never copied to
+   the other end again (a copy would be promoted from our values, into the range
+   the forgotten incarnation may have used): it must be rekeyed before the cap.
+   (Found by the implementation's tests: partition both segments, the standby
+   promotes and sends, crashes and restarts, the old active then reused its
+   sequence numbers.)
 
 The inbound anti-replay window is written the plain way (RFC 4303 §3.4.3 as a
 set): accept ``s`` iff ``s ≥ 1``, ``s > top − W`` and ``s`` not yet seen.

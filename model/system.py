@@ -182,6 +182,8 @@ class Router:
     """ACTIVE only: a full copy went out on this connection since the role began."""
     floor_incarnation: int | None = None
     """ACTIVE only: the other end's incarnation the hold-back floors were set for."""
+    unreplicated: set[int] = field(default_factory=set)
+    """SAs a rebooted other end may have used (sadb rule 6): capped, never copied again."""
     # SAs
     ike: dict[int, IkeSa] = field(default_factory=dict)
     sas: dict[int, IpsecSa] = field(default_factory=dict)
@@ -364,6 +366,7 @@ def _power_on(system: System, index: int) -> None:
     router.remembered.clear()
     router.counters.clear()
     router.floor_incarnation = None
+    router.unreplicated.clear()
     router.ssp_counters = ssp.SspCounters()
     router.jitter_index = 0
     for side in SIDES:
@@ -1163,6 +1166,8 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
         if values is not None and values.inbound > top:
             top = values.inbound
             seen = frozenset(range(max(1, top - window + 1), top + 1))
+        if forgot and any(c.floor is not None for c in (sa.out, sa.inbound, sa.byte_count)):
+            router.unreplicated.add(sa.sa_id)
         out_value = max(sa.out.value, values.out if values else 0)
         byte_value = max(sa.byte_count.value, values.byte_count if values else 0)
         router.sas[sa.sa_id] = replace(
@@ -1206,7 +1211,7 @@ def _send_bulk(system: System, index: int, *, resync: bool) -> None:
     for ike_id in ike_ids:
         _replicate_ike(system, index, ike_id, resync=resync)
     for sa_id in sorted(router.sas):
-        if router.sas[sa_id].status is HaStatus.ACTIVE:
+        if router.sas[sa_id].status is HaStatus.ACTIVE and sa_id not in router.unreplicated:
             _replicate_sa(system, index, sa_id, resync=resync)
 
 

@@ -843,6 +843,13 @@ def test_split_brain_user_that_reboots_cannot_make_the_old_active_reuse_numbers(
     obs = scenario.obs()
     assert overlaps(obs.transmitted) == []
     assert dict(obs.router(0).drops).get("held_back_out", 0) > 0  # capped: rekey needed
+    # The forgotten SA is never copied to the new incarnation, so a later takeover cannot
+    # promote it from router 0's lower values into the range router 1 used before.
+    assert [sa.sa_id for sa in obs.router(1).sas] == []
+    scenario.do(op.Crash(router=0), op.Advance(ms=HOLD_MS + HELLO_MS))
+    for _ in range(10):
+        scenario.do(op.SendTraffic(packets=100, size=100), op.Advance(ms=20))
+    assert overlaps(scenario.obs().transmitted) == []
 
 
 def test_split_brain_user_that_discards_its_copy_still_announces_its_use() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -110,7 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulate": lambda: _simulate(args.configs, args.json),
         "lint": lambda: _lint(args.configs),
     }
-    return commands[args.command]()
+    try:
+        return commands[args.command]()
+    except BrokenPipeError:
+        # The reader went away (``vpnha lint … | head``): not an error of ours; keep the
+        # interpreter from complaining when it flushes stdout on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -62,14 +62,34 @@ class ModelMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ plumbing
 
-    def _params(self, jitter: tuple[int, ...], latency: int, lifetime_s: int) -> ClusterParams:
+    def _params(
+        self, jitter: tuple[int, ...], latency: int, lifetime_s: int, delays_ms: tuple[int, int]
+    ) -> ClusterParams:
         if self.CONFIG_PAIR is None:
             first, second = builtin_configs()
         else:
             first, second = load_pair(*(example_path(name) for name in self.CONFIG_PAIR))
         params = cluster_params(first, second, jitter_ms=jitter, link_latency_ms=latency)
-        # A shorter IPsec lifetime (still inside IOS's 120-86400 s) lets runs reach expiry.
-        return dataclasses.replace(params, lifetime_ms=lifetime_s * 1000)
+        # A shorter IPsec lifetime (still inside IOS's 120-86400 s) lets runs reach expiry,
+        # and shorter ``standby delay reload/minimum`` (IOS allows 0-10000 s) let restarts
+        # and interface flaps reach preempt, Coup and Resign within a short run.
+        reload_ms, minimum_ms = delays_ms
+        routers = tuple(
+            dataclasses.replace(
+                router,
+                inside=dataclasses.replace(
+                    router.inside, delay_reload_ms=reload_ms, delay_minimum_ms=minimum_ms
+                ),
+                outside=dataclasses.replace(
+                    router.outside, delay_reload_ms=reload_ms, delay_minimum_ms=minimum_ms
+                ),
+            )
+            for router in params.routers
+        )
+        assert len(routers) == 2
+        return dataclasses.replace(
+            params, lifetime_ms=lifetime_s * 1000, routers=(routers[0], routers[1])
+        )
 
     def _do(self, operation: op.Operation) -> None:
         assert self.system is not None
@@ -127,10 +147,21 @@ class ModelMachine(RuleBasedStateMachine):
         latency=st.integers(min_value=1, max_value=20),
         settle=st.integers(min_value=65_000, max_value=130_000),
         lifetime_s=st.sampled_from([120, 300, 3600]),
+        delays_ms=st.sampled_from([(60_000, 30_000), (2_000, 1_000), (0, 0)]),
     )
-    def start(self, jitter: list[int], latency: int, settle: int, lifetime_s: int) -> None:
-        """Boot both routers and let them run (HSRP starts after ``standby delay reload``)."""
-        self.system = boot(self._params(tuple(jitter), latency, lifetime_s))
+    def start(
+        self,
+        jitter: list[int],
+        latency: int,
+        settle: int,
+        lifetime_s: int,
+        delays_ms: tuple[int, int],
+    ) -> None:
+        """Boot both routers and let them run (HSRP starts after ``standby delay reload``).
+
+        ``delays_ms`` is (reload, minimum): the document's 60/30 s, or shorter values.
+        """
+        self.system = boot(self._params(tuple(jitter), latency, lifetime_s, delays_ms))
         self.checker = InvariantChecker(
             skip=frozenset() if self.ASSUME_CONFORMING else frozenset({"I2"})
         )

@@ -99,11 +99,13 @@ __all__ = [
     "ForwardCounters",
     "ForwardDropReason",
     "Forwarder",
+    "InboundGate",
     "InboundSa",
     "NeedSa",
     "SaTable",
     "SendClear",
     "SendEsp",
+    "Withheld",
     "flow_of",
 ]
 
@@ -111,6 +113,7 @@ _TCP = 6
 _UDP = 17
 _PORTS_LENGTH = 4  # source and destination port lead both the TCP and UDP headers
 _NON_ESP_MARKER_LENGTH = 4  # RFC 3948 §2.2
+_ESP_HEADER_LENGTH = 8  # SPI and sequence number (RFC 4303 §2)
 
 
 class ForwardDropReason(enum.StrEnum):
@@ -150,6 +153,12 @@ class ForwardDropReason(enum.StrEnum):
     """From outside: decrypted packet outside the SA's entry's ACL in mirror image."""
     NOT_ACTIVE_INSIDE = "not-active-inside"
     """From outside: decrypted, but this router is not Active for the inside VIP."""
+    HELD_BACK = "held-back"
+    """Either way: the SA may not move its counter that far until the standby confirms."""
+    LIFETIME = "lifetime"
+    """Either way: the SA's kilobyte lifetime is used up (a rekey is asked for outbound)."""
+    STANDBY_COPY = "standby-copy"
+    """From outside: the SPI belongs to a standby copy here, which carries no traffic."""
 
 
 ESP_DROP_REASONS: Mapping[DropReason, ForwardDropReason] = MappingProxyType(
@@ -228,6 +237,34 @@ Action: TypeAlias = SendEsp | SendClear | NeedSa | DeliverLan | DeliverIke
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Withheld:
+    """The SA exists but may not carry this packet now (the SA database said so)."""
+
+    reason: ForwardDropReason
+    """What the packet's drop is counted as."""
+    rekey: bool = False
+    """Outbound: also ask IKE for a new SA (the old one is exhausted or spent)."""
+
+
+class InboundGate(Protocol):
+    """The anti-replay and hold-back authority of an inbound SA, when the SA has none.
+
+    The forwarder calls ``check`` with the ESP sequence number before the SA verifies
+    anything (RFC 4303 §3.4.3: the replay pre-check comes first) and ``accept`` once
+    the packet decapsulated (ICV, padding and next header good): only then may the
+    window move. Each returns the drop reason, or None to go on.
+    """
+
+    def check(self, seq: int) -> ForwardDropReason | None:
+        """Pre-check ``seq``; nothing changes."""
+        ...
+
+    def accept(self, seq: int, size: int, now: int) -> ForwardDropReason | None:
+        """Record an authenticated packet of ``size`` inner octets (window, counters)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InboundSa:
     """An inbound ESP SA with the crypto map entry it was negotiated for."""
 
@@ -239,17 +276,26 @@ class InboundSa:
     """Sequence number of the entry, 1-65535."""
     peer: IPv4Address
     """The remote peer the SA was negotiated with."""
+    gate: InboundGate | None = None
+    """Anti-replay kept outside the SA (the SA database's window); None = the SA's own."""
 
 
 class SaTable(Protocol):
     """The two lookups the data path needs from the SA database (which it does not own)."""
 
-    def outbound_sa(self, entry: CryptoMapEntry, peer: IPv4Address) -> EspOutboundSA | None:
-        """The outbound SA of this crypto map entry towards ``peer``, or None."""
+    def outbound_sa(
+        self, entry: CryptoMapEntry, peer: IPv4Address, size: int, now: int
+    ) -> EspOutboundSA | Withheld | None:
+        """The outbound SA of this entry towards ``peer`` for one ``size``-octet packet.
+
+        An SA returned must encapsulate the packet at once: the table may have
+        reserved its ``next_seq`` for it. :class:`Withheld` = an SA exists but may
+        not send this packet now; None = no SA.
+        """
         ...
 
-    def inbound_sa(self, spi: int) -> InboundSa | None:
-        """The inbound SA whose SPI is ``spi``, or None."""
+    def inbound_sa(self, spi: int) -> InboundSa | Withheld | None:
+        """The inbound SA whose SPI is ``spi``; Withheld = known but not usable here."""
         ...
 
 
@@ -508,8 +554,12 @@ class Forwarder:
             return self._drop(ForwardDropReason.NO_SA)
         if not entry.peers:
             return self._drop(ForwardDropReason.NO_PEER)
+        size = len(packet)
         for peer in entry.peers:
-            sa = self._sa_table.outbound_sa(entry, peer)
+            sa = self._sa_table.outbound_sa(entry, peer, size, now)
+            if isinstance(sa, Withheld):
+                self._drop(sa.reason)
+                return self._need_sa(entry, peer) if sa.rekey else []
             if sa is not None:
                 return self._encrypt(sa, entry, peer, packet)
         self._drop(ForwardDropReason.NO_SA)
@@ -567,9 +617,21 @@ class Forwarder:
         binding = self._sa_table.inbound_sa(int.from_bytes(udp_payload[:4], "big"))
         if binding is None:
             return self._drop(ForwardDropReason.UNKNOWN_SPI)
+        if isinstance(binding, Withheld):
+            return self._drop(binding.reason)
+        gate = binding.gate
+        seq = int.from_bytes(udp_payload[4:8], "big")
+        if gate is not None and len(udp_payload) >= _ESP_HEADER_LENGTH:
+            refused = gate.check(seq)
+            if refused is not None:
+                return self._drop(refused)
         inner = binding.sa.decapsulate(udp_payload)
         if isinstance(inner, Drop):
             return self._drop(ESP_DROP_REASONS[inner.reason])
+        if gate is not None:
+            refused = gate.accept(seq, len(inner), now)
+            if refused is not None:
+                return self._drop(refused)
         self._decrypted_packets += 1
         self._decrypted_bytes += len(inner)
         parsed = flow_of(inner)

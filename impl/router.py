@@ -31,11 +31,29 @@ import enum
 from collections import deque
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Final
 
 from .config import ConfigError, Diagnostic, RouterConfig
-from .config.schema import InterfaceConfig
+from .config.schema import DEFAULT_SSP_KEY, InterfaceConfig
+from .dataplane import SadbSaTable
 from .entropy import Entropy
+from .forward import Action, DeliverLan, Forwarder, NeedSa, SendClear, SendEsp
 from .hsrp import HsrpEvent, HsrpGroup, HsrpGroupConfig, HsrpState
+from .hsrp.core import GratuitousArpNeeded
+from .sadb import IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
+from .ssp.core import (
+    Closed,
+    Established,
+    MessageReceived,
+    SspConfig,
+    SspConnection,
+    SspCounters,
+    SspListener,
+)
+from .ssp.core import Event as SspConnEvent
+from .ssp.messages import CounterUpdate, IkeSaAdd, IpsecSaAdd, Message, RoleChange, SaDelete
+from .ssp.wire import DeviceRole as WireRole
+from .vam import CryptoEngine, Refusal
 
 __all__ = ["DeviceRole", "RoleChanged", "RouterCore", "RouterEvent", "Side"]
 
@@ -224,3 +242,641 @@ class RouterCore:
 
 def _ms(seconds: int | None) -> int:
     return 0 if seconds is None else seconds * 1000
+
+
+# =====================================================================================
+# The whole router: HSRP pair + SSP connection + SA database + crypto engine + data path
+# =====================================================================================
+
+DEFAULT_SSP_HELLO_MS: Final = 1000
+"""SSP keepalive interval when nothing else is said, ms."""
+DEFAULT_SSP_DEAD_MS: Final = 3000
+"""SSP dead interval, ms."""
+DEFAULT_SSP_RETRY_MS: Final = 1000
+"""Time between TCP connection attempts of the SSP client, ms."""
+DEFAULT_LATENCY_ALLOWANCE_MS: Final = 100
+"""One-way delivery allowance added to the copies' freshness window, ms."""
+
+_WIRE_ROLES: Final = {
+    DeviceRole.ACTIVE: WireRole.ACTIVE,
+    DeviceRole.STANDBY: WireRole.STANDBY,
+    DeviceRole.INIT: WireRole.NONE,
+}
+_ACKED: Final = (IpsecSaAdd, IkeSaAdd, CounterUpdate, SaDelete)
+
+
+class SspLink(enum.Enum):
+    """Where this router's SSP transport is (``show ssp peers`` Connection State)."""
+
+    DOWN = "Disconnected"
+    CONNECTING = "Connecting"
+    OPEN = "Connected"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendHsrp:
+    """Send an HSRP payload: UDP 1985 from the interface address to 224.0.0.2, TTL 1."""
+
+    side: Side
+    """The interface it leaves by."""
+    src: IPv4Address
+    """The interface's address."""
+    payload: bytes
+    """The 20-octet HSRP message."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendGratuitousArp:
+    """Broadcast a gratuitous ARP for the virtual IP with the virtual MAC (RFC 2281 §6.1)."""
+
+    side: Side
+    """The interface it leaves by."""
+    virtual_ip: IPv4Address
+    """The address claimed."""
+    virtual_mac: bytes
+    """The 6-octet virtual MAC."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendUdp4500:
+    """Send ESP in UDP (RFC 3948) from the outside virtual IP, port 4500, to the peer's 4500."""
+
+    src: IPv4Address
+    """The outside virtual IP."""
+    dst: IPv4Address
+    """The remote IPsec peer."""
+    spi: int
+    """SPI of the outbound SA."""
+    seq: int
+    """ESP sequence number."""
+    payload: bytes
+    """The ESP packet."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendOutsideClear:
+    """Forward an unprotected IPv4 packet out of the outside interface."""
+
+    ip_packet: bytes
+    """The packet."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendLan:
+    """Forward a decrypted IPv4 packet out of the inside interface."""
+
+    ip_packet: bytes
+    """The packet."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSa:
+    """IKE must negotiate an SA for this crypto map entry with this peer."""
+
+    crypto_map: str
+    """Crypto map tag."""
+    crypto_map_seq: int
+    """Entry sequence number."""
+    peer: IPv4Address
+    """The peer."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SspOpen:
+    """Open the SSP TCP connection (this router is the client)."""
+
+    src: IPv4Address
+    """Our SSP address."""
+    dst: IPv4Address
+    """The configured ``remote``."""
+    port: int
+    """The configured ``port``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SspWrite:
+    """Write these octets to the SSP TCP connection."""
+
+    data: bytes
+    """The octets (whole frames or parts of them; TCP may cut them anywhere)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SspShut:
+    """Close the SSP TCP connection (after writing what was queued)."""
+
+    reason: str
+    """Why."""
+
+
+Output = (
+    SendHsrp
+    | SendGratuitousArp
+    | SendUdp4500
+    | SendOutsideClear
+    | SendLan
+    | RequestSa
+    | SspOpen
+    | SspWrite
+    | SspShut
+)
+"""Everything :meth:`Router.outputs` returns."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SspEvent:
+    """Something the SSP connection reported (for logs and timelines)."""
+
+    at_ms: int
+    """When, ms."""
+    event: SspConnEvent
+    """The connection's event."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Takeover:
+    """The SA database took over (device role became ACTIVE)."""
+
+    at_ms: int
+    """When, ms."""
+    report: TakeoverReport
+    """Which copies were promoted and which discarded."""
+
+
+Event = RouterEvent | SspEvent | Takeover
+"""Everything :meth:`Router.next_event` returns."""
+
+
+class Router:
+    """One VPN head-end router, sans-IO (see the module docstring's second part below).
+
+    Composition of :class:`RouterCore` (HSRP pair, device role), one SSP connection
+    at a time, the :class:`~vpnha.impl.sadb.SaDatabase` with its crypto engine, and
+    the :class:`~vpnha.impl.forward.Forwarder` over :class:`SadbSaTable`.
+
+    **SSP transport.** The router whose SSP address (the address of its interface on
+    the ``remote``'s subnet) is numerically lower is the TCP client: it asks for a
+    connection (:class:`SspOpen`) whenever it has none, at most every ``retry``
+    ms; the other accepts only connections from the configured ``remote``
+    (:meth:`ssp_accept`). A new accepted connection replaces the old one (the peer
+    restarted). The glue duties of the SA database are done here: its messages go
+    out in order and each frame's sequence number is reported; after a connection
+    is established and after leaving ACTIVE, its announcements go before our ROLE;
+    after a takeover, ROLE(ACTIVE) asks for an answer; a ROLE that asks is
+    answered; every verified frame counts as heard.
+
+    **Device role → SA database.** Entering ACTIVE promotes the copies (the jump);
+    leaving ACTIVE turns every SA into a stale copy. Each change is told to the
+    other router by a ROLE message.
+
+    Inputs: ``receive_hsrp``, ``receive_lan``, ``receive_udp4500``,
+    ``ssp_connected`` / ``ssp_connect_failed`` (client), ``ssp_accept`` (server),
+    ``ssp_receive``, ``ssp_lost``, ``handle_timer``; administration:
+    ``interface_down`` / ``interface_up``, ``install_sa`` (IKE's result),
+    ``delete_sa``. Outputs: ``outputs()`` after every input, ``get_timer()``,
+    ``next_event()``.
+    """
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        entropy: Entropy,
+        now: int,
+        ssp_hello_ms: int = DEFAULT_SSP_HELLO_MS,
+        ssp_dead_ms: int = DEFAULT_SSP_DEAD_MS,
+        ssp_retry_ms: int = DEFAULT_SSP_RETRY_MS,
+        latency_allowance_ms: int = DEFAULT_LATENCY_ALLOWANCE_MS,
+    ) -> None:
+        self._core = RouterCore(config, entropy=entropy, now=now)
+        self._config = config
+        self._addresses: dict[Side, IPv4Address] = {}
+        for side in Side:
+            address = self._core.interface(side).address
+            if address is None:
+                raise _config_error(config, f"the {side.value} interface has no ip address")
+            self._addresses[side] = address.ip
+        self._entropy = entropy
+        if not config.ssp_groups:
+            raise _config_error(config, "needs an ssp group")
+        self._ssp_group = config.ssp_groups[0]
+        self._ssp_local = _ssp_address(config, self._ssp_group.remote)
+        self._is_client = self._ssp_local < self._ssp_group.remote
+        self._ssp_hello_ms = ssp_hello_ms
+        self._ssp_dead_ms = ssp_dead_ms
+        self._ssp_retry_ms = ssp_retry_ms
+        self._ssp_key = (config.ssp_key or DEFAULT_SSP_KEY).encode()
+        self._listener = SspListener(self._ssp_group.remote)
+        self._conn: SspConnection | None = None
+        self._link = SspLink.DOWN
+        self._retry_at: int | None = now if self._is_client else None
+        self._frames_seen = 0
+        self._frame_seq = 0
+        self._retired_counters: list[SspCounters] = []
+        self._created_ms: int | None = None
+        self._established_ms: int | None = None
+        hold = max(self._core.group(side).config.hold_ms for side in Side)
+        self._engine = CryptoEngine(config.crypto_card)
+        self._db = SaDatabase(
+            engine=self._engine,
+            entropy=entropy,
+            grace_ms=hold + ssp_hello_ms + latency_allowance_ms,
+            replay_intervals=dict(config.crypto_map_ha),
+        )
+        self._table = SadbSaTable(self._db, entropy)
+        self._forwarder = Forwarder(
+            config,
+            sa_table=self._table,
+            outside_active=lambda: self._core.group(Side.OUTSIDE).state is HsrpState.ACTIVE,
+            inside_active=lambda: self._core.group(Side.INSIDE).state is HsrpState.ACTIVE,
+        )
+        self._outputs: list[Output] = []
+        self._events: deque[Event] = deque()
+        self._after(now)
+
+    # --- views -----------------------------------------------------------------------
+
+    @property
+    def config(self) -> RouterConfig:
+        """The running configuration."""
+        return self._config
+
+    @property
+    def hostname(self) -> str:
+        """The configured hostname."""
+        return self._config.hostname
+
+    @property
+    def core(self) -> RouterCore:
+        """The HSRP pair and device role (read it; drive it through this router)."""
+        return self._core
+
+    @property
+    def role(self) -> DeviceRole:
+        """The SSP device role."""
+        return self._core.role
+
+    @property
+    def sadb(self) -> SaDatabase:
+        """The SA database (read it; drive it through this router)."""
+        return self._db
+
+    @property
+    def engine(self) -> CryptoEngine:
+        """The crypto engine (card) and its admission counters."""
+        return self._engine
+
+    @property
+    def forwarder(self) -> Forwarder:
+        """The data path and its counters."""
+        return self._forwarder
+
+    @property
+    def sa_table(self) -> SadbSaTable:
+        """The data path's view of the SA database."""
+        return self._table
+
+    @property
+    def ssp_link(self) -> SspLink:
+        """The SSP transport's state."""
+        return self._link
+
+    @property
+    def ssp_connection(self) -> SspConnection | None:
+        """The current SSP connection, if any."""
+        return self._conn
+
+    @property
+    def ssp_listener(self) -> SspListener:
+        """The server side's admission counters."""
+        return self._listener
+
+    @property
+    def ssp_address(self) -> IPv4Address:
+        """Our SSP address (the interface address on the remote's subnet)."""
+        return self._ssp_local
+
+    @property
+    def ssp_is_client(self) -> bool:
+        """Whether this router opens the SSP TCP connection."""
+        return self._is_client
+
+    @property
+    def ssp_established_ms(self) -> int | None:
+        """When the current SSP connection was established, ms; None when it is not."""
+        return self._established_ms
+
+    def ssp_counters(self) -> SspCounters | None:
+        """The current (or last) connection's counters; None before the first."""
+        if self._conn is not None:
+            return self._conn.counters
+        return self._retired_counters[-1] if self._retired_counters else None
+
+    def outside_virtual_ip(self) -> IPv4Address | None:
+        """The outside group's virtual IP."""
+        return self._core.group(Side.OUTSIDE).virtual_ip
+
+    # --- the sans-IO surface -----------------------------------------------------------
+
+    def outputs(self) -> list[Output]:
+        """Everything to send or do since the last call, in order."""
+        out, self._outputs = self._outputs, []
+        return out
+
+    def next_event(self) -> Event | None:
+        """The next event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> int | None:
+        """The earliest deadline of every part, ms."""
+        deadlines = [self._core.get_timer(), self._db.get_timer(), self._retry_at]
+        if self._conn is not None:
+            deadlines.append(self._conn.get_timer())
+        present = [d for d in deadlines if d is not None]
+        return min(present) if present else None
+
+    def handle_timer(self, now: int) -> None:
+        """Fire whatever is due at ``now``."""
+        self._core.handle_timer(now)
+        if self._conn is not None:
+            deadline = self._conn.get_timer()
+            if deadline is not None and deadline <= now:
+                self._conn.handle_timer(now)
+        deadline = self._db.get_timer()
+        if deadline is not None and deadline <= now:
+            self._db.expire(now)
+            self._table.forget_missing()
+        self._after(now)
+
+    def receive_hsrp(self, side: Side, data: bytes, src: IPv4Address, now: int) -> None:
+        """A UDP 1985 payload arrived on ``side``'s interface."""
+        self._core.receive_hsrp(side, data, src, now)
+        self._after(now)
+
+    def receive_lan(self, ip_packet: bytes, now: int) -> None:
+        """An IPv4 packet from the LAN to forward (clear or ESP)."""
+        self._forward(self._forwarder.from_lan(ip_packet, now))
+        self._after(now)
+
+    def receive_udp4500(self, payload: bytes, src: IPv4Address, now: int) -> None:
+        """A UDP 4500 payload from ``src`` on the outside (ESP, IKE or a NAT keepalive)."""
+        self._forward(self._forwarder.from_outside(payload, src, now))
+        self._after(now)
+
+    def interface_down(self, side: Side, now: int) -> None:
+        """An interface went down (tracking, HSRP disable)."""
+        self._core.interface_down(side, now)
+        self._after(now)
+
+    def interface_up(self, side: Side, now: int) -> None:
+        """An interface came back up."""
+        self._core.interface_up(side, now)
+        self._after(now)
+
+    def install_sa(self, params: NewIpsecSa, now: int) -> IpsecSaPair | Refusal:
+        """IKE negotiated an SA pair (this router must be ACTIVE); the card may refuse it."""
+        result = self._db.add_ipsec_pair(params, now)
+        self._after(now)
+        return result
+
+    def delete_sa(self, sa_id: int, now: int) -> bool:
+        """Delete an SA pair (IKE delete or ``clear crypto sa``); False if unknown."""
+        done = self._db.delete(sa_id, now)
+        self._table.forget_missing()
+        self._after(now)
+        return done
+
+    # --- SSP transport -----------------------------------------------------------------
+
+    def ssp_connected(self, now: int) -> None:
+        """The TCP connection we opened (:class:`SspOpen`) is up."""
+        if self._link is not SspLink.CONNECTING:
+            return
+        self._start_connection(now, is_client=True)
+        self._after(now)
+
+    def ssp_connect_failed(self, now: int) -> None:
+        """The TCP connection we opened could not be made; retry later."""
+        if self._link is SspLink.CONNECTING:
+            self._link = SspLink.DOWN
+            self._retry_at = now + self._ssp_retry_ms
+        self._after(now)
+
+    def ssp_accept(self, src: IPv4Address, now: int) -> bool:
+        """A TCP connection arrived from ``src``: admit it (only from ``remote``) or refuse."""
+        if self._is_client or not self._listener.offer(src, now):
+            return False
+        if self._conn is not None:
+            self._end_connection(now, "replaced by a new connection from the peer")
+        self._start_connection(now, is_client=False)
+        self._after(now)
+        return True
+
+    def ssp_receive(self, data: bytes, now: int) -> None:
+        """Octets from the SSP TCP connection; ``b""`` means the peer closed it."""
+        if self._conn is None:
+            return
+        self._conn.receive_data(data, now)
+        self._after(now)
+
+    def ssp_lost(self, now: int) -> None:
+        """The TCP connection broke (reset, error) without an orderly close."""
+        if self._conn is None and self._link is not SspLink.CONNECTING:
+            return
+        if self._conn is None:
+            self.ssp_connect_failed(now)
+            return
+        self._end_connection(now, "transport lost")
+        self._after(now)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _start_connection(self, now: int, *, is_client: bool) -> None:
+        conn = SspConnection(
+            SspConfig(
+                hostname=self._config.hostname,
+                group_id=self._ssp_group.group_id,
+                pre_shared_key=self._ssp_key,
+                is_client=is_client,
+                hello_interval_ms=self._ssp_hello_ms,
+                dead_interval_ms=self._ssp_dead_ms,
+            ),
+            self._entropy,
+        )
+        self._conn = conn
+        self._link = SspLink.OPEN
+        self._retry_at = None
+        self._frames_seen = 0
+        self._frame_seq = 0
+        self._created_ms = now
+        conn.start(now, role=_WIRE_ROLES[self._core.role])
+
+    def _end_connection(self, now: int, reason: str) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        if not conn.closed:
+            conn.close(reason)
+        tail = conn.data_to_send()
+        if tail:
+            self._outputs.append(SspWrite(data=tail))
+        self._outputs.append(SspShut(reason=reason))
+        self._retired_counters[-1:] = [conn.counters]
+        self._conn = None
+        self._link = SspLink.DOWN
+        self._established_ms = None
+        if self._db.connected:
+            self._db.ssp_disconnected(now)
+        if self._is_client:
+            self._retry_at = now + self._ssp_retry_ms
+
+    def _send(self, message: Message) -> None:
+        conn = self._conn
+        if conn is None or not conn.established:
+            return
+        seq = conn.send(message, ack_requested=isinstance(message, _ACKED))
+        self._db.note_sent(message, seq)
+
+    def _send_role(self, *, answer: bool) -> None:
+        self._send(RoleChange(role=_WIRE_ROLES[self._core.role], answer_requested=answer))
+
+    def _flush_db(self) -> None:
+        if self._conn is None or not self._conn.established:
+            # Nothing can go out; the database re-sends in full on the next connection.
+            self._db.messages_to_send()
+            return
+        for message in self._db.messages_to_send():
+            self._send(message)
+
+    def _forward(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendEsp):
+                vip = self.outside_virtual_ip()
+                if vip is None:
+                    continue
+                self._outputs.append(
+                    SendUdp4500(
+                        src=vip,
+                        dst=action.peer,
+                        spi=action.spi,
+                        seq=action.seq,
+                        payload=action.udp_payload,
+                    )
+                )
+            elif isinstance(action, SendClear):
+                self._outputs.append(SendOutsideClear(ip_packet=action.ip_packet))
+            elif isinstance(action, DeliverLan):
+                self._outputs.append(SendLan(ip_packet=action.ip_packet))
+            elif isinstance(action, NeedSa):
+                self._outputs.append(
+                    RequestSa(
+                        crypto_map=action.entry.name,
+                        crypto_map_seq=action.entry.seq,
+                        peer=action.peer,
+                    )
+                )
+            # DeliverIke: no IKE core yet (issue 7); the forwarder counted it.
+
+    def _after(self, now: int) -> None:
+        """Drain every part's events, run the glue, collect the outputs."""
+        for _ in range(64):  # each pass may cause another part to report something
+            progressed = self._drain_core(now)
+            progressed |= self._drain_ssp(now)
+            if not progressed:
+                break
+        self._flush_db()
+        if self._conn is not None:
+            data = self._conn.data_to_send()
+            if data:
+                self._outputs.append(SspWrite(data=data))
+        if self._is_client and self._link is SspLink.DOWN:
+            if self._retry_at is None:
+                self._retry_at = now + self._ssp_retry_ms
+            if self._retry_at <= now:
+                self._link = SspLink.CONNECTING
+                self._retry_at = None
+                self._outputs.append(
+                    SspOpen(
+                        src=self._ssp_local, dst=self._ssp_group.remote, port=self._ssp_group.port
+                    )
+                )
+        for side, payload in self._core.datagrams_to_send(now):
+            self._outputs.append(SendHsrp(side=side, src=self._addresses[side], payload=payload))
+
+    def _drain_core(self, now: int) -> bool:
+        progressed = False
+        while (event := self._core.next_event()) is not None:
+            progressed = True
+            self._events.append(event)
+            if isinstance(event, GroupEvent) and isinstance(event.event, GratuitousArpNeeded):
+                self._outputs.append(
+                    SendGratuitousArp(
+                        side=event.side,
+                        virtual_ip=event.event.virtual_ip,
+                        virtual_mac=event.event.virtual_mac,
+                    )
+                )
+            elif isinstance(event, RoleChanged):
+                self._on_role(event, now)
+        return progressed
+
+    def _on_role(self, event: RoleChanged, now: int) -> None:
+        if event.new is DeviceRole.ACTIVE:
+            report = self._db.become_active(now)
+            self._table.forget_missing()
+            self._events.append(Takeover(at_ms=now, report=report))
+            self._flush_db()
+            self._send_role(answer=True)
+        elif event.old is DeviceRole.ACTIVE:
+            self._db.leave_active(now)
+            self._flush_db()
+            self._send_role(answer=False)
+        else:
+            self._send_role(answer=False)
+
+    def _drain_ssp(self, now: int) -> bool:
+        conn = self._conn
+        if conn is None:
+            return False
+        progressed = False
+        frames = conn.frames_received
+        if frames != self._frames_seen:
+            self._frames_seen = frames
+            if self._db.connected:
+                self._db.ssp_heard(now)
+        while (event := conn.next_event()) is not None:
+            progressed = True
+            self._events.append(SspEvent(at_ms=now, event=event))
+            if isinstance(event, Established):
+                self._established_ms = now
+                self._db.ssp_connected(now)
+                self._flush_db()
+                self._send_role(answer=False)
+            elif isinstance(event, MessageReceived):
+                self._db.handle_ssp_message(event.message, event.seq, now)
+                if isinstance(event.message, RoleChange) and event.message.answer_requested:
+                    self._flush_db()
+                    self._send_role(answer=False)
+                self._flush_db()
+            elif isinstance(event, Closed):
+                self._end_connection(now, event.reason)
+                return True
+        return progressed
+
+
+def _config_error(config: RouterConfig, message: str) -> ConfigError:
+    return ConfigError(
+        [
+            Diagnostic(
+                source=config.source, line=0, command="", message=f"{config.hostname}: {message}"
+            )
+        ]
+    )
+
+
+def _ssp_address(config: RouterConfig, remote: IPv4Address) -> IPv4Address:
+    for iface in config.interfaces:
+        address = iface.address
+        if address is not None and remote in address.network and address.ip != remote:
+            return address.ip
+    raise _config_error(config, f"no interface address on the subnet of ssp remote {remote}")

@@ -66,6 +66,8 @@ FINDING_CODES: dict[str, str] = {
     "card-mismatch": "the two routers have different crypto cards",
     "ssp-remote-mismatch": "ssp remote is not the other router's inside address",
     "ssp-mismatch": "the two routers' ssp groups differ (ids, ports, redundancy names)",
+    "ssp-key-default": "no vpnha ssp-key: SSP frames use the publicly known default key",
+    "ssp-key-mismatch": "the two routers' vpnha ssp-key differ (SSP never connects)",
 }
 
 
@@ -155,6 +157,20 @@ def _check_keepalive(cfg: RouterConfig, findings: list[Finding]) -> None:
                 f"crypto isakmp keepalive {cfg.isakmp_keepalive}: IKE keepalives must not be "
                 "used with stateful failover (the connection is torn down after the standby "
                 "takes over); use dead peer detection only",
+            )
+        )
+
+
+def _check_ssp_key(cfg: RouterConfig, findings: list[Finding]) -> None:
+    if cfg.ssp_groups and cfg.ssp_key is None:
+        findings.append(
+            _finding(
+                cfg,
+                "warning",
+                "ssp-key-default",
+                cfg.ssp_groups[0].line,
+                "no vpnha ssp-key: SSP frames are authenticated with the built-in default "
+                "key, which anyone who reads this tool's source knows; configure a secret",
             )
         )
 
@@ -343,6 +359,7 @@ def lint_router(cfg: RouterConfig) -> list[Finding]:
     """Checks that need only one router's configuration."""
     findings: list[Finding] = []
     _check_keepalive(cfg, findings)
+    _check_ssp_key(cfg, findings)
     _check_card(cfg, findings)
     inside, outside = _roles(cfg, findings)
     if outside is not None:
@@ -735,6 +752,15 @@ def lint_pair(first: RouterConfig, second: RouterConfig) -> list[Finding]:
         line=lambda g: g.line,
         code="ssp-mismatch",
     )
+    if first.ssp_key != second.ssp_key:
+        pair.add(
+            "error",
+            "ssp-key-mismatch",
+            f"vpnha ssp-key differs between {pair.names[0]} and {pair.names[1]}: "
+            "the SSP connection will never be established (the keys are not shown)",
+            first.ssp_key_line,
+            second.ssp_key_line,
+        )
     _compare_policy(pair)
     return pair.findings
 

@@ -40,7 +40,9 @@ A running configuration lists each block once, so a block header that repeats
 dynamic map entry or named ACL twice) is reported: in a file it almost always means
 two snippets were pasted together, and silently merging them would hide that.
 
-vpnha extension (not IOS): ``vpnha crypto-card {none|vam|vam2} [capacity N]``.
+vpnha extensions (not IOS): ``vpnha crypto-card {none|vam|vam2} [capacity N]`` (the
+accelerator fitted) and ``vpnha ssp-key TEXT`` (the pre-shared key that authenticates
+SSP frames; IOS's SSP has no authentication, ours refuses unauthenticated frames).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from .crypto import (
 )
 from .errors import CommandError, ConfigError, Diagnostic
 from .schema import (
+    MAX_SSP_KEY_LENGTH,
     CryptoMapEntry,
     DynamicMapEntry,
     IkeAuthentication,
@@ -374,6 +377,8 @@ class _Parser:
         self.replay: dict[str, ReplayInterval] = {}
         self.acls: dict[str, _AclDraft] = {}
         self.card = CryptoCard()
+        self.ssp_key: str | None = None
+        self.ssp_key_line = 0
 
         # The block being filled. When its header was wrong, a throw-away draft
         # keeps the sub-commands checked without storing them.
@@ -677,8 +682,13 @@ class _Parser:
         raise CommandError("unknown command in global configuration mode")
 
     def vpnha_command(self, cmd: _Command) -> None:
+        if len(cmd.keys) >= 2 and cmd.keys[1] == "ssp-key":
+            self.vpnha_ssp_key(cmd)
+            return
         if len(cmd.keys) < 3 or cmd.keys[1] != "crypto-card":
-            raise CommandError("expected vpnha crypto-card {none|vam|vam2} [capacity N]")
+            raise CommandError(
+                "expected vpnha crypto-card {none|vam|vam2} [capacity N] or vpnha ssp-key TEXT"
+            )
         kind = parse_choice(cmd.words[2], "crypto-card", CARD_KINDS)
         capacity: int | None = None
         rest = cmd.words[3:]
@@ -693,6 +703,18 @@ class _Parser:
                 "one card per router is supported"
             )
         self.card = CryptoCard(kind=kind, capacity_sas=capacity, line=cmd.line)
+
+    def vpnha_ssp_key(self, cmd: _Command) -> None:
+        words = cmd.words[2:]
+        if len(words) != 1:
+            raise CommandError("expected vpnha ssp-key TEXT (one word, 1-64 printable characters)")
+        key = words[0]
+        if not 1 <= len(key) <= MAX_SSP_KEY_LENGTH:
+            raise CommandError(f"ssp-key is {len(key)} characters; 1-{MAX_SSP_KEY_LENGTH} allowed")
+        if self.ssp_key_line:
+            raise CommandError(f"a second ssp-key (first at line {self.ssp_key_line})")
+        self.ssp_key = key
+        self.ssp_key_line = cmd.line
 
     # -- interface mode ---------------------------------------------------------
 
@@ -997,6 +1019,8 @@ class _Parser:
                 }
             ),
             crypto_card=self.card,
+            ssp_key=self.ssp_key,
+            ssp_key_line=self.ssp_key_line,
             source=self.source,
         )
 

@@ -33,6 +33,9 @@ DEFAULT_TRACK_DECREMENT = 10
 DEFAULT_AUTHENTICATION = "cisco"
 # The document, "port": "Default tcp-port is 3249".
 DEFAULT_SSP_PORT = 3249
+DEFAULT_SSP_KEY = "vpnha-ssp"
+"""SSP frame key when no ``vpnha ssp-key`` is configured (``vpnha lint`` warns)."""
+MAX_SSP_KEY_LENGTH = 64
 # The document, "crypto map ha": "The default for inbound is 1000. The default for
 # outbound is one (indicating 1,000,000)."
 DEFAULT_REPLAY_INBOUND_PACKETS = 1000
@@ -290,6 +293,10 @@ class RouterConfig:
     """Access lists by number (as text, "100") or name."""
     crypto_card: CryptoCard = field(default_factory=CryptoCard)
     """The crypto engine (vpnha extension command); software when not configured."""
+    ssp_key: str | None = field(default=None, repr=False)
+    """``vpnha ssp-key TEXT``: the SSP frames' pre-shared key; None = the built-in default."""
+    ssp_key_line: int = field(default=0, compare=False)
+    """Line of the ``vpnha ssp-key`` command (0 = none); not compared."""
     source: str = field(default="<text>", compare=False)
     """Where the configuration was read from; not compared."""
 

@@ -338,6 +338,11 @@ class SspConnection:
         return self._rtt_ms
 
     @property
+    def frames_received(self) -> int:
+        """Frames verified and accepted so far (keepalives included); cheap to read."""
+        return self._packets_received
+
+    @property
     def counters(self) -> SspCounters:
         """A snapshot of the packet counters and drops (``show ssp packet``)."""
         return SspCounters(

@@ -537,6 +537,21 @@ def test_crypto_card_command() -> None:
     )
 
 
+def test_ssp_key_command() -> None:
+    cfg = parse_config(ROUTER1)
+    assert cfg.ssp_key == "ha-pair-secret"
+    assert "ha-pair-secret" not in repr(cfg)
+    assert parse_config(edit(ROUTER1, "vpnha ssp-key ha-pair-secret\n", "")).ssp_key is None
+    assert "second ssp-key" in one_error(at_end("vpnha ssp-key again")).message
+    assert "1-64" in one_error(at_end("vpnha ssp-key")).message
+    assert (
+        "65 characters"
+        in one_error(
+            at_end("vpnha ssp-key " + "k" * 65, edit(ROUTER1, "vpnha ssp-key ha-pair-secret\n", ""))
+        ).message
+    )
+
+
 def test_card_capabilities() -> None:
     vam, vam2, software = CryptoCard(kind="vam"), CryptoCard(kind="vam2"), CryptoCard()
     aes = parse_transforms("t", ["esp-aes", "256", "esp-md5-hmac"])

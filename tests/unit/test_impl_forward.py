@@ -52,6 +52,7 @@ from vpnha.impl.forward import (
     NeedSa,
     SendClear,
     SendEsp,
+    Withheld,
     flow_of,
 )
 
@@ -79,8 +80,15 @@ class FakeSaTable:
         self.outbound: dict[tuple[str, int, IPv4Address], EspOutboundSA] = {}
         self.inbound: dict[int, InboundSa] = {}
 
-    def outbound_sa(self, entry: CryptoMapEntry, peer: IPv4Address) -> EspOutboundSA | None:
-        return self.outbound.get((entry.name, entry.seq, peer))
+        self.withheld: dict[tuple[str, int, IPv4Address], Withheld] = {}
+        self.sizes: list[int] = []
+
+    def outbound_sa(
+        self, entry: CryptoMapEntry, peer: IPv4Address, size: int, now: int
+    ) -> EspOutboundSA | Withheld | None:
+        self.sizes.append(size)
+        key = (entry.name, entry.seq, peer)
+        return self.withheld.get(key) or self.outbound.get(key)
 
     def inbound_sa(self, spi: int) -> InboundSa | None:
         return self.inbound.get(spi)
@@ -272,6 +280,22 @@ def test_exhausted_sa_drops_and_asks_for_a_rekey() -> None:
     counters = rig.counters()
     assert only_drop(counters) is ForwardDropReason.SEQ_EXHAUSTED
     assert counters.clear_packets == 0
+
+
+def test_withheld_sa_is_a_counted_drop_and_asks_ike_only_for_a_rekey() -> None:
+    rig = make_rig()
+    key = (rig.entry.name, rig.entry.seq, PEER)
+    rig.table.withheld[key] = Withheld(reason=ForwardDropReason.HELD_BACK)
+    packet = udp_packet()
+    assert rig.forwarder.from_lan(packet, now=0) == []
+    assert rig.table.sizes == [len(packet)]
+    rig.table.withheld[key] = Withheld(reason=ForwardDropReason.LIFETIME, rekey=True)
+    assert rig.forwarder.from_lan(packet, now=1) == [NeedSa(entry=rig.entry, peer=PEER)]
+    counters = rig.counters()
+    assert counters.dropped(ForwardDropReason.HELD_BACK) == 1
+    assert counters.dropped(ForwardDropReason.LIFETIME) == 1
+    assert counters.sa_requests == 1
+    assert counters.clear_packets == counters.encrypted_packets == 0
 
 
 def test_link_layer_padding_is_not_forwarded() -> None:
@@ -514,6 +538,58 @@ def test_replayed_esp_is_a_replay_drop() -> None:
     counters = rig.counters()
     assert only_drop(counters) is ForwardDropReason.REPLAY
     assert counters.delivered_packets == 1
+
+
+class RecordingGate:
+    """An external anti-replay authority that refuses what it is told to."""
+
+    def __init__(self, refuse_check: bool = False, refuse_accept: bool = False) -> None:
+        self.refuse_check = refuse_check
+        self.refuse_accept = refuse_accept
+        self.calls: list[tuple[str, int]] = []
+
+    def check(self, seq: int) -> ForwardDropReason | None:
+        self.calls.append(("check", seq))
+        return ForwardDropReason.HELD_BACK if self.refuse_check else None
+
+    def accept(self, seq: int, size: int, now: int) -> ForwardDropReason | None:
+        self.calls.append(("accept", seq))
+        return ForwardDropReason.REPLAY if self.refuse_accept else None
+
+
+def gated_rig(gate: RecordingGate) -> Rig:
+    rig = make_rig()
+    binding = rig.table.inbound[IN_SPI]
+    rig.table.inbound[IN_SPI] = dataclasses.replace(binding, gate=gate)
+    return rig
+
+
+def test_a_gate_is_asked_before_the_icv_and_told_after_decapsulation() -> None:
+    gate = RecordingGate()
+    rig = gated_rig(gate)
+    packet = remote_packet()
+    assert from_peer(rig, packet) == [DeliverLan(ip_packet=packet)]
+    assert gate.calls == [("check", 1), ("accept", 1)]
+    # A tampered packet is checked, fails its ICV, and never reaches accept.
+    esp = rig.peer_outbound.encapsulate(remote_packet())
+    assert isinstance(esp, bytes)
+    assert rig.forwarder.from_outside(esp[:-1] + bytes([esp[-1] ^ 1]), PEER, 1) == []
+    assert gate.calls[-1] == ("check", 2)
+    assert rig.counters().dropped(ForwardDropReason.ICV) == 1
+
+
+@pytest.mark.parametrize(
+    ("gate", "reason"),
+    [
+        (RecordingGate(refuse_check=True), ForwardDropReason.HELD_BACK),
+        (RecordingGate(refuse_accept=True), ForwardDropReason.REPLAY),
+    ],
+)
+def test_a_gate_refusal_is_a_counted_drop(gate: RecordingGate, reason: ForwardDropReason) -> None:
+    rig = gated_rig(gate)
+    assert from_peer(rig, remote_packet()) == []
+    assert only_drop(rig.counters()) is reason
+    assert rig.counters().delivered_packets == 0
 
 
 def test_unknown_spi_is_counted() -> None:

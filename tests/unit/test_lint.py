@@ -319,6 +319,20 @@ CASES = [
         "ssp group 1 differs between 7200-1 and 7200-2: port 3249 vs 4000",
     ),
     (
+        "ssp-key-mismatch",
+        "error",
+        ROUTER1,
+        edit(ROUTER2, "vpnha ssp-key ha-pair-secret\n", "vpnha ssp-key other\n"),
+        "vpnha ssp-key differs between 7200-1 and 7200-2",
+    ),
+    (
+        "ssp-key-default",
+        "warning",
+        edit(ROUTER1, "vpnha ssp-key ha-pair-secret\n", ""),
+        edit(ROUTER2, "vpnha ssp-key ha-pair-secret\n", ""),
+        "no vpnha ssp-key",
+    ),
+    (
         "interface-roles",
         "error",
         edit(ROUTER1, " crypto map CMAP_1 ssp 1\n", ""),

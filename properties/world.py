@@ -1,0 +1,862 @@
+"""The simulated world (DESIGN §3): the implementation's routers on a byte-level network.
+
+Theory of operation
+-------------------
+Two :class:`~vpnha.impl.router.Router` cores, the inside segment (the routers'
+inside interfaces and a LAN host), the outside segment (their outside interfaces
+and a remote IPsec peer that protects a remote LAN), and the SSP TCP connection
+between the routers, all in one process on an integer-millisecond clock. Every
+message is bytes: HSRP payloads, ESP in UDP 4500, IPv4 packets, SSP stream octets.
+
+**Time.** An agenda (a heap of deliveries) plus each router's ``get_timer()``;
+``run_until(t)`` processes everything due up to ``t`` in time order — deliveries
+before timers at the same instant, router 0 before router 1 — so a run is a pure
+function of the calls made and the seeds.
+
+**Segments.** A message sent on a segment reaches every other attached node that
+is up and whose interface is up, ``latency_ms`` later (the sender's interface
+must be up too). HSRP goes to the other router. Frames for a virtual IP go to the
+router the segment's switch currently associates with the virtual MAC: the last one
+that sent a gratuitous ARP or an Active hello (whose source MAC is the virtual MAC,
+RFC 2281 §6.1) — a switch learns the MAC from either.
+
+**SSP.** The client router's :class:`~vpnha.impl.router.SspOpen` reaches the other
+router if the inside path is up (both inside interfaces up, both routers up): it
+is accepted or refused there, and the client learns the outcome a round trip
+later. Octets written on a connection arrive in order, one latency later. A
+connection whose path is down when something is written dies silently (TCP would
+retransmit into the void until the dead timer fires); a crashed router's
+connections die with it. An orderly close reaches the other end as end of stream.
+
+**IKE stand-in.** There is no IKE core yet (issue 7): an SA is negotiated by the
+world, which draws SPIs and keys from its own seeded entropy and installs the pair
+on the ACTIVE router and the mirror pair on the remote peer. A
+:class:`~vpnha.impl.router.RequestSa` from a router is served the same way,
+``ike_delay_ms`` later, if that router is still ACTIVE; every negotiation after the
+first counts as a renegotiation (the document's promise is zero).
+
+**The wire log** records every message with its segment, addresses and bytes (for
+the pcap and the invariants): which (SPI, sequence number) each router transmitted,
+which the routers and the peer accepted, what the peer refused, and any cleartext
+that a crypto ACL protects leaving on the outside segment.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
+from ipaddress import IPv4Address, IPv4Network
+from typing import Final
+
+from vpnha.impl.config import AccessList, RouterConfig
+from vpnha.impl.dataplane import transform_of
+from vpnha.impl.entropy import SeededEntropy
+from vpnha.impl.esp import Drop, EspInboundSA, EspOutboundSA, build_ipv4, build_udp
+from vpnha.impl.hsrp.core import virtual_mac
+from vpnha.impl.router import (
+    Output,
+    RequestSa,
+    Router,
+    SendGratuitousArp,
+    SendHsrp,
+    SendLan,
+    SendOutsideClear,
+    SendUdp4500,
+    Side,
+    SspOpen,
+    SspShut,
+    SspWrite,
+)
+from vpnha.impl.sadb import IpsecSaPair, NewIpsecSa
+
+__all__ = [
+    "LAN_HOST",
+    "REMOTE_HOST",
+    "PeerSa",
+    "Segment",
+    "WirePacket",
+    "World",
+]
+
+LAN_HOST: Final = IPv4Address("172.16.31.50")
+"""The LAN host (inside segment; default gateway: the inside virtual IP)."""
+REMOTE_HOST: Final = IPv4Address("192.168.4.10")
+"""A host on the remote LAN behind the remote IPsec peer."""
+HSRP_GROUP_ADDRESS: Final = IPv4Address("224.0.0.2")
+"""All routers (RFC 2281 §3)."""
+HSRP_PORT: Final = 1985
+NATT_PORT: Final = 4500
+UDP: Final = 17
+_HSRP_STATE_OFFSET: Final = 2
+_HSRP_ACTIVE: Final = 16
+_TRAFFIC_PORT: Final = 5001
+_IPV4_HEADER: Final = 20
+_TRAFFIC_HEADERS: Final = 28
+
+
+class Segment(enum.Enum):
+    """Where a message travels."""
+
+    INSIDE = "inside"
+    OUTSIDE = "outside"
+    SSP = "ssp"
+    """The SSP TCP connection (carried on the inside segment)."""
+
+
+_SIDE_SEGMENT: Final = {Side.INSIDE: Segment.INSIDE, Side.OUTSIDE: Segment.OUTSIDE}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WirePacket:
+    """One message on the wire."""
+
+    time_ms: int
+    """When it was sent."""
+    segment: Segment
+    kind: str
+    """hsrp, garp, esp, clear, lan, ssp-open, ssp-data, ssp-close."""
+    sender: str
+    """Node name: a router's hostname, ``lan-host`` or ``peer``."""
+    src: IPv4Address
+    dst: IPv4Address
+    payload: bytes
+    """UDP payload (hsrp, esp), IPv4 packet (clear, lan), stream octets (ssp-data)."""
+    src_mac: bytes = b""
+    """Ethernet source (6 octets) where it matters: HSRP, gratuitous ARP."""
+    delivered: bool = True
+    """False when nobody could receive it (interface down, no owner, path cut)."""
+    connection: int = 0
+    """SSP connection number (ssp-* kinds)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class PeerSa:
+    """The remote peer's half of one negotiated SA pair."""
+
+    sa_id: int
+    """The id the router's database gave the pair."""
+    outbound: EspOutboundSA
+    """Encrypts towards the cluster (SPI = the router's inbound SPI)."""
+    inbound: EspInboundSA
+    """Decrypts what the cluster sends (SPI = the router's outbound SPI)."""
+
+
+@dataclass(slots=True)
+class _Slot:
+    """One router position: its configuration, seeds and (while up) its core."""
+
+    config: RouterConfig
+    seed: int
+    router: Router | None = None
+    boots: int = 0
+    boot_ms: int = 0
+    iface_up: dict[Side, bool] = field(default_factory=lambda: dict.fromkeys(Side, True))
+    connection: int = 0
+    """The SSP connection number this router holds (0 = none)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Stats:
+    """What the hosts and the peer saw."""
+
+    lan_sent: int = 0
+    remote_sent: int = 0
+    delivered_to_lan: int = 0
+    delivered_to_remote: int = 0
+    lost_no_gateway: int = 0
+    """LAN or peer packets that found no router owning the virtual IP."""
+    peer_refused: int = 0
+    """ESP packets the peer dropped as replays (or for any other reason, see peer_drops)."""
+    peer_drops: dict[str, int] = field(default_factory=dict)
+    cleartext_leaked: int = 0
+    """Packets a crypto ACL protects that left on the outside segment in the clear."""
+    negotiations: int = 0
+    last_lan_delivery_ms: int | None = None
+    last_remote_delivery_ms: int | None = None
+
+
+class World:
+    """Two routers, two segments, the SSP stream, a LAN host and a remote peer."""
+
+    def __init__(
+        self,
+        configs: tuple[RouterConfig, RouterConfig],
+        *,
+        seed: int = 1,
+        latency_ms: int = 1,
+        now: int = 0,
+        ike_delay_ms: int = 50,
+        sa_lifetime_ms: int | None = None,
+        keep_log: bool = True,
+    ) -> None:
+        self.now = now
+        self.latency_ms = latency_ms
+        self.ike_delay_ms = ike_delay_ms
+        self._entropy = SeededEntropy(seed * 7919 + 17)
+        self._slots = [_Slot(configs[0], seed * 2 + 1), _Slot(configs[1], seed * 2 + 2)]
+        self._agenda: list[tuple[int, int, Callable[[], None]]] = []
+        self._order = 0
+        self._owner: dict[Segment, int | None] = {Segment.INSIDE: None, Segment.OUTSIDE: None}
+        self._next_connection = 1
+        self._dead_connections: set[int] = set()
+        self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
+        self.keep_log = keep_log
+        self.log: list[WirePacket] = []
+        self.stats = Stats()
+        self.peer_sas: dict[int, PeerSa] = {}
+        self.transmitted: list[tuple[int, int, int, int]] = []
+        """(time, router, SPI, seq) of every ESP packet a router sent."""
+        self.accepted_by_router: list[tuple[int, int, int, int]] = []
+        """(time, router, SPI, seq) of every ESP packet a router accepted and delivered."""
+        self.accepted_by_peer: list[tuple[int, int, int]] = []
+        """(time, SPI, seq) of every ESP packet the peer accepted."""
+        self.captured: list[bytes] = []
+        """ESP packets the peer sent, as an attacker on the outside segment saw them."""
+        self.events: list[tuple[int, str, str]] = []
+        """(time, node, text): what happened, for timelines."""
+        self._lan_seq = 0
+        self._remote_seq = 0
+        first = configs[0].crypto_map(configs[0].outside_interface().crypto_map or "")  # type: ignore[union-attr]
+        self._entry = first[0]
+        self._peer = self._entry.peers[0]
+        self._acl = configs[0].access_lists.get(self._entry.match_address or "")
+        self._protected = _protected_network(self._acl)
+        self._sa_lifetime_ms = (
+            sa_lifetime_ms
+            if sa_lifetime_ms is not None
+            else configs[0].ipsec_lifetime_seconds * 1000
+        )
+        for index in (0, 1):
+            self._boot(index)
+
+    # --- views ---------------------------------------------------------------------------
+
+    def router(self, index: int) -> Router | None:
+        """Router 0 or 1 (None while crashed)."""
+        return self._slots[index].router
+
+    def name(self, index: int) -> str:
+        """Router 0's or 1's hostname."""
+        return self._slots[index].config.hostname
+
+    def boot_ms(self, index: int) -> int:
+        """When router ``index`` last booted."""
+        return self._slots[index].boot_ms
+
+    def interface_is_up(self, index: int, side: Side) -> bool:
+        """Whether router ``index``'s interface on ``side`` is up (administratively here)."""
+        return self._slots[index].iface_up[side]
+
+    def owner(self, segment: Segment) -> int | None:
+        """The router the segment's switch sends the virtual MAC's frames to."""
+        return self._owner[segment]
+
+    @property
+    def peer_address(self) -> IPv4Address:
+        """The remote IPsec peer's address."""
+        return self._peer
+
+    # --- time ----------------------------------------------------------------------------
+
+    def next_deadline(self) -> int | None:
+        """The earliest pending delivery or router timer."""
+        when, _ = self._next()
+        return when
+
+    def _next(self) -> tuple[int | None, list[int | None]]:
+        timers = [s.router.get_timer() if s.router is not None else None for s in self._slots]
+        candidates = [t for t in timers if t is not None]
+        if self._agenda:
+            candidates.append(self._agenda[0][0])
+        return (min(candidates) if candidates else None), timers
+
+    def run_until(self, until: int) -> None:
+        """Process everything due up to ``until`` in order; then the clock reads ``until``."""
+        agenda = self._agenda
+        while True:
+            when, timers = self._next()
+            if when is None or when > until:
+                break
+            self.now = max(self.now, when)
+            if agenda and agenda[0][0] <= self.now:
+                _, _, action = heapq.heappop(agenda)
+                action()
+                continue
+            for index, slot in enumerate(self._slots):
+                router = slot.router
+                deadline = timers[index]
+                if router is not None and deadline is not None and deadline <= self.now:
+                    router.handle_timer(self.now)
+                    self._collect(index)
+                    break
+        self.now = max(self.now, until)
+
+    def advance(self, ms: int) -> None:
+        """Let ``ms`` milliseconds pass."""
+        self.run_until(self.now + ms)
+
+    # --- faults and administration -------------------------------------------------------
+
+    def crash(self, index: int) -> None:
+        """Router ``index`` loses power: every volatile state and its SSP connection."""
+        slot = self._slots[index]
+        if slot.router is None:
+            return
+        slot.router = None
+        if slot.connection:
+            self._dead_connections.add(slot.connection)
+            slot.connection = 0
+        for segment, owner in self._owner.items():
+            if owner == index:
+                self._owner[segment] = owner  # the switch keeps the stale MAC entry
+        self.events.append((self.now, self.name(index), "crash"))
+
+    def restart(self, index: int) -> None:
+        """Router ``index`` boots again from its configuration."""
+        if self._slots[index].router is not None:
+            return
+        self._boot(index)
+
+    def interface_down(self, index: int, side: Side) -> None:
+        """Router ``index``'s interface on ``side`` goes down."""
+        slot = self._slots[index]
+        slot.iface_up[side] = False
+        if slot.router is not None:
+            slot.router.interface_down(side, self.now)
+            self._collect(index)
+        self.events.append((self.now, self.name(index), f"{side.value} interface down"))
+
+    def interface_up(self, index: int, side: Side) -> None:
+        """Router ``index``'s interface on ``side`` comes back."""
+        slot = self._slots[index]
+        slot.iface_up[side] = True
+        if slot.router is not None:
+            slot.router.interface_up(side, self.now)
+            self._collect(index)
+        self.events.append((self.now, self.name(index), f"{side.value} interface up"))
+
+    # --- IKE stand-in --------------------------------------------------------------------
+
+    def establish_sa(self) -> IpsecSaPair | None:
+        """Negotiate an SA pair between the ACTIVE router and the peer (None: no ACTIVE)."""
+        for index, slot in enumerate(self._slots):
+            router = slot.router
+            if router is not None and router.sadb.is_active:
+                return self._negotiate(index, self._entry.name, self._entry.seq, self._peer)
+        return None
+
+    def _negotiate(
+        self, index: int, crypto_map: str, seq: int, peer: IPv4Address
+    ) -> IpsecSaPair | None:
+        router = self._slots[index].router
+        if router is None or not router.sadb.is_active:
+            return None
+        config = self._slots[index].config
+        entry = next(e for e in config.crypto_map(crypto_map) if e.seq == seq)
+        transform_set = config.transform_sets[entry.transform_sets[0]]
+        transform = transform_of(transform_set.transforms)
+        if transform is None:
+            return None
+        rng = self._entropy
+        spi_in = 0x1000 + rng.randbelow(0xFFFF_0000)
+        spi_out = 0x1000 + rng.randbelow(0xFFFF_0000)
+        keys = [
+            rng.token_bytes(transform.encryption_key_length),
+            rng.token_bytes(transform.encryption_key_length),
+            rng.token_bytes(transform.integrity_key_length),
+            rng.token_bytes(transform.integrity_key_length),
+        ]
+        params = NewIpsecSa(
+            peer=peer,
+            crypto_map=crypto_map,
+            crypto_map_seq=seq,
+            local_proxy=IPv4Network("172.16.31.0/24"),
+            remote_proxy=self._protected,
+            inbound_spi=spi_in,
+            outbound_spi=spi_out,
+            transforms=transform_set.transforms,
+            inbound_encryption_key=keys[0],
+            outbound_encryption_key=keys[1],
+            inbound_integrity_key=keys[2],
+            outbound_integrity_key=keys[3],
+            expiry_ms=self.now + self._sa_lifetime_ms,
+            lifetime_kilobytes=config.ipsec_lifetime_kilobytes,
+        )
+        result = router.install_sa(params, self.now)
+        self._collect(index)
+        if not isinstance(result, IpsecSaPair):
+            self.events.append((self.now, self.name(index), f"SA refused: {result.reason}"))
+            return None
+        self.peer_sas[spi_in] = PeerSa(
+            sa_id=result.sa_id,
+            outbound=EspOutboundSA(
+                spi=spi_in,
+                transform=transform,
+                encryption_key=keys[0],
+                integrity_key=keys[2],
+                entropy=SeededEntropy(spi_in),
+            ),
+            inbound=EspInboundSA(
+                spi=spi_out, transform=transform, encryption_key=keys[1], integrity_key=keys[3]
+            ),
+        )
+        self.stats.negotiations += 1
+        self.events.append(
+            (self.now, self.name(index), f"SA {result.sa_id} negotiated with {peer} (stand-in IKE)")
+        )
+        return result
+
+    # --- traffic -------------------------------------------------------------------------
+
+    def lan_send(self, packets: int, size: int = 100) -> None:
+        """The LAN host sends ``packets`` sequenced UDP packets to the remote host now."""
+        owner = self._owner[Segment.INSIDE]
+        for _ in range(packets):
+            self._lan_seq += 1
+            self.stats.lan_sent += 1
+            packet = _traffic(LAN_HOST, REMOTE_HOST, self._lan_seq, size)
+            if owner is None or not self._reaches(owner, Side.INSIDE):
+                self.stats.lost_no_gateway += 1
+                self._record(
+                    Segment.INSIDE,
+                    "lan",
+                    "lan-host",
+                    src=LAN_HOST,
+                    dst=REMOTE_HOST,
+                    payload=packet,
+                    delivered=False,
+                )
+                continue
+            self._record(
+                Segment.INSIDE, "lan", "lan-host", src=LAN_HOST, dst=REMOTE_HOST, payload=packet
+            )
+            self._later(partial(self._router_lan, owner, packet))
+
+    def remote_send(self, packets: int, size: int = 100) -> None:
+        """The remote host sends ``packets`` to the LAN host through the peer's newest SA."""
+        if not self.peer_sas:
+            return
+        sa = list(self.peer_sas.values())[-1]  # the newest negotiation
+        for _ in range(packets):
+            self._remote_seq += 1
+            self.stats.remote_sent += 1
+            inner = _traffic(REMOTE_HOST, LAN_HOST, self._remote_seq, size)
+            esp = sa.outbound.encapsulate(inner)
+            if isinstance(esp, Drop):
+                continue
+            self._peer_to_cluster(esp)
+
+    def replay_captured(self, pick: int) -> bool:
+        """An attacker on the outside segment re-sends a captured ESP packet (False: none)."""
+        if not self.captured:
+            return False
+        packet = self.captured[pick % len(self.captured)]
+        self.events.append((self.now, "attacker", "replays a captured ESP packet"))
+        self._peer_to_cluster(packet, capture=False)
+        return True
+
+    # --- internals: delivery -------------------------------------------------------------
+
+    def _later(self, action: Callable[[], None], delay: int | None = None) -> None:
+        self._order += 1
+        when = self.now + (self.latency_ms if delay is None else delay)
+        heapq.heappush(self._agenda, (when, self._order, action))
+
+    def _reaches(self, index: int, side: Side) -> bool:
+        slot = self._slots[index]
+        return slot.router is not None and slot.iface_up[side]
+
+    def _record(
+        self,
+        segment: Segment,
+        kind: str,
+        sender: str,
+        *,
+        src: IPv4Address,
+        dst: IPv4Address,
+        payload: bytes,
+        src_mac: bytes = b"",
+        delivered: bool = True,
+        connection: int = 0,
+    ) -> None:
+        if self.keep_log:
+            self.log.append(
+                WirePacket(
+                    time_ms=self.now,
+                    segment=segment,
+                    kind=kind,
+                    sender=sender,
+                    src=src,
+                    dst=dst,
+                    payload=payload,
+                    src_mac=src_mac,
+                    delivered=delivered,
+                    connection=connection,
+                )
+            )
+
+    def _peer_to_cluster(self, esp: bytes, *, capture: bool = True) -> None:
+        if capture:
+            self.captured.append(esp)
+        owner = self._owner[Segment.OUTSIDE]
+        vip = self._outside_vip()
+        ok = owner is not None and self._reaches(owner, Side.OUTSIDE)
+        self._record(
+            Segment.OUTSIDE, "esp", "peer", src=self._peer, dst=vip, payload=esp, delivered=ok
+        )
+        if not ok or owner is None:
+            self.stats.lost_no_gateway += 1
+            return
+        self._later(partial(self._router_udp4500, owner, esp))
+
+    def _outside_vip(self) -> IPv4Address:
+        group = self._slots[0].config.outside_interface()
+        assert group is not None
+        address = group.standby_groups[0].virtual_ip
+        return address if address is not None else IPv4Address(0)
+
+    def _router_lan(self, index: int, packet: bytes) -> None:
+        router = self._slots[index].router
+        if router is None or not self._slots[index].iface_up[Side.INSIDE]:
+            return
+        router.receive_lan(packet, self.now)
+        self._collect(index)
+
+    def _router_udp4500(self, index: int, esp: bytes) -> None:
+        router = self._slots[index].router
+        if router is None or not self._slots[index].iface_up[Side.OUTSIDE]:
+            return
+        router.receive_udp4500(esp, self._peer, self.now)
+        outputs = router.outputs()
+        if any(isinstance(o, SendLan) for o in outputs) and len(esp) >= 8:
+            spi = int.from_bytes(esp[:4], "big")
+            seq = int.from_bytes(esp[4:8], "big")
+            self.accepted_by_router.append((self.now, index, spi, seq))
+        self._handle_outputs(index, outputs)
+
+    def _boot(self, index: int) -> None:
+        slot = self._slots[index]
+        slot.boots += 1
+        slot.boot_ms = self.now
+        slot.router = Router(
+            slot.config,
+            entropy=SeededEntropy(slot.seed * 1000 + slot.boots),
+            now=self.now,
+            latency_allowance_ms=self.latency_ms,
+        )
+        for side in Side:
+            if not slot.iface_up[side]:
+                slot.router.interface_down(side, self.now)
+        self.events.append((self.now, self.name(index), "boot"))
+        self._collect(index)
+
+    def _collect(self, index: int) -> None:
+        router = self._slots[index].router
+        if router is None:
+            return
+        self._handle_outputs(index, router.outputs())
+
+    def _handle_outputs(self, index: int, outputs: list[Output]) -> None:
+        slot = self._slots[index]
+        name = slot.config.hostname
+        other = 1 - index
+        for out in outputs:
+            if isinstance(out, SendHsrp):
+                self._send_hsrp(index, out)
+            elif isinstance(out, SendGratuitousArp):
+                segment = _SIDE_SEGMENT[out.side]
+                if slot.iface_up[out.side]:
+                    self._owner[segment] = index
+                self._record(
+                    segment,
+                    "garp",
+                    name,
+                    src=out.virtual_ip,
+                    dst=out.virtual_ip,
+                    payload=b"",
+                    src_mac=out.virtual_mac,
+                )
+            elif isinstance(out, SendUdp4500):
+                self.transmitted.append((self.now, index, out.spi, out.seq))
+                ok = slot.iface_up[Side.OUTSIDE]
+                self._record(
+                    Segment.OUTSIDE,
+                    "esp",
+                    name,
+                    src=out.src,
+                    dst=out.dst,
+                    payload=out.payload,
+                    delivered=ok,
+                )
+                if ok:
+                    self._later(partial(self._peer_receive, out.payload))
+            elif isinstance(out, SendLan):
+                ok = slot.iface_up[Side.INSIDE]
+                src, dst = _ip_addresses(out.ip_packet)
+                self._record(
+                    Segment.INSIDE,
+                    "lan",
+                    name,
+                    src=src,
+                    dst=dst,
+                    payload=out.ip_packet,
+                    delivered=ok,
+                )
+                if ok:
+                    self._later(self._lan_receive)
+            elif isinstance(out, SendOutsideClear):
+                src, dst = _ip_addresses(out.ip_packet)
+                if self._acl is not None and _permits(self._acl, src, dst):
+                    self.stats.cleartext_leaked += 1
+                self._record(
+                    Segment.OUTSIDE, "clear", name, src=src, dst=dst, payload=out.ip_packet
+                )
+            elif isinstance(out, RequestSa):
+                key = (out.crypto_map, out.crypto_map_seq, out.peer)
+                if key not in self._pending_ike:
+                    self._pending_ike.add(key)
+                    self._later(partial(self._serve_ike, index, key), delay=self.ike_delay_ms)
+            elif isinstance(out, SspOpen):
+                self._ssp_open(index, out)
+            elif isinstance(out, SspWrite):
+                self._ssp_write(index, out.data)
+            elif isinstance(out, SspShut):
+                self._ssp_shut(index)
+        del other
+
+    def _serve_ike(self, index: int, key: tuple[str, int, IPv4Address]) -> None:
+        self._pending_ike.discard(key)
+        self._negotiate(index, *key)
+
+    def _send_hsrp(self, index: int, out: SendHsrp) -> None:
+        slot = self._slots[index]
+        segment = _SIDE_SEGMENT[out.side]
+        active = (
+            len(out.payload) > _HSRP_STATE_OFFSET
+            and out.payload[_HSRP_STATE_OFFSET] == _HSRP_ACTIVE
+        )
+        group = slot.router.core.group(out.side).group if slot.router is not None else 0
+        mac = virtual_mac(group) if active else _router_mac(index, out.side)
+        if active and slot.iface_up[out.side]:
+            self._owner[segment] = index
+        other = 1 - index
+        ok = slot.iface_up[out.side] and self._reaches(other, out.side)
+        self._record(
+            segment,
+            "hsrp",
+            slot.config.hostname,
+            src=out.src,
+            dst=HSRP_GROUP_ADDRESS,
+            payload=out.payload,
+            src_mac=mac,
+            delivered=ok,
+        )
+        if ok:
+            self._later(partial(self._hsrp_arrives, other, out))
+
+    def _hsrp_arrives(self, index: int, out: SendHsrp) -> None:
+        router = self._slots[index].router
+        if router is None or not self._slots[index].iface_up[out.side]:
+            return
+        router.receive_hsrp(out.side, out.payload, out.src, self.now)
+        self._collect(index)
+
+    def _peer_receive(self, esp: bytes) -> None:
+        if len(esp) < 8:
+            return
+        spi = int.from_bytes(esp[:4], "big")
+        sa = next((s for s in self.peer_sas.values() if s.inbound.spi == spi), None)
+        if sa is None:
+            self._peer_drop("unknown-spi")
+            return
+        inner = sa.inbound.decapsulate(esp)
+        if isinstance(inner, Drop):
+            self._peer_drop(str(inner.reason))
+            return
+        self.accepted_by_peer.append((self.now, spi, int.from_bytes(esp[4:8], "big")))
+        self.stats.delivered_to_remote += 1
+        self.stats.last_remote_delivery_ms = self.now
+
+    def _peer_drop(self, reason: str) -> None:
+        self.stats.peer_refused += 1
+        self.stats.peer_drops[reason] = self.stats.peer_drops.get(reason, 0) + 1
+
+    def _lan_receive(self) -> None:
+        self.stats.delivered_to_lan += 1
+        self.stats.last_lan_delivery_ms = self.now
+
+    # --- internals: SSP ------------------------------------------------------------------
+
+    def _inside_path(self) -> bool:
+        return all(s.router is not None and s.iface_up[Side.INSIDE] for s in self._slots)
+
+    def _ssp_open(self, index: int, out: SspOpen) -> None:
+        other = 1 - index
+        number = self._next_connection
+        self._next_connection += 1
+        reachable = self._inside_path()
+        self._record(
+            Segment.SSP,
+            "ssp-open",
+            self.name(index),
+            src=out.src,
+            dst=out.dst,
+            payload=b"",
+            delivered=reachable,
+            connection=number,
+        )
+
+        def arrive() -> None:
+            server = self._slots[other].router
+            accepted = (
+                self._inside_path() and server is not None and server.ssp_accept(out.src, self.now)
+            )
+            # The SYN-ACK leaves before anything the server writes on the new connection.
+            self._later(partial(answer, accepted))
+            if accepted:
+                old = self._slots[other].connection
+                if old:
+                    self._dead_connections.add(old)
+                self._slots[other].connection = number
+                self._collect(other)
+
+        def answer(accepted: bool) -> None:
+            client = self._slots[index].router
+            if client is None:
+                self._dead_connections.add(number)
+                return
+            if accepted and number not in self._dead_connections:
+                self._slots[index].connection = number
+                client.ssp_connected(self.now)
+            else:
+                client.ssp_connect_failed(self.now)
+            self._collect(index)
+
+        if reachable:
+            self._later(arrive)
+        else:
+            self._later(partial(answer, False), delay=2 * self.latency_ms)
+
+    def _ssp_write(self, index: int, data: bytes) -> None:
+        number = self._slots[index].connection
+        if not number or number in self._dead_connections:
+            return
+        alive = self._inside_path()
+        self._record(
+            Segment.SSP,
+            "ssp-data",
+            self.name(index),
+            src=self._ssp_src(index),
+            dst=self._ssp_src(1 - index),
+            payload=data,
+            delivered=alive,
+            connection=number,
+        )
+        if not alive:
+            self._dead_connections.add(number)
+            return
+        other = 1 - index
+
+        def arrive() -> None:
+            if number in self._dead_connections or self._slots[other].connection != number:
+                return
+            router = self._slots[other].router
+            if router is not None:
+                router.ssp_receive(data, self.now)
+                self._collect(other)
+
+        self._later(arrive)
+
+    def _ssp_shut(self, index: int) -> None:
+        number = self._slots[index].connection
+        self._slots[index].connection = 0
+        if not number or number in self._dead_connections:
+            return
+        self._dead_connections.add(number)
+        other = 1 - index
+        self._record(
+            Segment.SSP,
+            "ssp-close",
+            self.name(index),
+            src=self._ssp_src(index),
+            dst=self._ssp_src(other),
+            payload=b"",
+            connection=number,
+        )
+
+        def arrive() -> None:
+            if self._slots[other].connection != number:
+                return
+            self._slots[other].connection = 0
+            router = self._slots[other].router
+            if router is not None:
+                router.ssp_receive(b"", self.now)
+                self._collect(other)
+
+        self._later(arrive)
+
+    def _ssp_src(self, index: int) -> IPv4Address:
+        router = self._slots[index].router
+        if router is not None:
+            return router.ssp_address
+        inside = self._slots[index].config.inside_interface()
+        assert inside is not None
+        assert inside.address is not None
+        return inside.address.ip
+
+
+def _router_mac(index: int, side: Side) -> bytes:
+    return bytes((0x02, 0, 0, 0, index + 1, 1 if side is Side.INSIDE else 2))
+
+
+@cache
+def _traffic_template(src: IPv4Address, dst: IPv4Address, size: int) -> tuple[bytes, bytes]:
+    """The IPv4 + UDP headers of a ``size``-octet test packet, and its padding.
+
+    Only the 8-octet sequence number varies, so the UDP checksum is left out (0 is
+    allowed over IPv4, RFC 768) and the IPv4 header, checksum included, is constant.
+    """
+    padding = bytes(max(0, size - _TRAFFIC_HEADERS - 8))
+    udp = build_udp(
+        src=src,
+        dst=dst,
+        src_port=_TRAFFIC_PORT,
+        dst_port=_TRAFFIC_PORT,
+        payload=bytes(8) + padding,
+        checksum=False,
+    )
+    return build_ipv4(src=src, dst=dst, protocol=UDP, payload=udp)[:_TRAFFIC_HEADERS], padding
+
+
+def _traffic(src: IPv4Address, dst: IPv4Address, seq: int, size: int) -> bytes:
+    headers, padding = _traffic_template(src, dst, size)
+    return headers + seq.to_bytes(8, "big") + padding
+
+
+def _ip_addresses(packet: bytes) -> tuple[IPv4Address, IPv4Address]:
+    if len(packet) < _IPV4_HEADER:
+        return IPv4Address(0), IPv4Address(0)
+    return IPv4Address(packet[12:16]), IPv4Address(packet[16:20])
+
+
+def _permits(acl: AccessList, src: IPv4Address, dst: IPv4Address) -> bool:
+    """Whether some ``permit`` line of the crypto ACL covers (src, dst), ports aside.
+
+    Deliberately coarser than the forwarder's walk (an independent over-approximation:
+    any permitted pair of addresses seen in the clear on the outside counts as a leak).
+    """
+    return any(
+        entry.action == "permit" and entry.source.matches(src) and entry.destination.matches(dst)
+        for entry in acl.entries
+    )
+
+
+def _protected_network(acl: AccessList | None) -> IPv4Network:
+    """The remote LAN the crypto ACL protects (the document's ``permit ip any NET WILD``)."""
+    for entry in acl.entries if acl is not None else ():
+        if entry.action == "permit":
+            return IPv4Network(f"{entry.destination.address}/{entry.destination.wildcard}")
+    return IPv4Network("192.168.4.0/24")

@@ -1,0 +1,201 @@
+"""The implementation's routers in the simulated world: election, SSP, replication, failover."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from vpnha.impl.config import RouterConfig, parse_config
+from vpnha.impl.forward import ForwardDropReason
+from vpnha.impl.router import DeviceRole, Router, Side, SspLink
+from vpnha.impl.sadb import HaStatus
+from vpnha.properties.scenarios import example_path
+from vpnha.properties.world import Segment, World
+
+FAST_DELAYS = ("standby delay minimum 30 reload 60", "standby delay minimum 2 reload 2")
+HOLD_MS = 3000
+
+
+def configs(*edits: tuple[str, str]) -> tuple[RouterConfig, RouterConfig]:
+    """The shipped pair with short standby delays (and any further text edits)."""
+    out = []
+    for name in ("router1.cfg", "router2.cfg"):
+        text = example_path(name).read_text()
+        for old, new in (FAST_DELAYS, *edits):
+            text = text.replace(old, new)
+        out.append(parse_config(text, source=name))
+    return out[0], out[1]
+
+
+def up(world: World, index: int) -> Router:
+    router = world.router(index)
+    assert router is not None
+    return router
+
+
+def active_index(world: World) -> int:
+    (index,) = [i for i in (0, 1) if (r := world.router(i)) is not None and r.sadb.is_active]
+    return index
+
+
+def settled_world(seed: int = 1) -> World:
+    world = World(configs(), seed=seed)
+    world.advance(2000 + 4 * HOLD_MS)
+    return world
+
+
+def traffic(world: World, ms: int, per_tick: int = 10, tick: int = 100) -> None:
+    for _ in range(ms // tick):
+        world.lan_send(per_tick)
+        world.remote_send(per_tick)
+        world.advance(tick)
+
+
+def reused(world: World) -> int:
+    counts = Counter((spi, seq) for _, _, spi, seq in world.transmitted)
+    return sum(n - 1 for n in counts.values() if n > 1)
+
+
+def test_pair_elects_one_active_and_connects_ssp() -> None:
+    world = settled_world()
+    r1, r2 = up(world, 0), up(world, 1)
+    # Equal priorities: the higher inside/outside address (router 1, .100) wins both groups.
+    assert r1.role is DeviceRole.ACTIVE
+    assert r2.role is DeviceRole.STANDBY
+    assert {r1.core.group(s).state.name for s in Side} == {"ACTIVE"}
+    assert {r2.core.group(s).state.name for s in Side} == {"STANDBY"}
+    # The lower SSP address (router 2, .6) is the TCP client; both ends established.
+    assert r2.ssp_is_client
+    assert not r1.ssp_is_client
+    assert r1.ssp_link is SspLink.OPEN
+    assert r2.ssp_link is SspLink.OPEN
+    assert r1.sadb.connected
+    assert r2.sadb.connected
+    assert world.owner(Segment.INSIDE) == 0
+    assert world.owner(Segment.OUTSIDE) == 0
+
+
+def test_sa_is_replicated_and_carries_traffic_both_ways() -> None:
+    world = settled_world()
+    sa = world.establish_sa()
+    assert sa is not None
+    traffic(world, 1000)
+    copy = up(world, 1).sadb.ipsec_sa(sa.sa_id)
+    assert copy is not None
+    assert copy.status is HaStatus.STANDBY
+    assert not copy.stale
+    assert world.stats.delivered_to_remote == world.stats.lan_sent == 100
+    assert world.stats.delivered_to_lan == world.stats.remote_sent == 100
+    assert world.stats.peer_refused == 0
+    assert world.stats.cleartext_leaked == 0
+    assert reused(world) == 0
+
+
+def test_crash_of_the_active_hands_over_without_renegotiation_or_reuse() -> None:
+    world = settled_world()
+    sa = world.establish_sa()
+    assert sa is not None
+    traffic(world, 1000)
+    last_out = up(world, 0).sadb.ipsec_sa(sa.sa_id)
+    assert last_out is not None
+    crash_at = world.now
+    world.crash(0)
+    traffic(world, HOLD_MS + 2000)
+    survivor = up(world, 1)
+    assert survivor.role is DeviceRole.ACTIVE
+    assert crash_at < survivor.core.role_since_ms <= crash_at + HOLD_MS + 100
+    promoted = survivor.sadb.ipsec_sa(sa.sa_id)
+    assert promoted is not None
+    assert promoted.status is HaStatus.ACTIVE
+    # The jump: outbound one replay interval (1 million packets) past what it held.
+    assert promoted.outbound_seq > last_out.outbound_seq + 1_000_000 - 1
+    assert world.stats.negotiations == 1
+    assert reused(world) == 0
+    assert world.stats.peer_refused == 0
+    delivered = world.stats.delivered_to_remote
+    traffic(world, 500)
+    assert world.stats.delivered_to_remote == delivered + 50
+
+
+def test_restart_preempts_back_and_keeps_the_sa() -> None:
+    world = settled_world()
+    sa = world.establish_sa()
+    assert sa is not None
+    traffic(world, 500)
+    world.crash(0)
+    traffic(world, HOLD_MS + 1000)
+    world.restart(0)
+    traffic(world, 2000 + 4 * HOLD_MS)
+    assert up(world, 0).role is DeviceRole.ACTIVE
+    assert up(world, 1).role is DeviceRole.STANDBY
+    back = up(world, 0).sadb.ipsec_sa(sa.sa_id)
+    assert back is not None
+    assert back.status is HaStatus.ACTIVE
+    assert world.stats.negotiations == 1
+    assert reused(world) == 0
+    assert world.stats.peer_refused == 0
+    before = world.stats.delivered_to_remote
+    traffic(world, 500)
+    assert world.stats.delivered_to_remote == before + 50
+
+
+def test_captured_packet_replayed_after_failover_is_refused() -> None:
+    world = settled_world()
+    assert world.establish_sa() is not None
+    traffic(world, 500)
+    world.crash(0)
+    traffic(world, HOLD_MS + 1000)
+    survivor = up(world, 1)
+    delivered = world.stats.delivered_to_lan
+    refused = survivor.forwarder.counters().dropped(ForwardDropReason.REPLAY)
+    assert world.replay_captured(3)
+    world.advance(10)
+    assert world.stats.delivered_to_lan == delivered
+    assert survivor.forwarder.counters().dropped(ForwardDropReason.REPLAY) == refused + 1
+
+
+def test_tracking_moves_both_groups_when_the_outside_interface_fails() -> None:
+    world = settled_world()
+    assert world.establish_sa() is not None
+    traffic(world, 500)
+    world.interface_down(0, Side.OUTSIDE)
+    traffic(world, HOLD_MS + 1000)
+    r1, r2 = up(world, 0), up(world, 1)
+    assert r2.role is DeviceRole.ACTIVE
+    assert r2.core.group(Side.INSIDE).state.name == "ACTIVE"
+    assert r1.role is not DeviceRole.ACTIVE
+    assert reused(world) == 0
+    before = world.stats.delivered_to_remote
+    traffic(world, 500)
+    assert world.stats.delivered_to_remote == before + 50
+
+
+def test_ssp_with_different_keys_never_establishes_and_counts_the_refusals() -> None:
+    text1 = example_path("router1.cfg").read_text().replace(*FAST_DELAYS)
+    text2 = (
+        example_path("router2.cfg")
+        .read_text()
+        .replace(*FAST_DELAYS)
+        .replace("vpnha ssp-key ha-pair-secret", "vpnha ssp-key another-secret")
+    )
+    world = World((parse_config(text1), parse_config(text2)), seed=2)
+    world.advance(5000)
+    for index in (0, 1):
+        router = up(world, index)
+        assert router.ssp_link is not SspLink.OPEN or not router.sadb.connected
+        assert not router.sadb.connected
+    counters = up(world, 1).ssp_counters()
+    assert counters is not None
+    assert sum(counters.drops.values()) >= 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_runs_are_deterministic_for_a_seed(seed: int) -> None:
+    def run() -> list[tuple[int, str, str, bytes]]:
+        world = World(configs(), seed=seed)
+        world.advance(8000)
+        world.establish_sa()
+        traffic(world, 300)
+        return [(p.time_ms, p.segment.value, p.kind, p.payload) for p in world.log]
+
+    assert run() == run()

@@ -1,12 +1,13 @@
-"""One router's sans-IO core: its two HSRP groups, interface tracking and the SSP device role.
+"""One router, sans-IO: :class:`RouterCore` (HSRP pair, device role) and :class:`Router`.
 
 Theory of operation
 -------------------
-This is the first slice of the router composition (issue 3): it wires the two
-HSRP speakers of the document's topology — the inside (LAN) group and the
-outside (ISP) group, each on its own interface — to the interfaces' state and
-to each other, and derives the SSP device role from them. Later slices add the
-SSP connection, the SA database and the forwarder around the same surface.
+Two layers. :class:`RouterCore` wires the two HSRP speakers of the document's
+topology — the inside (LAN) group and the outside (ISP) group, each on its own
+interface — to the interfaces' state and to each other, and derives the SSP
+device role from them. :class:`Router` (below) composes that core with the SSP
+connection, the SA database and its crypto engine, and the data path; its own
+docstring describes the glue.
 
 - Boot: each group is enabled after ``standby delay reload`` (the interface's
   configured value, 0 when absent); an interface that comes back up re-enables
@@ -55,7 +56,29 @@ from .ssp.messages import CounterUpdate, IkeSaAdd, IpsecSaAdd, Message, RoleChan
 from .ssp.wire import DeviceRole as WireRole
 from .vam import CryptoEngine, Refusal
 
-__all__ = ["DeviceRole", "RoleChanged", "RouterCore", "RouterEvent", "Side"]
+__all__ = [
+    "DeviceRole",
+    "Event",
+    "GroupEvent",
+    "Output",
+    "RequestSa",
+    "RoleChanged",
+    "Router",
+    "RouterCore",
+    "RouterEvent",
+    "SendGratuitousArp",
+    "SendHsrp",
+    "SendLan",
+    "SendOutsideClear",
+    "SendUdp4500",
+    "Side",
+    "SspEvent",
+    "SspLink",
+    "SspOpen",
+    "SspShut",
+    "SspWrite",
+    "Takeover",
+]
 
 
 class Side(enum.Enum):
@@ -492,6 +515,7 @@ class Router:
         )
         self._outputs: list[Output] = []
         self._events: deque[Event] = deque()
+        self._deadline: int | None = None
         self._after(now)
 
     # --- views -----------------------------------------------------------------------
@@ -588,12 +612,19 @@ class Router:
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> int | None:
-        """The earliest deadline of every part, ms."""
-        deadlines = [self._core.get_timer(), self._db.get_timer(), self._retry_at]
-        if self._conn is not None:
-            deadlines.append(self._conn.get_timer())
-        present = [d for d in deadlines if d is not None]
-        return min(present) if present else None
+        """The earliest deadline of every part, ms (computed after each input)."""
+        return self._deadline
+
+    def _compute_deadline(self) -> int | None:
+        deadline = self._core.get_timer()
+        for candidate in (
+            self._db.get_timer(),
+            self._retry_at,
+            self._conn.get_timer() if self._conn is not None else None,
+        ):
+            if candidate is not None and (deadline is None or candidate < deadline):
+                deadline = candidate
+        return deadline
 
     def handle_timer(self, now: int) -> None:
         """Fire whatever is due at ``now``."""
@@ -802,6 +833,7 @@ class Router:
                 )
         for side, payload in self._core.datagrams_to_send(now):
             self._outputs.append(SendHsrp(side=side, src=self._addresses[side], payload=payload))
+        self._deadline = self._compute_deadline()
 
     def _drain_core(self, now: int) -> bool:
         progressed = False

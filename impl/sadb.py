@@ -122,10 +122,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Address, IPv4Network
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from vpnha.impl.config import ReplayInterval
 from vpnha.impl.entropy import Entropy
@@ -628,6 +628,7 @@ class SaDatabase:
         self._entropy = entropy
         self._grace_ms = grace_ms
         self._intervals = dict(replay_intervals or {})
+        self._interval_cache: dict[str, ReplayInterval] = {}
         self._window = replay_window_size
         self._window_mask = (1 << replay_window_size) - 1
         # Role and SSP state.
@@ -752,17 +753,21 @@ class SaDatabase:
 
     def replay_interval(self, crypto_map: str) -> ReplayInterval:
         """This router's ``ha replay-interval`` for ``crypto_map`` (defaults when unset)."""
-        return self._intervals.get(crypto_map) or ReplayInterval()
+        interval = self._interval_cache.get(crypto_map)
+        if interval is None:
+            interval = self._intervals.get(crypto_map) or ReplayInterval()
+            self._interval_cache[crypto_map] = interval
+        return interval
 
     def jump(self, sa: IpsecSaPair, kind: CounterKind) -> int:
         """J of one IPsec counter of ``sa`` (see the module's table)."""
+        if kind is CounterKind.BYTES:
+            return sa.lifetime_kilobytes * KILOBYTE // BYTES_JUMP_DIVISOR
         interval = self.replay_interval(sa.crypto_map)
         if kind is CounterKind.OUTBOUND_SEQ:
             return interval.outbound_millions * OUTBOUND_JUMP_UNIT
         if kind is CounterKind.INBOUND_EDGE:
             return interval.inbound_packets
-        if kind is CounterKind.BYTES:
-            return sa.lifetime_bytes // BYTES_JUMP_DIVISOR
         raise LocalProtocolError(f"{kind.name} is not an IPsec counter")
 
     def limit(self, sa: IpsecSaPair, kind: CounterKind) -> int | None:
@@ -1887,6 +1892,32 @@ class SaDatabase:
             self._queue_update(Doi.IKE, ike.sa_id, CounterKind.DPD_IN, ike.dpd_in)
             self._count["updates_sent"] += 1
         self._ike[ike.sa_id] = replace(ike, dpd_out_sync=out_sync, dpd_in_sync=in_sync)
+
+
+_R = TypeVar("_R")
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def replace(record: _R, /, **changes: Any) -> _R:
+    """``dataclasses.replace`` for this module's records, several times faster.
+
+    The records are frozen slotted dataclasses without ``__post_init__``, so a copy
+    with some fields changed is exactly the same object ``dataclasses.replace`` would
+    build; this skips its per-call field introspection and keyword re-parsing (it
+    runs on every packet). Unknown field names raise ``TypeError`` like the original.
+    """
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    unknown = changes.keys() - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    new = object.__new__(cls)
+    setter = object.__setattr__
+    for name in names:
+        setter(new, name, changes[name] if name in changes else getattr(record, name))
+    return new
 
 
 def _bump(table: dict[_K, int], key: _K, by: int = 1) -> None:

@@ -8,16 +8,24 @@ log (every ESP run transmitted and accepted). Invariants are predicates over
 observations, so the same invariants judge the model and the implementation.
 
 This module (and ``properties`` as a whole) is the only place that knows both the
-model's and the implementation's types; ``observe_model`` is the model side.
+model's and the implementation's types; ``observe_model`` is the model side and
+``observe_world`` the implementation's (its routers in the simulated world).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vpnha.impl.config.schema import InterfaceConfig, StandbyGroup
+from vpnha.impl.router import DeviceRole as ImplDeviceRole
+from vpnha.impl.router import Side
+from vpnha.impl.sadb import HaStatus as ImplHaStatus
 from vpnha.model import system as msys
 from vpnha.model.params import GroupSide
 from vpnha.model.sadb import HaStatus
+from vpnha.model.topology import RouterView, lan_reaches_remote
+
+from .world import RunLog, Segment, World
 
 __all__ = [
     "ConfigFacts",
@@ -29,6 +37,7 @@ __all__ = [
     "SaObs",
     "Takeover",
     "observe_model",
+    "observe_world",
 ]
 
 
@@ -327,3 +336,231 @@ def observe_model(system: msys.System) -> Observation:
 def is_active(status: str) -> bool:
     """Whether an SA status string means ACTIVE."""
     return status == HaStatus.ACTIVE.value
+
+
+# --------------------------------------------------------------------------------------
+# The implementation side: the simulated world of impl routers -> observation
+# --------------------------------------------------------------------------------------
+
+_IMPL_DROP_NAMES: dict[str, str] = {
+    "replay": "replay_dropped",
+    "no-sa": "no_sa",
+    "unknown-spi": "unknown_spi",
+    "seq-exhausted": "seq_exhausted",
+    "not-active-inside": "split_blackhole",
+}
+"""Forwarder drop reasons with a model counter of the same meaning (others keep their name)."""
+
+
+def _impl_group(world: World, index: int, side: Side) -> GroupObs:
+    router = world.router(index)
+    assert router is not None
+    group = router.core.group(side)
+    return GroupObs(
+        side=side.value,
+        group=group.group,
+        state=group.state.name.title(),
+        priority=group.effective_priority,
+        interface_up=world.interface_is_up(index, side),
+        state_since_ms=world.state_since.get((index, side), world.boot_ms(index)),
+    )
+
+
+def _impl_down(world: World, index: int) -> RouterObs:
+    config = world.config(index)
+    groups = []
+    for side, iface in (
+        (Side.INSIDE, config.inside_interface()),
+        (Side.OUTSIDE, config.outside_interface()),
+    ):
+        number = iface.standby_groups[0].group if iface is not None and iface.standby_groups else 0
+        groups.append(
+            GroupObs(
+                side=side.value,
+                group=number,
+                state="Initial",
+                priority=0,
+                interface_up=world.interface_is_up(index, side),
+                state_since_ms=world.now,
+            )
+        )
+    return RouterObs(
+        name=config.hostname,
+        up=False,
+        role="NONE",
+        role_since_ms=world.now,
+        inside=groups[0],
+        outside=groups[1],
+        ssp_connected=False,
+        adds=0,
+        deletes=0,
+        requests=0,
+        replies=0,
+        sas=(),
+        ike=(),
+        card_in_use=0,
+        card_capacity=config.crypto_card.sa_capacity(),
+        degraded=(),
+        drops=(),
+    )
+
+
+def _impl_router(world: World, index: int) -> RouterObs:
+    router = world.router(index)
+    if router is None:
+        return _impl_down(world, index)
+    db = router.sadb
+    now = world.now
+    sas = tuple(
+        SaObs(
+            sa_id=sa.sa_id,
+            spi_in=sa.inbound_spi,
+            spi_out=sa.outbound_spi,
+            status=sa.status.name,
+            stale=sa.status is ImplHaStatus.STANDBY and not db.promotable(sa, now),
+            next_out=sa.outbound_seq + 1,
+            inbound_top=sa.inbound_right_edge,
+            expires_ms=sa.expiry_ms,
+            bytes_used=sa.bytes_used,
+            lifetime_bytes=sa.lifetime_bytes,
+        )
+        for sa in sorted(db.ipsec_sas(), key=lambda sa: sa.sa_id)
+    )
+    ike = tuple(
+        IkeObs(
+            ike_id=sa.sa_id,
+            status=sa.status.name,
+            stale=sa.status is ImplHaStatus.STANDBY and not db.promotable(sa, now),
+            dpd_out=sa.dpd_out,
+        )
+        for sa in sorted(db.ike_sas(), key=lambda sa: sa.sa_id)
+    )
+    counters = db.counters
+    forward = router.forwarder.counters()
+    drops = {
+        _IMPL_DROP_NAMES.get(str(reason), str(reason).replace("-", "_")): count
+        for reason, count in forward.drops.items()
+        if count
+    }
+    drops["encaps"] = forward.encrypted_packets
+    drops["decaps"] = forward.decrypted_packets
+    role = router.role
+    return RouterObs(
+        name=router.hostname,
+        up=True,
+        role="NONE" if role is ImplDeviceRole.INIT else role.value,
+        role_since_ms=router.core.role_since_ms,
+        inside=_impl_group(world, index, Side.INSIDE),
+        outside=_impl_group(world, index, Side.OUTSIDE),
+        ssp_connected=db.connected,
+        adds=counters.adds_sent,
+        deletes=counters.deletes_sent,
+        requests=counters.resync_requests,
+        replies=counters.replies_received,
+        sas=sas,
+        ike=ike,
+        card_in_use=router.engine.in_use,
+        card_capacity=router.engine.capacity,
+        degraded=tuple(sorted(sa_id for _, sa_id in db.degraded_copies)),
+        drops=tuple(sorted(drops.items())),
+    )
+
+
+def _runs(log: RunLog) -> tuple[Run, ...]:
+    return tuple(
+        Run(time_ms=time_ms, router=router, spi=spi, first=first, last=last)
+        for time_ms, router, spi, first, last in log.runs
+    )
+
+
+def _impl_facts(world: World) -> ConfigFacts:
+    configs = [world.config(0), world.config(1)]
+    groups = []
+    for config in configs:
+        pair = []
+        for iface in (config.inside_interface(), config.outside_interface()):
+            assert iface is not None
+            assert iface.address is not None
+            pair.append((iface, iface.standby_groups[0]))
+        groups.append(pair)
+    hello = max(g.hello_ms for pair in groups for _, g in pair)
+    hold = max(g.hold_ms for pair in groups for _, g in pair)
+    delays = max(
+        ((iface.standby_delay_reload_s or 0) + (iface.standby_delay_minimum_s or 0)) * 1000
+        + (g.preempt_delay_minimum_s or 0) * 1000
+        for pair in groups
+        for iface, g in pair
+    )
+
+    def mutual(pair: list[tuple[InterfaceConfig, StandbyGroup]]) -> bool:
+        (inside, inside_group), (outside, outside_group) = pair
+        inside_tracks = {t.interface for t in inside_group.tracks}
+        outside_tracks = {t.interface for t in outside_group.tracks}
+        return outside.name in inside_tracks and inside.name in outside_tracks
+
+    def address(iface: InterfaceConfig) -> int:
+        assert iface.address is not None
+        return int(iface.address.ip)
+
+    return ConfigFacts(
+        priorities=(
+            (groups[0][0][1].priority, groups[0][1][1].priority),
+            (groups[1][0][1].priority, groups[1][1][1].priority),
+        ),
+        preempt=(
+            (groups[0][0][1].preempt, groups[0][1][1].preempt),
+            (groups[1][0][1].preempt, groups[1][1][1].preempt),
+        ),
+        addresses=(
+            (address(groups[0][0][0]), address(groups[0][1][0])),
+            (address(groups[1][0][0]), address(groups[1][1][0])),
+        ),
+        mutual_tracking=(mutual(groups[0]), mutual(groups[1])),
+        hello_ms=hello,
+        hold_ms=hold,
+        latency_ms=world.latency_ms,
+        settle_ms=delays + 4 * hold + 2 * hello + 4 * world.latency_ms,
+    )
+
+
+def observe_world(world: World) -> Observation:
+    """The implementation's abstraction function: the simulated world -> observation."""
+    views = [
+        RouterView(
+            name=world.name(i),
+            up=world.router(i) is not None,
+            owns_inside_vip=world.owner(Segment.INSIDE) == i,
+            owns_outside_vip=world.owner(Segment.OUTSIDE) == i,
+            has_active_sa=(r := world.router(i)) is not None
+            and any(sa.status is ImplHaStatus.ACTIVE for sa in r.sadb.ipsec_sas()),
+        )
+        for i in (0, 1)
+    ]
+    refusals = []
+    for i in (0, 1):
+        router = world.router(i)
+        if router is not None:
+            refusals += [f"admission: {reason}" for reason in router.engine.refusals]
+    return Observation(
+        now_ms=world.now,
+        routers=(_impl_router(world, 0), _impl_router(world, 1)),
+        transmitted=_runs(world.transmitted),
+        accepted=_runs(world.accepted_by_router),
+        dpd_sent=(),
+        cleartext_leaked=world.stats.cleartext_leaked,
+        peer_refused=world.stats.peer_refused,
+        delivered_to_lan=world.stats.delivered_to_lan,
+        delivered_to_remote=world.stats.delivered_to_remote,
+        reachable=lan_reaches_remote(views),
+        deleted=(),
+        refusals=tuple(refusals),
+        takeovers=tuple(
+            Takeover(time_ms=t, router=r, usable=usable, promoted=promoted)
+            for t, r, usable, promoted in world.takeovers
+        ),
+        clean_since=(world.clean_since[Segment.INSIDE], world.clean_since[Segment.OUTSIDE]),
+        partitioned=(False, False),
+        disturbed_ms=world.disturbed_ms,
+        boot_ms=(world.boot_ms(0), world.boot_ms(1)),
+        config=_impl_facts(world),
+    )

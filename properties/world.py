@@ -55,10 +55,12 @@ from vpnha.impl.config import AccessList, RouterConfig
 from vpnha.impl.dataplane import transform_of
 from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.esp import Drop, EspInboundSA, EspOutboundSA, build_ipv4, build_udp
-from vpnha.impl.hsrp.core import virtual_mac
+from vpnha.impl.hsrp.core import StateChanged, virtual_mac
 from vpnha.impl.router import (
+    GroupEvent,
     Output,
     RequestSa,
+    RoleChanged,
     Router,
     SendGratuitousArp,
     SendHsrp,
@@ -66,16 +68,20 @@ from vpnha.impl.router import (
     SendOutsideClear,
     SendUdp4500,
     Side,
+    SspEvent,
     SspOpen,
     SspShut,
     SspWrite,
+    Takeover,
 )
 from vpnha.impl.sadb import IpsecSaPair, NewIpsecSa
+from vpnha.impl.ssp.core import Closed, Established
 
 __all__ = [
     "LAN_HOST",
     "REMOTE_HOST",
     "PeerSa",
+    "RunLog",
     "Segment",
     "WirePacket",
     "World",
@@ -158,6 +164,50 @@ class _Slot:
     """The SSP connection number this router holds (0 = none)."""
 
 
+class RunLog:
+    """(time, router, SPI, seq) events folded into runs of consecutive sequence numbers.
+
+    Each run is ``[time of its first packet, router, SPI, first seq, last seq]``; a
+    packet that continues the latest run of its (router, SPI) extends it, any other
+    starts a new run. Appending is O(1) and a long stream stays a handful of runs.
+    """
+
+    __slots__ = ("_open", "count", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[list[int]] = []
+        self._open: dict[tuple[int, int], int] = {}
+        self.count = 0
+        """Packets recorded."""
+
+    def add(self, time_ms: int, router: int, spi: int, seq: int) -> None:
+        """Record one packet."""
+        self.count += 1
+        at = self._open.get((router, spi))
+        if at is not None:
+            run = self.runs[at]
+            if run[4] + 1 == seq:
+                run[4] = seq
+                return
+        self._open[(router, spi)] = len(self.runs)
+        self.runs.append([time_ms, router, spi, seq, seq])
+
+    def repeated(self) -> int:
+        """How many recorded (SPI, seq) were recorded before (by any router)."""
+        seen: dict[int, list[tuple[int, int]]] = {}
+        for _, _, spi, first, last in self.runs:
+            seen.setdefault(spi, []).append((first, last))
+        total = 0
+        for spans in seen.values():
+            spans.sort()
+            reach = 0
+            for first, last in spans:
+                if first <= reach:
+                    total += min(last, reach) - first + 1
+                reach = max(reach, last)
+        return total
+
+
 @dataclass(slots=True, kw_only=True)
 class Stats:
     """What the hosts and the peer saw."""
@@ -207,16 +257,26 @@ class World:
         self.log: list[WirePacket] = []
         self.stats = Stats()
         self.peer_sas: dict[int, PeerSa] = {}
-        self.transmitted: list[tuple[int, int, int, int]] = []
-        """(time, router, SPI, seq) of every ESP packet a router sent."""
-        self.accepted_by_router: list[tuple[int, int, int, int]] = []
-        """(time, router, SPI, seq) of every ESP packet a router accepted and delivered."""
+        self.negotiated: list[NewIpsecSa] = []
+        """Every SA pair the stand-in IKE handed a router (keys included, for the pcap)."""
+        self.transmitted = RunLog()
+        """Every ESP packet a router sent, as runs of consecutive sequence numbers."""
+        self.accepted_by_router = RunLog()
+        """Every ESP packet a router accepted and delivered, as runs."""
         self.accepted_by_peer: list[tuple[int, int, int]] = []
         """(time, SPI, seq) of every ESP packet the peer accepted."""
         self.captured: list[bytes] = []
         """ESP packets the peer sent, as an attacker on the outside segment saw them."""
         self.events: list[tuple[int, str, str]] = []
         """(time, node, text): what happened, for timelines."""
+        self.takeovers: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = []
+        """(time, router, usable copies, promoted copies) of every takeover."""
+        self.state_since: dict[tuple[int, Side], int] = {}
+        """When each router's group entered its current state."""
+        self.clean_since: dict[Segment, int] = {Segment.INSIDE: now, Segment.OUTSIDE: now}
+        """Last time a fault touched each segment."""
+        self.disturbed_ms = now
+        """Last time anything changed HSRP's inputs."""
         self._lan_seq = 0
         self._remote_seq = 0
         first = configs[0].crypto_map(configs[0].outside_interface().crypto_map or "")  # type: ignore[union-attr]
@@ -229,6 +289,9 @@ class World:
             if sa_lifetime_ms is not None
             else configs[0].ipsec_lifetime_seconds * 1000
         )
+        outside = configs[0].outside_interface()
+        vip = outside.standby_groups[0].virtual_ip if outside is not None else None
+        self._vip = vip if vip is not None else IPv4Address(0)
         for index in (0, 1):
             self._boot(index)
 
@@ -237,6 +300,10 @@ class World:
     def router(self, index: int) -> Router | None:
         """Router 0 or 1 (None while crashed)."""
         return self._slots[index].router
+
+    def config(self, index: int) -> RouterConfig:
+        """Router ``index``'s configuration."""
+        return self._slots[index].config
 
     def name(self, index: int) -> str:
         """Router 0's or 1's hostname."""
@@ -253,6 +320,15 @@ class World:
     def owner(self, segment: Segment) -> int | None:
         """The router the segment's switch sends the virtual MAC's frames to."""
         return self._owner[segment]
+
+    @property
+    def outside_vip(self) -> IPv4Address:
+        """The outside virtual IP (the peer's IPsec peer address)."""
+        return self._vip
+
+    def router_mac(self, index: int, side: Side) -> bytes:
+        """Router ``index``'s own MAC on ``side`` (HSRP hellos when not Active)."""
+        return _router_mac(index, side)
 
     @property
     def peer_address(self) -> IPv4Address:
@@ -312,6 +388,7 @@ class World:
         for segment, owner in self._owner.items():
             if owner == index:
                 self._owner[segment] = owner  # the switch keeps the stale MAC entry
+        self._disturb(Segment.INSIDE, Segment.OUTSIDE)
         self.events.append((self.now, self.name(index), "crash"))
 
     def restart(self, index: int) -> None:
@@ -324,6 +401,7 @@ class World:
         """Router ``index``'s interface on ``side`` goes down."""
         slot = self._slots[index]
         slot.iface_up[side] = False
+        self._disturb(_SIDE_SEGMENT[side])
         if slot.router is not None:
             slot.router.interface_down(side, self.now)
             self._collect(index)
@@ -333,6 +411,7 @@ class World:
         """Router ``index``'s interface on ``side`` comes back."""
         slot = self._slots[index]
         slot.iface_up[side] = True
+        self._disturb(_SIDE_SEGMENT[side])
         if slot.router is not None:
             slot.router.interface_up(side, self.now)
             self._collect(index)
@@ -386,6 +465,7 @@ class World:
             lifetime_kilobytes=config.ipsec_lifetime_kilobytes,
         )
         result = router.install_sa(params, self.now)
+        self.negotiated.append(params)
         self._collect(index)
         if not isinstance(result, IpsecSaPair):
             self.events.append((self.now, self.name(index), f"SA refused: {result.reason}"))
@@ -513,10 +593,7 @@ class World:
         self._later(partial(self._router_udp4500, owner, esp))
 
     def _outside_vip(self) -> IPv4Address:
-        group = self._slots[0].config.outside_interface()
-        assert group is not None
-        address = group.standby_groups[0].virtual_ip
-        return address if address is not None else IPv4Address(0)
+        return self._vip
 
     def _router_lan(self, index: int, packet: bytes) -> None:
         router = self._slots[index].router
@@ -534,11 +611,19 @@ class World:
         if any(isinstance(o, SendLan) for o in outputs) and len(esp) >= 8:
             spi = int.from_bytes(esp[:4], "big")
             seq = int.from_bytes(esp[4:8], "big")
-            self.accepted_by_router.append((self.now, index, spi, seq))
-        self._handle_outputs(index, outputs)
+            self.accepted_by_router.add(self.now, index, spi, seq)
+        self._collect(index, outputs)
+
+    def _disturb(self, *segments: Segment) -> None:
+        for segment in segments:
+            self.clean_since[segment] = self.now
+        self.disturbed_ms = self.now
 
     def _boot(self, index: int) -> None:
         slot = self._slots[index]
+        self._disturb(Segment.INSIDE, Segment.OUTSIDE)
+        for side in Side:
+            self.state_since[(index, side)] = self.now
         slot.boots += 1
         slot.boot_ms = self.now
         slot.router = Router(
@@ -553,11 +638,54 @@ class World:
         self.events.append((self.now, self.name(index), "boot"))
         self._collect(index)
 
-    def _collect(self, index: int) -> None:
+    def _collect(self, index: int, outputs: list[Output] | None = None) -> None:
         router = self._slots[index].router
         if router is None:
             return
-        self._handle_outputs(index, router.outputs())
+        self._drain_events(index, router)
+        self._handle_outputs(index, router.outputs() if outputs is None else outputs)
+
+    def _drain_events(self, index: int, router: Router) -> None:
+        name = self.name(index)
+        while (event := router.next_event()) is not None:
+            if isinstance(event, GroupEvent):
+                inner = event.event
+                if isinstance(inner, StateChanged):
+                    self.state_since[(index, event.side)] = inner.at_ms
+                    self.events.append(
+                        (
+                            self.now,
+                            name,
+                            f"hsrp {event.side.value}: {inner.old_state.name.title()} -> "
+                            f"{inner.new_state.name.title()} ({inner.cell})",
+                        )
+                    )
+            elif isinstance(event, RoleChanged):
+                self.events.append((self.now, name, f"role {event.old.value} -> {event.new.value}"))
+            elif isinstance(event, Takeover):
+                report = event.report
+                self.takeovers.append(
+                    (
+                        event.at_ms,
+                        index,
+                        report.promoted_ipsec + report.expired_ipsec,
+                        report.promoted_ipsec,
+                    )
+                )
+                self.events.append(
+                    (
+                        self.now,
+                        name,
+                        f"takeover: promoted {list(report.promoted_ipsec)}, "
+                        f"discarded {list(report.discarded_ipsec)}",
+                    )
+                )
+            elif isinstance(event, SspEvent):
+                inner_ssp = event.event
+                if isinstance(inner_ssp, Established):
+                    self.events.append((self.now, name, "ssp-connected"))
+                elif isinstance(inner_ssp, Closed):
+                    self.events.append((self.now, name, f"ssp-disconnected: {inner_ssp.reason}"))
 
     def _handle_outputs(self, index: int, outputs: list[Output]) -> None:
         slot = self._slots[index]
@@ -580,7 +708,7 @@ class World:
                     src_mac=out.virtual_mac,
                 )
             elif isinstance(out, SendUdp4500):
-                self.transmitted.append((self.now, index, out.spi, out.seq))
+                self.transmitted.add(self.now, index, out.spi, out.seq)
                 ok = slot.iface_up[Side.OUTSIDE]
                 self._record(
                     Segment.OUTSIDE,

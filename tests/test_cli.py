@@ -90,3 +90,27 @@ def test_simulate_json_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["replay_accepted"] == 0
     assert figures["renegotiations"] == 0
     assert 0 < figures["takeover_ms"] <= figures["hold_ms"] + 500
+
+
+@pytest.mark.slow
+def test_simulate_both_sides_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--side", "both", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True
+    assert report["agreement"] == {"ok": True, "differences": []}
+    for side in ("model", "impl"):
+        figures = report[side]["figures"]
+        assert report[side]["violations"] == []
+        assert figures["seq_reused"] == figures["accepted_twice"] == 0
+        assert figures["replay_refused"] == 1
+        assert figures["renegotiations"] == 0
+        assert 0 < figures["takeover_ms"] <= figures["hold_ms"] + 500
+
+
+def test_simulate_option_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--esp-keys", "k"]) == 2
+    assert "--esp-keys needs --pcap" in capsys.readouterr().err
+    assert main(["simulate", "--side", "model", "--pcap", "x.pcapng"]) == 2
+    assert "--pcap records the implementation" in capsys.readouterr().err
+    assert main(["simulate", "--rate", "5"]) == 2
+    assert "rate 5 packets/s must be 10-100000" in capsys.readouterr().err

@@ -3,8 +3,11 @@
 Commands (DESIGN §7; later issues add ``check``, ``gate``, ``prove``, ``replay``,
 ``lab``, ``router`` and ``show``):
 
-- ``vpnha simulate [R1.cfg R2.cfg] [--json]``: the model through the document's
-  failover story, as a timeline with figures and the invariants checked.
+- ``vpnha simulate [R1.cfg R2.cfg] [--side model|impl|both] [--rate PPS] [--json]
+  [--pcap FILE --esp-keys FILE]``: the document's failover story on the model, on the
+  implementation (its routers exchanging bytes in the simulated world), or on both
+  with their timelines compared; a timeline with figures and the invariants checked;
+  the implementation's packets as pcapng with the Wireshark ESP keys.
 - ``vpnha lint R1.cfg R2.cfg``: the document's warnings and restrictions as findings.
 
 Exit status: 0 success, 1 an invariant violated or an error finding, 2 bad input
@@ -22,12 +25,24 @@ from collections.abc import Sequence
 from vpnha import __version__
 from vpnha.impl.config import ConfigError
 from vpnha.impl.config.lint import format_findings, lint_files
+from vpnha.properties.capture import esp_keys, write_capture
+from vpnha.properties.pcap import write_esp_keys
 from vpnha.properties.scenarios import builtin_configs, cluster_params, load_pair
-from vpnha.properties.simulate import render_timeline, run_failover_story
+from vpnha.properties.simulate import (
+    IMPL_RATE,
+    MODEL_RATE,
+    ImplCluster,
+    ModelCluster,
+    agreement,
+    render_timeline,
+    run_story,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+CAPTURE_EPOCH_MS = 1_700_000_000_000
+"""Wall-clock instant (ms since 1970) that simulated time 0 is written as in a pcap."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -51,6 +66,29 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("configs", nargs="*", metavar="CONFIG", help="router 1 and router 2")
     simulate.add_argument("--json", action="store_true", help="print figures and verdicts as JSON")
+    simulate.add_argument(
+        "--side",
+        choices=("model", "impl", "both"),
+        default=None,
+        help="run the model (default), the implementation in the simulated world, or both "
+        "and compare their timelines (default with --pcap: impl)",
+    )
+    simulate.add_argument(
+        "--rate",
+        type=int,
+        default=None,
+        metavar="PPS",
+        help=f"packets per second each way (default {MODEL_RATE} on the model alone, "
+        f"{IMPL_RATE} when the implementation runs)",
+    )
+    simulate.add_argument(
+        "--pcap", metavar="FILE", help="write the implementation's packets as pcapng"
+    )
+    simulate.add_argument(
+        "--esp-keys",
+        metavar="FILE",
+        help="write the ESP keys as a Wireshark esp_sa file (with --pcap)",
+    )
 
     lint = sub.add_parser(
         "lint",
@@ -66,32 +104,92 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _simulate(configs: Sequence[str], as_json: bool) -> int:
+def _simulate(args: argparse.Namespace) -> int:
+    configs: Sequence[str] = args.configs
     if len(configs) not in (0, 2):
         print("vpnha simulate: give two configuration files or none", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.esp_keys and not args.pcap:
+        print("vpnha simulate: --esp-keys needs --pcap", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    side = args.side or ("impl" if args.pcap else "model")
+    if args.pcap and side == "model":
+        print(
+            "vpnha simulate: --pcap records the implementation (--side impl or both)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    rate = args.rate or (MODEL_RATE if side == "model" else IMPL_RATE)
     try:
         pair = load_pair(configs[0], configs[1]) if configs else builtin_configs()
         params = cluster_params(*pair, jitter_ms=(37, 211, 5, 123))
+        reports = []
+        impl_cluster: ImplCluster | None = None
+        if side in ("model", "both"):
+            reports.append(run_story(ModelCluster(params), rate=rate))
+        if side in ("impl", "both"):
+            impl_cluster = ImplCluster(pair)
+            reports.append(run_story(impl_cluster, rate=rate))
     except (ConfigError, ValueError, OSError) as error:
         print(f"vpnha simulate: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    report = run_failover_story(params)
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "ok": report.ok,
-                    "observations_checked": report.checks,
-                    "figures": report.figures,
-                    "violations": [str(v) for v in report.violations],
-                },
-                indent=2,
+    disagreements = agreement(reports[0], reports[1]) if side == "both" else []
+    written: dict[str, object] = {}
+    if impl_cluster is not None and args.pcap:
+        try:
+            written["pcap_frames"] = write_capture(
+                impl_cluster.world, args.pcap, epoch_ms=CAPTURE_EPOCH_MS
             )
-        )
+            if args.esp_keys:
+                keys = esp_keys(impl_cluster.world)
+                write_esp_keys(args.esp_keys, keys)
+                written["esp_sas"] = len(keys)
+        except OSError as error:
+            print(f"vpnha simulate: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    ok = all(r.ok for r in reports) and not disagreements
+    if args.json:
+        out: dict[str, object] = {"ok": ok, "rate_pps": rate}
+        summaries = {
+            report.side: {
+                "ok": report.ok,
+                "observations_checked": report.checks,
+                "figures": report.figures,
+                "violations": [str(v) for v in report.violations],
+            }
+            for report in reports
+        }
+        if len(reports) == 1:
+            out["side"] = reports[0].side
+            out.update(summaries[reports[0].side])
+        else:
+            out.update(summaries)
+        if side == "both":
+            out["agreement"] = {"ok": not disagreements, "differences": disagreements}
+        out.update(written)
+        print(json.dumps(out, indent=2))
     else:
-        print(render_timeline(report))
-    return EXIT_OK if report.ok else EXIT_FAILED
+        for report in reports:
+            if len(reports) > 1:
+                print(f"=== {report.side} ===")
+            print(render_timeline(report))
+        if side == "both":
+            print()
+            if disagreements:
+                print("Model and implementation DISAGREE:")
+                print("\n".join(f"  ! {d}" for d in disagreements))
+            else:
+                print(
+                    f"Model and implementation agree at all {len(reports[0].snapshots)} "
+                    "snapshots (HSRP states, roles, SSP, SA statuses) and on the exact figures"
+                )
+        if written:
+            print()
+            print(f"wrote {written['pcap_frames']} frames to {args.pcap}", end="")
+            if "esp_sas" in written:
+                print(f" and {written['esp_sas']} ESP SAs to {args.esp_keys}", end="")
+            print()
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def _lint(configs: Sequence[str]) -> int:
@@ -108,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     commands = {
-        "simulate": lambda: _simulate(args.configs, args.json),
+        "simulate": lambda: _simulate(args),
         "lint": lambda: _lint(args.configs),
     }
     try:

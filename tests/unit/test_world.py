@@ -10,7 +10,7 @@ from vpnha.impl.forward import ForwardDropReason
 from vpnha.impl.router import DeviceRole, Router, Side, SspLink
 from vpnha.impl.sadb import HaStatus
 from vpnha.properties.scenarios import example_path
-from vpnha.properties.world import Segment, World
+from vpnha.properties.world import RunLog, Segment, World
 
 FAST_DELAYS = ("standby delay minimum 30 reload 60", "standby delay minimum 2 reload 2")
 HOLD_MS = 3000
@@ -52,8 +52,7 @@ def traffic(world: World, ms: int, per_tick: int = 10, tick: int = 100) -> None:
 
 
 def reused(world: World) -> int:
-    counts = Counter((spi, seq) for _, _, spi, seq in world.transmitted)
-    return sum(n - 1 for n in counts.values() if n > 1)
+    return world.transmitted.repeated()
 
 
 def test_pair_elects_one_active_and_connects_ssp() -> None:
@@ -199,3 +198,39 @@ def test_runs_are_deterministic_for_a_seed(seed: int) -> None:
         return [(p.time_ms, p.segment.value, p.kind, p.payload) for p in world.log]
 
     assert run() == run()
+
+
+def test_run_log_folds_runs_and_counts_repeats() -> None:
+    log = RunLog()
+    for seq in (1, 2, 3):
+        log.add(0, 0, 0x100, seq)
+    log.add(5, 1, 0x100, 3)  # another router reuses 3
+    log.add(6, 1, 0x100, 4)
+    log.add(7, 0, 0x200, 1)
+    assert log.runs == [[0, 0, 0x100, 1, 3], [5, 1, 0x100, 3, 4], [7, 0, 0x200, 1, 1]]
+    assert log.count == 6
+    assert log.repeated() == 1
+    log.add(8, 0, 0x100, 2)  # a gap back: new run, 2 repeated
+    assert log.repeated() == 2
+
+
+def test_capture_and_keys_cover_the_log() -> None:
+    import io
+
+    from vpnha.properties.capture import esp_keys, write_capture
+
+    world = settled_world()
+    assert world.establish_sa() is not None
+    traffic(world, 300)
+    out = io.BytesIO()
+    frames = write_capture(world, out)
+    kinds = Counter(p.kind for p in world.log)
+    # Every logged message is at least one frame (SSP handshakes add some).
+    assert frames >= sum(n for kind, n in kinds.items() if kind != "ssp-open")
+    assert out.getvalue()[:4] == bytes.fromhex("0a0d0d0a")  # pcapng section header
+    keys = esp_keys(world)
+    assert len(keys) == 2
+    assert {k.spi for k in keys} == {
+        world.negotiated[0].inbound_spi,
+        world.negotiated[0].outbound_spi,
+    }

@@ -57,6 +57,11 @@ Decisions this module makes (the document is silent or this is a subset):
 6. Cleartext forwarding does not depend on the HSRP state: it is not tunnel
    traffic, and HSRP already decides which router receives the LAN's packets.
 
+7. Inbound ESP must come from the SA's peer (the outer source address IKE
+   recorded, which under NAT-T is the NAT's public address): anything else is
+   dropped before any cryptography is spent on it (``wrong-peer``). A NAT that
+   rebinds the peer's address needs a new IKE exchange to update the SA.
+
 Nothing here raises for bad input: every packet a peer or the LAN gets wrong is
 a counted drop (:class:`ForwardDropReason`); ``now`` (integer milliseconds) is
 accepted for lifetimes and is not read yet.
@@ -157,6 +162,8 @@ class ForwardDropReason(enum.StrEnum):
     """Either way: the SA may not move its counter that far until the standby confirms."""
     LIFETIME = "lifetime"
     """Either way: the SA's kilobyte lifetime is used up (a rekey is asked for outbound)."""
+    WRONG_PEER = "wrong-peer"
+    """From outside: the outer source is not the peer the SA was negotiated with (decision 7)."""
     STANDBY_COPY = "standby-copy"
     """From outside: the SPI belongs to a standby copy here, which carries no traffic."""
 
@@ -619,6 +626,8 @@ class Forwarder:
             return self._drop(ForwardDropReason.UNKNOWN_SPI)
         if isinstance(binding, Withheld):
             return self._drop(binding.reason)
+        if src_ip != binding.peer:
+            return self._drop(ForwardDropReason.WRONG_PEER)
         gate = binding.gate
         seq = int.from_bytes(udp_payload[4:8], "big")
         if gate is not None and len(udp_payload) >= _ESP_HEADER_LENGTH:

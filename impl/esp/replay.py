@@ -1,21 +1,30 @@
-"""The anti-replay sliding window of RFC 4303 §3.4.3, as a bitmap.
+"""The anti-replay sliding window of RFC 4303 §3.4.3: a bitmap to the outside, a ring inside.
 
 Theory of operation
 -------------------
 The window remembers the highest *authenticated* sequence number (its right
 edge, ``top``) and, for the ``size`` numbers ending at ``top``, which were seen.
-The bitmap is one Python ``int``: bit ``i`` stands for sequence number
-``top - i`` (bit 0 is the right edge itself). A packet is checked in two stages
-(RFC 4303 §3.4.3 allows it, and recommends the pre-check as the first check
-after the SA lookup):
+A packet is checked in two stages (RFC 4303 §3.4.3 allows it, and recommends
+the pre-check as the first check after the SA lookup):
 
 - ``check(seq)`` before the ICV is verified: no state change. Sequence number 0
   is never valid (the first packet carries 1, RFC 4303 §2.2); a number right of
   the window is new; one left of the window is too old; one inside it is new
-  iff its bit is clear.
+  iff it was not seen.
 - ``update(seq)`` only after the ICV verified: a number right of the window
-  slides it (the bitmap shifts left by the distance, so the window is always
-  ``top - size + 1 .. top``); one inside it sets its bit.
+  slides it (so the window is always ``top - size + 1 .. top``); one inside it
+  is marked seen.
+
+Representation: the RFC's bitmap (bit ``i`` for ``top - i``) is what ``state``
+and ``from_state`` exchange, but the live window is a ring of ``2^k >= size``
+slots, slot ``n mod 2^k`` holding the last number ``n`` marked seen there.
+The numbers inside the window are ``size <= 2^k`` consecutive integers, so each
+has a slot of its own, and it is seen iff its slot holds exactly it (whatever
+an older number left there is outside the window, and the edge only moves
+right, so it never comes back). Marking is then one list store whatever the
+distance the edge moves, with no shifting or masking of a ``size``-bit integer:
+what ESP does per packet (``esp.EspInboundSA.decapsulate`` inlines it).
+``state``, ``from_state`` and ``jump_to`` cost ``size`` steps; they are rare.
 
 Sequence numbers are 32-bit (no ESN, RFC 4303 §2.2.1): a sender never wraps, so
 the right edge only grows. ``jump_to(top)`` is what an HA takeover does
@@ -46,6 +55,8 @@ DEFAULT_WINDOW_SIZE = 64
 """RFC 4303 §3.4.3: 64 SHOULD be the default."""
 MAX_WINDOW_SIZE = 1024
 """Largest window this implementation offers (Cisco's ``replay window-size`` maximum)."""
+# Fills empty ring slots: below any number a window can hold (top - size + 1 >= -1023).
+_NEVER = -(1 << 40)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,16 +74,18 @@ class ReplayState:
 class ReplayWindow:
     """RFC 4303 §3.4.3 receive window for one inbound SA (32-bit sequence numbers)."""
 
-    __slots__ = ("_bitmap", "_mask", "_size", "_top")
+    __slots__ = ("_ring", "_ring_mask", "_size", "_top")
 
     def __init__(self, size: int = DEFAULT_WINDOW_SIZE) -> None:
         if not MIN_WINDOW_SIZE <= size <= MAX_WINDOW_SIZE:
             msg = f"replay window size {size} is outside {MIN_WINDOW_SIZE}..{MAX_WINDOW_SIZE}"
             raise LocalProtocolError(msg)
         self._size = size
-        self._mask = (1 << size) - 1
+        slots = 1 << (size - 1).bit_length()  # a power of two >= size
+        self._ring_mask = slots - 1
+        # _NEVER is no number the window can ever contain: nothing is seen yet.
+        self._ring = [_NEVER] * slots
         self._top = 0
-        self._bitmap = 0
 
     @classmethod
     def from_state(cls, state: ReplayState) -> ReplayWindow:
@@ -81,11 +94,11 @@ class ReplayWindow:
         if not 0 <= state.top <= SEQ_MAX:
             msg = f"replay window top {state.top} is outside 0..{SEQ_MAX}"
             raise LocalProtocolError(msg)
-        if not 0 <= state.bitmap <= window._mask:
+        if not 0 <= state.bitmap < 1 << state.size:
             msg = f"replay bitmap {state.bitmap:#x} is wider than the window ({state.size} bits)"
             raise LocalProtocolError(msg)
         window._top = state.top
-        window._bitmap = state.bitmap
+        window._mark_bitmap(state.bitmap)
         return window
 
     @property
@@ -100,43 +113,39 @@ class ReplayWindow:
 
     def state(self) -> ReplayState:
         """A snapshot of the window."""
-        return ReplayState(size=self._size, top=self._top, bitmap=self._bitmap)
+        top, ring, ring_mask = self._top, self._ring, self._ring_mask
+        bitmap = 0
+        for offset in range(self._size):
+            number = top - offset
+            if ring[number & ring_mask] == number:
+                bitmap |= 1 << offset
+        return ReplayState(size=self._size, top=top, bitmap=bitmap)
 
     def check(self, seq: int) -> bool:
         """Pre-check (RFC 4303 §3.4.3): True if ``seq`` may be new; changes nothing."""
-        top = self._top
-        if seq > top:
+        if seq > self._top:
             return seq <= SEQ_MAX
-        offset = top - seq
-        if seq <= 0 or offset >= self._size:
+        if seq <= 0 or self._top - seq >= self._size:
             return False  # zero, or left of the window: too old
-        return not (self._bitmap >> offset) & 1
+        return self._ring[seq & self._ring_mask] != seq
 
     def update(self, seq: int) -> bool:
         """Record ``seq`` after its ICV verified; False (and no change) if it is a replay."""
-        top = self._top
-        if seq > top:
-            if seq > SEQ_MAX:
-                return False
-            shift = seq - top
-            # Right of the window: slide it (RFC 4303 §3.4.3); a jump wider than the
-            # window leaves only the new right edge set (and keeps the int small).
-            self._bitmap = ((self._bitmap << shift) | 1) & self._mask if shift < self._size else 1
-            self._top = seq
-            return True
-        offset = top - seq
-        if seq <= 0 or offset >= self._size:
+        if not self.check(seq):
             return False
-        bit = 1 << offset
-        if self._bitmap & bit:
-            return False
-        self._bitmap |= bit
+        # Right of the window this slides it: the numbers it passes over keep
+        # whatever older numbers their slots hold, so they read as unseen.
+        self._ring[seq & self._ring_mask] = seq
+        self._top = max(self._top, seq)
         return True
 
     def seen(self, seq: int) -> bool:
         """True if ``seq`` is inside the window and marked seen."""
-        offset = self._top - seq
-        return seq > 0 and 0 <= offset < self._size and bool((self._bitmap >> offset) & 1)
+        return (
+            seq > 0
+            and 0 <= self._top - seq < self._size
+            and self._ring[seq & self._ring_mask] == seq
+        )
 
     def jump_to(self, top: int) -> None:
         """Takeover (DESIGN §4): right edge := ``top``, every number in the window seen.
@@ -151,7 +160,20 @@ class ReplayWindow:
             msg = f"replay window cannot move back from {self._top} to {top}"
             raise LocalProtocolError(msg)
         self._top = top
-        self._bitmap = self._mask
+        self._mark_bitmap((1 << self._size) - 1)
+
+    def _mark_bitmap(self, bitmap: int) -> None:
+        """Mark seen the numbers ``top - i`` for each bit ``i`` set in ``bitmap``.
+
+        Numbers at or below 0 are marked too (a bitmap may carry them, e.g. after
+        ``jump_to`` near the start): ``check`` refuses them anyway, and ``state``
+        gives the same bitmap back.
+        """
+        top, ring, ring_mask = self._top, self._ring, self._ring_mask
+        for offset in range(self._size):
+            if (bitmap >> offset) & 1:
+                number = top - offset
+                ring[number & ring_mask] = number
 
     def __repr__(self) -> str:
-        return f"ReplayWindow(size={self._size}, top={self._top}, bitmap={self._bitmap:#x})"
+        return f"ReplayWindow(size={self._size}, top={self._top}, bitmap={self.state().bitmap:#x})"

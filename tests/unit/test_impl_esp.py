@@ -10,8 +10,11 @@ import itertools
 import struct
 
 import pytest
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given
 from hypothesis import strategies as st
 from vpnha.impl.entropy import SeededEntropy
@@ -203,8 +206,6 @@ def test_des_is_tripledes_with_one_key() -> None:
     outbound = EspOutboundSA(spi=SPI, transform=transform, encryption_key=key, entropy=seeded())
     packet = sent(outbound, inner_packet())
     iv, ciphertext = packet[8:16], packet[16:]
-    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-
     decryptor = Cipher(TripleDES(key * 3), modes.CBC(iv)).decryptor()
     plaintext = decryptor.update(ciphertext) + decryptor.finalize()
     assert plaintext.startswith(inner_packet())
@@ -290,7 +291,7 @@ def test_cbc_ivs_are_fresh_per_packet_and_deterministic_per_seed() -> None:
 # --- inbound checks ---------------------------------------------------------------
 
 
-def expected_tamper_reason(position: int, tampered: bytes) -> DropReason:
+def expected_tamper_reason(position: int, tampered: bytes | bytearray) -> DropReason:
     if position < 4:
         return DropReason.UNKNOWN_SPI
     if position < 8 and tampered[4:8] == bytes(4):
@@ -585,6 +586,298 @@ def test_reprs_name_spi_and_state() -> None:
     assert "0x0000c0de" in repr(outbound)
     assert "next_seq=1" in repr(outbound)
     assert "window_top=0" in repr(inbound)
+
+
+# --- the fast path against a plain reference --------------------------------------
+#
+# EspInboundSA.decapsulate is written for speed: long-lived cipher contexts, the
+# length check folded into the header parse, one comparison (or one rpartition)
+# for the whole trailer, the replay window inlined. The reference below is
+# written to be read: a fresh cipher per packet, each RFC 4303 check spelled out
+# in order, the window a set of numbers. Both must agree on every packet, good or
+# bad, and on every counter.
+
+
+def _block_cipher(transform: EspTransform, key: bytes) -> algorithms.AES | TripleDES:
+    if transform.encryption == "esp-aes":
+        return algorithms.AES(key)
+    return TripleDES(key * 3 if transform.encryption == "esp-des" else key)
+
+
+def _reference_icv(transform: EspTransform, key: bytes, data: bytes) -> bytes:
+    algorithm = hashes.SHA1() if transform.authentication == "esp-sha-hmac" else hashes.MD5()
+    mac = hmac.HMAC(key, algorithm)
+    mac.update(data)
+    return mac.finalize()[:12]
+
+
+class ReferenceReceiver:
+    """RFC 4303 §3.4 spelled out: length, SPI, replay, ICV, decrypt, padding, next header."""
+
+    def __init__(
+        self,
+        transform: EspTransform,
+        encryption_key: bytes,
+        integrity_key: bytes,
+        *,
+        window_size: int,
+        anti_replay: bool,
+    ) -> None:
+        self.transform = transform
+        self.encryption_key = encryption_key
+        self.integrity_key = integrity_key
+        self.window_size = window_size
+        self.anti_replay = anti_replay
+        self.top = 0
+        self.seen: set[int] = set()
+        self.drops = dict.fromkeys(DropReason, 0)
+        self.accepted: list[int] = []  # inner lengths
+
+    def fresh(self, seq: int) -> bool:
+        return seq != 0 and seq not in self.seen and seq > self.top - self.window_size
+
+    def receive(self, packet: bytes) -> bytes | DropReason:
+        transform = self.transform
+        smallest = 8 + transform.iv_length + max(transform.block_length, 2) + transform.icv_length
+        if len(packet) < smallest:
+            return self.drop(DropReason.TOO_SHORT)
+        spi, seq = struct.unpack_from("!II", packet)
+        if spi != SPI:
+            return self.drop(DropReason.UNKNOWN_SPI)
+        if self.anti_replay and not self.fresh(seq):
+            return self.drop(DropReason.REPLAY)
+        if transform.is_aead:
+            key, salt = self.encryption_key[:-4], self.encryption_key[-4:]
+            try:
+                plaintext = AESGCM(key).decrypt(salt + packet[8:16], packet[16:], packet[:8])
+            except InvalidTag:
+                return self.drop(DropReason.ICV)
+        else:
+            body_end = len(packet) - transform.icv_length
+            if transform.authentication is not None:
+                icv = _reference_icv(transform, self.integrity_key, packet[:body_end])
+                if icv != packet[body_end:]:
+                    return self.drop(DropReason.ICV)
+            iv = packet[8 : 8 + transform.iv_length]
+            ciphertext = packet[8 + transform.iv_length : body_end]
+            if transform.has_confidentiality:
+                if len(ciphertext) % transform.block_length:
+                    return self.drop(DropReason.PADDING)
+                cipher = Cipher(_block_cipher(transform, self.encryption_key), modes.CBC(iv))
+                decryptor = cipher.decryptor()
+                plaintext = decryptor.update(ciphertext) + decryptor.finalize()
+            else:
+                plaintext = ciphertext
+        pad_length, next_header = plaintext[-2], plaintext[-1]
+        inner_end = len(plaintext) - 2 - pad_length
+        if inner_end < 0 or plaintext[inner_end:-2] != bytes(range(1, pad_length + 1)):
+            return self.drop(DropReason.PADDING)
+        if next_header != IPV4:
+            return self.drop(DropReason.NEXT_HEADER)
+        if self.anti_replay:
+            self.seen.add(seq)
+            self.top = max(self.top, seq)
+        self.accepted.append(inner_end)
+        return plaintext[:inner_end]
+
+    def drop(self, reason: DropReason) -> DropReason:
+        self.drops[reason] += 1
+        return reason
+
+
+def reference_packet(
+    transform: EspTransform,
+    encryption_key: bytes,
+    integrity_key: bytes,
+    *,
+    spi: int,
+    seq: int,
+    iv: bytes,
+    plaintext: bytes,
+) -> bytes:
+    """An ESP packet a peer might send: any sequence number, IV and (padded) plaintext."""
+    header = struct.pack("!II", spi, seq)
+    if transform.is_aead:
+        key, salt = encryption_key[:-4], encryption_key[-4:]
+        return header + iv + AESGCM(key).encrypt(salt + iv, plaintext, header)
+    if transform.has_confidentiality:
+        cipher = Cipher(_block_cipher(transform, encryption_key), modes.CBC(iv))
+        encryptor = cipher.encryptor()
+        body = header + iv + encryptor.update(plaintext) + encryptor.finalize()
+    else:
+        body = header + plaintext
+    if transform.authentication is None:
+        return body
+    return body + _reference_icv(transform, integrity_key, body)
+
+
+@st.composite
+def peer_packets(draw: st.DrawFn, transform: EspTransform, top: int) -> tuple[bytes, str]:
+    """A packet from a peer (often well-formed, sometimes wrong in one way) and what it is."""
+    encryption_key, integrity_key = keys(transform)
+    seq = draw(
+        st.one_of(
+            st.integers(max(0, top - 70), min(top + 3, SEQ_MAX)),  # around the right edge
+            st.integers(0, SEQ_MAX),
+        ),
+        label="seq",
+    )
+    inner = draw(st.binary(max_size=60), label="inner")
+    alignment = transform.alignment
+    # RFC 4303 §2.4: a peer may pad more than it must, up to 255 bytes.
+    pad_length = (-(len(inner) + 2)) % alignment
+    pad_length += alignment * draw(st.integers(0, (255 - pad_length) // alignment), label="more")
+    padding = bytearray(range(1, pad_length + 1))
+    next_header = IPV4
+    fault = draw(
+        st.sampled_from(
+            ["none", "none", "none", "padding", "next-header", "spi", "flip", "truncate", "extend"]
+        ),
+        label="fault",
+    )
+    if fault == "padding" and pad_length:
+        padding[draw(st.integers(0, pad_length - 1))] ^= draw(st.integers(1, 255))
+    if fault == "next-header":
+        next_header = draw(st.integers(0, 255).filter(lambda value: value != IPV4))
+    plaintext = inner + bytes(padding) + bytes((pad_length, next_header))
+    packet = reference_packet(
+        transform,
+        encryption_key,
+        integrity_key,
+        spi=0x0BAD_0000 if fault == "spi" else SPI,
+        seq=seq,
+        iv=draw(st.binary(min_size=transform.iv_length, max_size=transform.iv_length)),
+        plaintext=plaintext,
+    )
+    if fault == "flip":
+        tampered = bytearray(packet)
+        tampered[draw(st.integers(0, len(packet) - 1))] ^= draw(st.integers(1, 255))
+        packet = bytes(tampered)
+    elif fault == "truncate":
+        packet = packet[: draw(st.integers(0, len(packet) - 1))]
+    elif fault == "extend":
+        packet += draw(st.binary(min_size=1, max_size=17))
+    return packet, fault
+
+
+def test_padding_cannot_reach_into_the_iv_block() -> None:
+    """CBC: the decryptor's first output block (the IV's) is never padding (§2.4 fast path).
+
+    The inbound SA feeds IV ‖ ciphertext through one long-lived decryptor and
+    skips the first output block. A pad length longer than the real plaintext
+    must be refused even when that skipped block happens to end in 1, 2, 3, …;
+    here the IV is chosen (with the key) so that it does.
+    """
+    transform = esp_transform("esp-aes", "esp-sha-hmac")
+    encryption_key, integrity_key = keys(transform)
+    outbound, inbound = sa_pair(transform)
+    first = sent(outbound, b"first")
+    assert inbound.decapsulate(first) == b"first"
+    chain = first[-12 - 16 : -12]  # the decryptor's state: the last ciphertext block seen
+    skipped_block = bytes(10) + bytes(range(1, 7))  # what the IV block will decrypt to
+    ecb = Cipher(algorithms.AES(encryption_key), modes.ECB()).encryptor()
+    iv = ecb.update(bytes(a ^ b for a, b in zip(skipped_block, chain, strict=True)))
+    pad_length = 20  # 6 bytes in the skipped block, 14 in the only real block
+    plaintext = bytes(range(7, 21)) + bytes((pad_length, IPV4))
+    packet = reference_packet(
+        transform, encryption_key, integrity_key, spi=SPI, seq=2, iv=iv, plaintext=plaintext
+    )
+    assert inbound.decapsulate(packet) == Drop(reason=DropReason.PADDING, spi=SPI, seq=2)
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS, ids=_ids)
+@given(data=st.data(), window_size=st.sampled_from([32, 64]), anti_replay=st.booleans())
+def test_decapsulate_agrees_with_the_reference(
+    transform: EspTransform, data: st.DataObject, window_size: int, anti_replay: bool
+) -> None:
+    encryption_key, integrity_key = keys(transform)
+    inbound = EspInboundSA(
+        spi=SPI,
+        transform=transform,
+        encryption_key=encryption_key,
+        integrity_key=integrity_key,
+        window_size=window_size,
+        anti_replay=anti_replay,
+    )
+    reference = ReferenceReceiver(
+        transform,
+        encryption_key,
+        integrity_key,
+        window_size=window_size,
+        anti_replay=anti_replay,
+    )
+    sent_so_far: list[bytes] = []
+    for step in range(data.draw(st.integers(1, 12), label="packets")):
+        replay = bool(sent_so_far) and data.draw(st.booleans(), label="replay an earlier one")
+        if replay:
+            packet = data.draw(st.sampled_from(sent_so_far), label="earlier")
+            fault = "replay"
+        else:
+            packet, fault = data.draw(peer_packets(transform, reference.top), label="packet")
+        sent_so_far.append(packet)
+        expected = reference.receive(packet)
+        result = inbound.decapsulate(packet)
+        where = f"step {step}, {fault}: {packet.hex()}"
+        if isinstance(expected, bytes):
+            assert result == expected, where
+            continue
+        header = struct.unpack_from("!II", packet) if len(packet) >= 8 else (None, None)
+        assert result == Drop(reason=expected, spi=header[0], seq=header[1]), where
+    counters = inbound.counters()
+    assert counters.pkts_decaps == len(reference.accepted)
+    assert counters.bytes_decaps == sum(reference.accepted)
+    assert {reason: counters.dropped(reason) for reason in DropReason} == reference.drops
+    assert counters.recv_errors == sum(reference.drops.values())
+    window = inbound.replay_window
+    if anti_replay:
+        assert window is not None
+        assert window.top == reference.top
+        edge = reference.top
+        for seq in range(max(0, edge - window_size - 2), min(edge + 3, SEQ_MAX + 1)):
+            assert window.check(seq) == reference.fresh(seq), seq
+    else:
+        assert window is None
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS, ids=_ids)
+@given(
+    steps=st.lists(
+        st.one_of(st.binary(max_size=1500), st.integers(0, 5), st.integers(0, 2**33)),
+        max_size=8,
+    )
+)
+def test_encapsulate_agrees_with_the_reference(
+    transform: EspTransform, steps: list[bytes | int]
+) -> None:
+    """What we send, the reference receives; sequence numbers, GCM IVs and counters hold."""
+    outbound, _ = sa_pair(transform)
+    encryption_key, integrity_key = keys(transform)
+    reference = ReferenceReceiver(
+        transform, encryption_key, integrity_key, window_size=64, anti_replay=True
+    )
+    sent_bytes = packets = 0
+    for step in steps:
+        if isinstance(step, int):
+            outbound.advance_to(outbound.next_seq + step)  # a takeover: forward only
+            continue
+        seq = outbound.next_seq
+        result = outbound.encapsulate(step)
+        if seq > SEQ_MAX:
+            assert result == Drop(reason=DropReason.SEQ_EXHAUSTED, spi=SPI, seq=None)
+            continue
+        assert isinstance(result, bytes)
+        assert struct.unpack_from("!II", result) == (SPI, seq)
+        if transform.is_aead:
+            assert result[8:16] == seq.to_bytes(8, "big")  # RFC 4106 §3.1
+        encrypted = len(result) - 8 - transform.iv_length - transform.icv_length
+        assert len(step) + 2 <= encrypted < len(step) + 2 + transform.alignment  # least padding
+        assert reference.receive(result) == step
+        packets += 1
+        sent_bytes += len(step)
+    counters = outbound.counters()
+    assert (counters.pkts_encaps, counters.bytes_encaps) == (packets, sent_bytes)
+    assert counters.pkts_encrypt == (packets if transform.has_confidentiality else 0)
+    assert counters.pkts_digest == (packets if transform.has_integrity else 0)
 
 
 # --- AH ---------------------------------------------------------------------------

@@ -592,6 +592,17 @@ def test_a_gate_refusal_is_a_counted_drop(gate: RecordingGate, reason: ForwardDr
     assert rig.counters().delivered_packets == 0
 
 
+def test_esp_from_another_source_than_the_peer_is_dropped_before_decryption() -> None:
+    rig = make_rig()
+    esp = rig.peer_outbound.encapsulate(remote_packet())
+    assert isinstance(esp, bytes)
+    assert rig.forwarder.from_outside(esp, IPv4Address("203.0.113.9"), 0) == []
+    assert only_drop(rig.counters()) is ForwardDropReason.WRONG_PEER
+    assert rig.table.inbound[IN_SPI].sa.counters().pkts_decaps == 0
+    # The same packet from the peer is still good (the window did not move).
+    assert len(rig.forwarder.from_outside(esp, PEER, 1)) == 1
+
+
 def test_unknown_spi_is_counted() -> None:
     rig = make_rig(inbound_sa=False)
     assert from_peer(rig, remote_packet()) == []

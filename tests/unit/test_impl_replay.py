@@ -176,3 +176,60 @@ def test_bitmap_agrees_with_the_set_formulation(
         assert window.top == oracle.top
     for seq in range(max(0, oracle.top - size - 2), oracle.top + 3):
         assert window.check(seq) == oracle.check(seq), seq
+
+
+@dataclass
+class BitmapWindow:
+    """RFC 4303 §3.4.3's bitmap, shifted on every slide: the snapshot format (test oracle)."""
+
+    size: int
+    top: int = 0
+    bitmap: int = 0
+
+    def update(self, seq: int) -> None:
+        if seq > self.top:
+            shift = min(seq - self.top, self.size)  # wider jumps forget everything alike
+            self.bitmap = ((self.bitmap << shift) | 1) & ((1 << self.size) - 1)
+            self.top = seq
+        else:
+            self.bitmap |= 1 << (self.top - seq)
+
+    def jump_to(self, top: int) -> None:
+        self.top = top
+        self.bitmap = (1 << self.size) - 1
+
+
+@pytest.mark.parametrize("size", [*SIZES, 100])
+@given(steps=steps, start=st.sampled_from([0, 1, 2**31, SEQ_MAX - 2000]))
+def test_ring_snapshots_agree_with_the_shifted_bitmap(
+    size: int, steps: list[tuple[str, int]], start: int
+) -> None:
+    """The live ring and the RFC bitmap give the same ``state()``, and it round-trips."""
+    window, oracle = ReplayWindow(size), BitmapWindow(size)
+    if start:
+        window.jump_to(start)
+        oracle.jump_to(start)
+    for action, offset in steps:
+        seq = oracle.top + offset
+        if action == "check":
+            continue
+        if action == "update":
+            if window.update(seq):
+                oracle.update(seq)
+        elif 0 <= seq <= SEQ_MAX and seq >= oracle.top:
+            window.jump_to(seq)
+            oracle.jump_to(seq)
+        state = window.state()
+        assert state == ReplayState(size=size, top=oracle.top, bitmap=oracle.bitmap)
+        again = ReplayWindow.from_state(state)
+        assert again.state() == state
+        for probe in range(max(0, oracle.top - size - 2), min(oracle.top + 3, SEQ_MAX + 1)):
+            assert again.check(probe) == window.check(probe), probe
+            assert again.seen(probe) == window.seen(probe), probe
+
+
+def test_repr_shows_the_bitmap() -> None:
+    window = ReplayWindow(32)
+    window.update(3)
+    window.update(1)
+    assert repr(window) == "ReplayWindow(size=32, top=3, bitmap=0x5)"

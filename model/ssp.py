@@ -20,14 +20,16 @@ Two clients use the channel (``show ssp client``): DOI 1 IPsec HA Manager and DO
 the receiver applies them only if it is not ACTIVE itself, and acknowledges
 what it applied.
 
-When replication starts. Each end announces its role when a connection starts
-and whenever the role changes (``Announce``). An ACTIVE router sends the other a
-full copy (``BulkBegin`` then one ``Add`` per SA) when it learns that the other end
-is not ACTIVE and either this is a new connection or the other end has just left
+When replication starts. Each end announces its role when a connection starts and
+whenever the role changes (``Announce``). An ACTIVE router sends the other a full
+copy (``BulkBegin`` then one ``Add`` per SA) when it learns that the other end is
+not ACTIVE and either this is a new connection or the other end has just left
 ACTIVE, or it has itself just become ACTIVE (it asks for an answer so that it
-replicates only to an end that is alive). Until that copy is sent it replicates
-nothing, and its SAs carry no hold-back (``sadb`` rule 1): the other end holds
-only stale copies, which are never promoted.
+replicates only to an end that is alive). An end that is not ACTIVE raises its
+standby copies to the counters an announcement carries (the announcing end's truth,
+e.g. as it leaves ACTIVE), so its next takeover jumps from there. Until that copy is
+sent the ACTIVE end replicates nothing, and its SAs carry no hold-back (``sadb``
+rule 1): the other end holds only stale copies, which are never promoted.
 
 Counters per router, as ``show crypto isakmp ssp`` shows them: ADDS and DELETES
 count IKE SA adds and deletes applied (standby) or sent (active); a resync

@@ -1147,7 +1147,10 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
     router.peer_role = message.role
     if message.reply_wanted:
         _announce(system, index, reply_wanted=False)
-    if router.role is not Role.ACTIVE or message.role is Role.ACTIVE:
+    if router.role is not Role.ACTIVE:
+        _raise_copies(router, message)
+        return
+    if message.role is Role.ACTIVE:
         return
     if router.bulk_sent and previous is not None and previous is not Role.ACTIVE:
         return
@@ -1187,6 +1190,34 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
             router.ike[ike_id] = replace(ike, dpd_out=new_counter(value, cap=cap))
     router.floor_incarnation = message.incarnation
     _send_bulk(system, index, resync=False)
+
+
+def _raise_copies(router: Router, message: ssp.Announce) -> None:
+    """A router that is not ACTIVE raises its standby copies to what the other end announces.
+
+    The other end announces when it leaves ACTIVE (or a connection starts): its values
+    are the truth of how far it went, so a copy raised to them jumps from there at the
+    next takeover instead of from the last replicated value. Raising only, and only
+    copies: never a counter of an SA this router uses.
+    """
+    for values in message.values:
+        sa = router.sas.get(values.sa_id)
+        if sa is None or sa.status is not HaStatus.STANDBY:
+            continue
+        announced = (
+            (Kind.OUT, values.out),
+            (Kind.IN, values.inbound),
+            (Kind.BYTES, values.byte_count),
+        )
+        for kind, value in announced:
+            if value > sa.counter(kind).value:
+                sa = sa.with_counter(kind, new_counter(value))
+        router.sas[values.sa_id] = sa
+    theirs = dict(message.dpd)
+    for ike_id, ike in router.ike.items():
+        value = theirs.get(ike_id, 0)
+        if ike.status is HaStatus.STANDBY and value > ike.dpd_out.value:
+            router.ike[ike_id] = replace(ike, dpd_out=new_counter(value))
 
 
 def _cap(system: System, counter: Counter, kind: Kind, *, forgot: bool) -> int | None:

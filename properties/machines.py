@@ -1,4 +1,4 @@
-"""Hypothesis state machines. For now: the model alone, every operation, every invariant.
+"""Hypothesis state machines: the model alone (every operation), and model + implementation.
 
 ``ModelMachine`` boots the document's two routers, lets them elect, and then lets
 Hypothesis choose any sequence of operations (DESIGN §6: time, crash/restart,
@@ -22,15 +22,17 @@ from typing import ClassVar
 from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from vpnha.impl.config import RouterConfig, parse_config
 from vpnha.model import operations as op
 from vpnha.model.params import ClusterParams, GroupSide
 from vpnha.model.system import System, apply_in_place, boot
 
 from .invariants import InvariantChecker, Violation, check_continuity, conforming
+from .lockstep import LockstepPair
 from .observation import Observation, observe_model
 from .scenarios import builtin_configs, cluster_params, example_path, load_pair
 
-__all__ = ["ModelMachine", "SplitModelMachine"]
+__all__ = ["LockstepMachine", "ModelMachine", "SplitModelMachine", "lockstep_configs"]
 
 ROUTERS = st.integers(min_value=0, max_value=1)
 SIDES = st.sampled_from([GroupSide.INSIDE, GroupSide.OUTSIDE])
@@ -342,3 +344,105 @@ class SplitModelMachine(ModelMachine):
 
     CONFIG_PAIR = ("split-router1.cfg", "split-router2.cfg")
     ASSUME_CONFORMING = False
+
+
+# ------------------------------------------------------------------------------------
+# Lockstep: the model and the implementation under the same operations
+# ------------------------------------------------------------------------------------
+
+LOCKSTEP_DELAYS = ("standby delay minimum 30 reload 60", "standby delay minimum 2 reload 2")
+"""The document's 60/30 s standby delays shortened (IOS allows 0-10000 s) so that short
+runs reach restarts, preemption and tracking."""
+
+
+def lockstep_configs() -> tuple[RouterConfig, RouterConfig]:
+    """The document's pair with short standby delays."""
+    texts = [
+        example_path(name).read_text().replace(*LOCKSTEP_DELAYS)
+        for name in ("router1.cfg", "router2.cfg")
+    ]
+    return parse_config(texts[0], source="router1.cfg"), parse_config(
+        texts[1], source="router2.cfg"
+    )
+
+
+class LockstepMachine(RuleBasedStateMachine):
+    """Model and implementation in lockstep: same operations, same invariants, agreeing views.
+
+    After every step: I1–I9 on the model's observation and on the implementation's,
+    and :meth:`LockstepPair.differences` empty (see :mod:`.lockstep` for what is compared
+    and when). Traffic is real on the implementation's side (every packet encrypted,
+    forwarded, decrypted), so bursts are small.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pair: LockstepPair | None = None
+        self.checkers = (InvariantChecker(), InvariantChecker())
+        self.established = 0
+
+    def _do(self, operation: op.Operation) -> None:
+        pair = self.pair
+        assert pair is not None
+        note(f"{pair.now} ms: {operation}")
+        pair.apply(operation)
+        event(f"lockstep: {type(operation).__name__}")
+        model, impl = pair.observe()
+        problems = [f"model {v}" for v in self.checkers[0].observe(model)]
+        problems += [f"impl {v}" for v in self.checkers[1].observe(impl)]
+        problems += [f"differ: {d}" for d in pair.differences()]
+        if pair.settled():
+            event("lockstep: compared settled")
+        assert not problems, "\n".join(problems)
+
+    @initialize(latency=st.integers(min_value=1, max_value=5), seed=st.integers(0, 2**16))
+    def start(self, latency: int, seed: int) -> None:
+        """Boot both sides and let them elect."""
+        self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed)
+        self._do(op.Advance(ms=20_000))
+
+    @rule(ms=SHORT_MS)
+    def advance_short(self, ms: int) -> None:
+        self._do(op.Advance(ms=ms))
+
+    @rule(ms=st.integers(min_value=4_000, max_value=40_000))
+    def advance_long(self, ms: int) -> None:
+        self._do(op.Advance(ms=ms))
+
+    @rule(router=ROUTERS)
+    def crash(self, router: int) -> None:
+        self._do(op.Crash(router=router))
+
+    @rule(router=ROUTERS)
+    def restart(self, router: int) -> None:
+        self._do(op.Restart(router=router))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_down(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceDown(router=router, side=side))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_up(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceUp(router=router, side=side))
+
+    @rule()
+    def establish(self) -> None:
+        self.established += 1
+        base = 0x1000 + 2 * self.established
+        self._do(
+            op.Establish(
+                sa_id=self.established, spi_in=base, spi_out=base + 1, cookie_i=1, cookie_r=2
+            )
+        )
+
+    @rule(packets=st.integers(min_value=1, max_value=30), size=SIZES)
+    def send_traffic(self, packets: int, size: int) -> None:
+        self._do(op.SendTraffic(packets=packets, size=size))
+
+    @rule(packets=st.integers(min_value=1, max_value=30), size=SIZES)
+    def receive_traffic(self, packets: int, size: int) -> None:
+        self._do(op.ReceiveTraffic(packets=packets, size=size))
+
+    @rule(pick=st.integers(min_value=0, max_value=2**20))
+    def replay_captured(self, pick: int) -> None:
+        self._do(op.ReplayCaptured(pick=pick))

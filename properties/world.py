@@ -9,8 +9,9 @@ between the routers, all in one process on an integer-millisecond clock. Every
 message is bytes: HSRP payloads, ESP in UDP 4500, IPv4 packets, SSP stream octets.
 
 **Time.** An agenda (a heap of deliveries) plus each router's ``get_timer()``;
-``run_until(t)`` processes everything due up to ``t`` in time order — deliveries
-before timers at the same instant, router 0 before router 1 — so a run is a pure
+``run_until(t)`` processes everything due up to ``t`` in time order — at one
+instant HSRP deliveries, then SSP deliveries, then the other deliveries, then
+timers, router 0 before router 1 (the model's order) — so a run is a pure
 function of the calls made and the seeds.
 
 **Segments.** A message sent on a segment reaches every other attached node that
@@ -100,6 +101,11 @@ _HSRP_STATE_OFFSET: Final = 2
 _HSRP_ACTIVE: Final = 16
 _TRAFFIC_PORT: Final = 5001
 _IPV4_HEADER: Final = 20
+_RANK_HSRP: Final = 0
+_RANK_SSP: Final = 1
+_RANK_OTHER: Final = 2
+"""Deliveries due at the same instant: HSRP first, then SSP, then the rest (the model's
+order), each kind in the order sent."""
 _TRAFFIC_HEADERS: Final = 28
 
 
@@ -241,19 +247,24 @@ class World:
         ike_delay_ms: int = 50,
         sa_lifetime_ms: int | None = None,
         keep_log: bool = True,
+        answer_sa_requests: bool = True,
     ) -> None:
         self.now = now
         self.latency_ms = latency_ms
         self.ike_delay_ms = ike_delay_ms
         self._entropy = SeededEntropy(seed * 7919 + 17)
         self._slots = [_Slot(configs[0], seed * 2 + 1), _Slot(configs[1], seed * 2 + 2)]
-        self._agenda: list[tuple[int, int, Callable[[], None]]] = []
+        self._agenda: list[tuple[int, int, int, Callable[[], None]]] = []
         self._order = 0
         self._owner: dict[Segment, int | None] = {Segment.INSIDE: None, Segment.OUTSIDE: None}
         self._next_connection = 1
         self._dead_connections: set[int] = set()
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
+        self.answer_sa_requests = answer_sa_requests
+        """Whether the stand-in IKE answers a router's request for an SA (else only
+        ``establish_sa`` creates SAs, as in the model, which has no IKE initiator)."""
+        self.sa_requests = 0
         self.log: list[WirePacket] = []
         self.stats = Stats()
         self.peer_sas: dict[int, PeerSa] = {}
@@ -358,7 +369,7 @@ class World:
                 break
             self.now = max(self.now, when)
             if agenda and agenda[0][0] <= self.now:
-                _, _, action = heapq.heappop(agenda)
+                _, _, _, action = heapq.heappop(agenda)
                 action()
                 continue
             for index, slot in enumerate(self._slots):
@@ -419,16 +430,30 @@ class World:
 
     # --- IKE stand-in --------------------------------------------------------------------
 
-    def establish_sa(self) -> IpsecSaPair | None:
-        """Negotiate an SA pair between the ACTIVE router and the peer (None: no ACTIVE)."""
+    def establish_sa(
+        self, *, spi_in: int | None = None, spi_out: int | None = None
+    ) -> IpsecSaPair | None:
+        """Negotiate an SA pair between the ACTIVE router and the peer (None: no ACTIVE).
+
+        The SPIs (the router's inbound and outbound) are drawn from the world's
+        entropy unless given; keys always are.
+        """
         for index, slot in enumerate(self._slots):
             router = slot.router
             if router is not None and router.sadb.is_active:
-                return self._negotiate(index, self._entry.name, self._entry.seq, self._peer)
+                return self._negotiate(
+                    index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
+                )
         return None
 
     def _negotiate(
-        self, index: int, crypto_map: str, seq: int, peer: IPv4Address
+        self,
+        index: int,
+        crypto_map: str,
+        seq: int,
+        peer: IPv4Address,
+        *,
+        spis: tuple[int | None, int | None] = (None, None),
     ) -> IpsecSaPair | None:
         router = self._slots[index].router
         if router is None or not router.sadb.is_active:
@@ -440,8 +465,8 @@ class World:
         if transform is None:
             return None
         rng = self._entropy
-        spi_in = 0x1000 + rng.randbelow(0xFFFF_0000)
-        spi_out = 0x1000 + rng.randbelow(0xFFFF_0000)
+        spi_in = spis[0] if spis[0] is not None else 0x1000 + rng.randbelow(0xFFFF_0000)
+        spi_out = spis[1] if spis[1] is not None else 0x1000 + rng.randbelow(0xFFFF_0000)
         keys = [
             rng.token_bytes(transform.encryption_key_length),
             rng.token_bytes(transform.encryption_key_length),
@@ -540,10 +565,12 @@ class World:
 
     # --- internals: delivery -------------------------------------------------------------
 
-    def _later(self, action: Callable[[], None], delay: int | None = None) -> None:
+    def _later(
+        self, action: Callable[[], None], delay: int | None = None, *, rank: int = _RANK_OTHER
+    ) -> None:
         self._order += 1
         when = self.now + (self.latency_ms if delay is None else delay)
-        heapq.heappush(self._agenda, (when, self._order, action))
+        heapq.heappush(self._agenda, (when, rank, self._order, action))
 
     def _reaches(self, index: int, side: Side) -> bool:
         slot = self._slots[index]
@@ -743,8 +770,9 @@ class World:
                     Segment.OUTSIDE, "clear", name, src=src, dst=dst, payload=out.ip_packet
                 )
             elif isinstance(out, RequestSa):
+                self.sa_requests += 1
                 key = (out.crypto_map, out.crypto_map_seq, out.peer)
-                if key not in self._pending_ike:
+                if self.answer_sa_requests and key not in self._pending_ike:
                     self._pending_ike.add(key)
                     self._later(partial(self._serve_ike, index, key), delay=self.ike_delay_ms)
             elif isinstance(out, SspOpen):
@@ -783,7 +811,7 @@ class World:
             delivered=ok,
         )
         if ok:
-            self._later(partial(self._hsrp_arrives, other, out))
+            self._later(partial(self._hsrp_arrives, other, out), rank=_RANK_HSRP)
 
     def _hsrp_arrives(self, index: int, out: SendHsrp) -> None:
         router = self._slots[index].router
@@ -843,7 +871,7 @@ class World:
                 self._inside_path() and server is not None and server.ssp_accept(out.src, self.now)
             )
             # The SYN-ACK leaves before anything the server writes on the new connection.
-            self._later(partial(answer, accepted))
+            self._later(partial(answer, accepted), rank=_RANK_SSP)
             if accepted:
                 old = self._slots[other].connection
                 if old:
@@ -864,9 +892,9 @@ class World:
             self._collect(index)
 
         if reachable:
-            self._later(arrive)
+            self._later(arrive, rank=_RANK_SSP)
         else:
-            self._later(partial(answer, False), delay=2 * self.latency_ms)
+            self._later(partial(answer, False), delay=2 * self.latency_ms, rank=_RANK_SSP)
 
     def _ssp_write(self, index: int, data: bytes) -> None:
         number = self._slots[index].connection
@@ -896,7 +924,7 @@ class World:
                 router.ssp_receive(data, self.now)
                 self._collect(other)
 
-        self._later(arrive)
+        self._later(arrive, rank=_RANK_SSP)
 
     def _ssp_shut(self, index: int) -> None:
         number = self._slots[index].connection
@@ -924,7 +952,7 @@ class World:
                 router.ssp_receive(b"", self.now)
                 self._collect(other)
 
-        self._later(arrive)
+        self._later(arrive, rank=_RANK_SSP)
 
     def _ssp_src(self, index: int) -> IPv4Address:
         router = self._slots[index].router

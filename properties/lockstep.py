@@ -1,0 +1,260 @@
+"""Model and implementation in lockstep: the same operations, compared observations.
+
+Theory of operation
+-------------------
+:class:`LockstepPair` holds the model's :class:`~vpnha.model.system.System` and the
+implementation's :class:`~vpnha.properties.world.World`, built from the same two
+configurations, the same link latency and the same start instant. :meth:`apply`
+gives both the same operation (the model's vocabulary, :mod:`vpnha.model.operations`;
+the world maps each onto its own faults and inputs) and :meth:`observe` maps both
+onto :class:`~vpnha.properties.observation.Observation`.
+
+**What is compared, and when.** The two sides are independent formulations at
+different levels: the model's SSP connection starts in one step, the
+implementation's after a TCP handshake and a keyed HELLO/KEEPALIVE exchange (a few
+latencies); the model's hello jitter comes from the harness, the implementation's
+from its entropy. So the two agree *after* each disturbance has played out, not
+millisecond by millisecond. :func:`differences` compares a projection:
+
+- always: which routers are up and their interfaces;
+- once the cluster is *settled* (no crash, restart, interface or SSP change for
+  the configuration's settle time, ``ConfigFacts.settle_ms``): every group's HSRP
+  state and effective priority, the device roles, the SSP connection, and per SA
+  (identified by its SPIs) where it is held, with which HA status and whether a
+  standby copy is usable;
+- and, when no traffic was offered while unsettled (so both sides carried exactly
+  the same packets) and none is still in flight (the model counts packets when
+  they are offered, the world when they arrive), each SA's counters: next outbound
+  sequence number, inbound window top, octets used, expiry.
+
+Every invariant (I1–I9) is checked on each side after every step by the caller;
+I3 and I4 (no sequence number sent or accepted twice) are exact on both sides at
+all times. A difference is printed as one line per field: ``7200-1 outside state:
+model Active, impl Standby``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from vpnha.impl.config import RouterConfig
+from vpnha.impl.router import Side
+from vpnha.model import operations as op
+from vpnha.model.params import GroupSide
+from vpnha.model.system import System, apply_in_place, boot
+
+from .observation import Observation, RouterObs, SaObs, observe_model, observe_world
+from .scenarios import cluster_params
+from .world import World
+
+__all__ = ["LockstepPair", "UnsupportedOperationError", "differences"]
+
+_Action: TypeAlias = Callable[[World], object]
+"""A deferred call on the world."""
+_SIDES = {GroupSide.INSIDE: Side.INSIDE, GroupSide.OUTSIDE: Side.OUTSIDE}
+_IN_FLIGHT_LATENCIES = 4
+"""The model moves counters when traffic is offered; the world when packets arrive: LAN
+host → router → peer takes two latencies, and a margin covers the replies."""
+START_MS = 1_000
+"""Both sides start here (the model's default boot instant)."""
+
+
+class UnsupportedOperationError(NotImplementedError):
+    """An operation the world cannot (yet) apply to the implementation."""
+
+
+@dataclass(slots=True)
+class _History:
+    """What the comparison needs to know about the operations so far."""
+
+    disturbed_ms: int = START_MS
+    """Last crash, restart, interface or SSP change."""
+    traffic_ms: int = START_MS
+    """Last traffic offered (packets may still be in flight for a few latencies)."""
+    unsettled_traffic: set[tuple[int, int]] = field(default_factory=set)
+    """SAs (by SPIs) that carried traffic offered while the cluster was unsettled."""
+    any_unsettled_traffic: bool = False
+
+
+class LockstepPair:
+    """The model and the implementation, driven together."""
+
+    def __init__(
+        self,
+        configs: tuple[RouterConfig, RouterConfig],
+        *,
+        latency_ms: int = 1,
+        seed: int = 1,
+        lifetime_s: int | None = None,
+    ) -> None:
+        params = cluster_params(*configs, jitter_ms=(0,), link_latency_ms=latency_ms)
+        if lifetime_s is not None:
+            params = dataclasses.replace(params, lifetime_ms=lifetime_s * 1000)
+        self.model: System = boot(params, start_ms=START_MS)
+        self.world = World(
+            configs,
+            seed=seed,
+            latency_ms=latency_ms,
+            now=START_MS,
+            sa_lifetime_ms=params.lifetime_ms,
+            answer_sa_requests=False,  # the model has no IKE initiator: SAs come from Establish
+        )
+        self.latency_ms = latency_ms
+        self.history = _History()
+        self.settle_ms = observe_model(self.model).config.settle_ms
+
+    @property
+    def now(self) -> int:
+        """The shared clock, ms."""
+        return self.model.now
+
+    def settled(self) -> bool:
+        """No disturbance for the settle time."""
+        return self.now - self.history.disturbed_ms > self.settle_ms
+
+    def observe(self) -> tuple[Observation, Observation]:
+        """(model, implementation) observations now."""
+        return observe_model(self.model), observe_world(self.world)
+
+    def apply(self, operation: op.Operation) -> None:
+        """Apply ``operation`` to both sides.
+
+        Raises ``UnsupportedOperationError`` before touching either side when the world
+        has no counterpart for the operation yet.
+        """
+        world = self.world
+        action = self._world_action(operation)
+        apply_in_place(self.model, operation)
+        action(world)
+        if world.now != self.model.now:  # the model may have advanced (AdvanceToNextEvent)
+            world.run_until(self.model.now)
+
+    def differences(self) -> list[str]:
+        """Where the two observations disagree (see the module docstring)."""
+        model, impl = self.observe()
+        in_flight = self.now - self.history.traffic_ms <= _IN_FLIGHT_LATENCIES * self.latency_ms
+        return differences(
+            model,
+            impl,
+            settled=self.settled(),
+            counters=not (self.history.any_unsettled_traffic or in_flight),
+            skip_counters=self.history.unsettled_traffic,
+        )
+
+    # --- the world's side of each operation ------------------------------------------------
+
+    def _world_action(self, operation: op.Operation) -> _Action:
+        history = self.history
+        match operation:
+            case op.Advance(ms=ms):
+                return lambda w: w.advance(ms)
+            case op.AdvanceToNextEvent():
+                return lambda w: None  # the model chose the instant; apply() catches up
+            case op.Crash(router=router):
+                history.disturbed_ms = self.now
+                return lambda w: w.crash(router)
+            case op.Restart(router=router):
+                history.disturbed_ms = self.now
+                return lambda w: w.restart(router)
+            case op.InterfaceDown(router=router, side=side):
+                history.disturbed_ms = self.now
+                return lambda w: w.interface_down(router, _SIDES[side])
+            case op.InterfaceUp(router=router, side=side):
+                history.disturbed_ms = self.now
+                return lambda w: w.interface_up(router, _SIDES[side])
+            case op.Establish(spi_in=spi_in, spi_out=spi_out):
+                return lambda w: w.establish_sa(spi_in=spi_in, spi_out=spi_out)
+            case op.SendTraffic(packets=packets, size=size):
+                self._note_traffic()
+                return lambda w: w.lan_send(packets, size)
+            case op.ReceiveTraffic(packets=packets, size=size):
+                self._note_traffic()
+                return lambda w: w.remote_send(packets, size)
+            case op.ReplayCaptured(pick=pick):
+                return lambda w: w.replay_captured(pick)
+            case _:
+                name = type(operation).__name__
+                raise UnsupportedOperationError(f"the world cannot apply {name} yet")
+
+    def _note_traffic(self) -> None:
+        self.history.traffic_ms = self.now
+        if not self.settled():
+            self.history.any_unsettled_traffic = True
+            for router in self.model.routers:
+                for sa in router.sas.values():
+                    self.history.unsettled_traffic.add((sa.spi_in, sa.spi_out))
+
+
+def _router_fields(router: RouterObs, *, settled: bool) -> dict[str, object]:
+    out: dict[str, object] = {
+        "up": router.up,
+        "inside interface up": router.inside.interface_up,
+        "outside interface up": router.outside.interface_up,
+    }
+    if settled and router.up:
+        out |= {
+            "inside state": router.inside.state,
+            "outside state": router.outside.state,
+            "inside priority": router.inside.priority,
+            "outside priority": router.outside.priority,
+            "role": router.role,
+            "SSP connected": router.ssp_connected,
+        }
+    return out
+
+
+def _sa_fields(sa: SaObs, *, counters: bool) -> dict[str, object]:
+    out: dict[str, object] = {"status": sa.status}
+    if sa.status == "STANDBY":
+        out["usable"] = not sa.stale
+    if counters:
+        out |= {
+            "next outbound seq": sa.next_out,
+            "inbound window top": sa.inbound_top,
+            "octets used": sa.bytes_used,
+            "expiry": sa.expires_ms,
+        }
+    return out
+
+
+def differences(
+    model: Observation,
+    impl: Observation,
+    *,
+    settled: bool,
+    counters: bool = True,
+    skip_counters: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
+) -> list[str]:
+    """Readable differences between the model's and the implementation's observation."""
+    found: list[str] = []
+    for index in (0, 1):
+        left, right = model.routers[index], impl.routers[index]
+        name = left.name
+        a, b = _router_fields(left, settled=settled), _router_fields(right, settled=settled)
+        found += [
+            f"{name} {key}: model {a[key]!r}, impl {b.get(key)!r}"
+            for key in a
+            if a[key] != b.get(key)
+        ]
+        if not (settled and left.up and right.up):
+            continue
+        model_sas = {(sa.spi_in, sa.spi_out): sa for sa in left.sas}
+        impl_sas = {(sa.spi_in, sa.spi_out): sa for sa in right.sas}
+        for spis in sorted(model_sas.keys() | impl_sas.keys()):
+            label = f"{name} SA spi-in {spis[0]:#x}"
+            m, i = model_sas.get(spis), impl_sas.get(spis)
+            if m is None or i is None:
+                where = "model only" if i is None else "impl only"
+                found.append(f"{label}: held on the {where}")
+                continue
+            with_counters = counters and spis not in skip_counters
+            fa, fb = _sa_fields(m, counters=with_counters), _sa_fields(i, counters=with_counters)
+            found += [
+                f"{label} {key}: model {fa[key]!r}, impl {fb.get(key)!r}"
+                for key in fa
+                if fa[key] != fb.get(key)
+            ]
+    return found

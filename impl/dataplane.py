@@ -117,6 +117,9 @@ class SadbSaTable:
         self._contexts: dict[int, _Contexts] = {}
         self._unsupported: set[int] = set()
         self._unsupported_packets = 0
+        self._outbound_ids: dict[tuple[str, int, IPv4Address], int] = {}
+        """The pair last chosen per (map, entry, peer), valid while the SA set is unchanged."""
+        self._generation = -1
 
     @property
     def unsupported_packets(self) -> int:
@@ -192,6 +195,26 @@ class SadbSaTable:
         self._unsupported = {i for i in self._unsupported if self._db.ipsec_sa(i) is not None}
 
     def _outbound_pair(self, entry: CryptoMapEntry, peer: IPv4Address) -> IpsecSaPair | None:
+        key = (entry.name, entry.seq, peer)
+        known = self._outbound_ids.get(key)
+        if known is not None:
+            sa = self._db.ipsec_sa(known)
+            if (
+                sa is not None
+                and sa.status is HaStatus.ACTIVE
+                and not sa.rekey_needed
+                and self._db.generation == self._generation
+            ):
+                return sa
+        best = self._scan_outbound(entry, peer)
+        self._generation = self._db.generation
+        if best is None:
+            self._outbound_ids.pop(key, None)
+        else:
+            self._outbound_ids[key] = best.sa_id
+        return best
+
+    def _scan_outbound(self, entry: CryptoMapEntry, peer: IPv4Address) -> IpsecSaPair | None:
         best: IpsecSaPair | None = None
         for sa in self._db.ipsec_sas(HaStatus.ACTIVE):
             if (

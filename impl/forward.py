@@ -70,6 +70,7 @@ accepted for lifetimes and is not read yet.
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
@@ -94,6 +95,7 @@ from vpnha.impl.esp import (
     classify_udp_4500,
     parse_ipv4,
 )
+from vpnha.impl.esp.ip import internet_checksum
 
 __all__ = [
     "ESP_DROP_REASONS",
@@ -118,6 +120,7 @@ _TCP = 6
 _UDP = 17
 _PORTS_LENGTH = 4  # source and destination port lead both the TCP and UDP headers
 _NON_ESP_MARKER_LENGTH = 4  # RFC 3948 §2.2
+_IPV4_HEADER_LENGTH = 20
 _ESP_HEADER_LENGTH = 8  # SPI and sequence number (RFC 4303 §2)
 
 
@@ -366,6 +369,54 @@ def flow_of(ip_packet: bytes) -> tuple[Flow, bytes] | None:
     return flow, ip_packet[: parsed.header_length + len(parsed.payload)]
 
 
+_IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_PORTS = struct.Struct("!HH")
+_FRAGMENT_BITS = 0x3FFF  # MF flag and fragment offset
+_DECISION_CACHE_SIZE = 4096
+"""Flows whose crypto-map decision is remembered (the ACLs never change under a forwarder)."""
+
+
+def _flow_key(packet: bytes) -> tuple[int, int, int, int | None, int | None, int] | None:
+    """(src, dst, protocol, src port, dst port, total length) of a well-formed packet, else None.
+
+    The same checks as :func:`flow_of` (version, header length, total length, header
+    checksum, no fragment, TCP/UDP long enough for both ports) with integers instead of
+    address objects: the per-packet path. A test holds the two to the same answers.
+    """
+    if len(packet) < _IPV4_HEADER_LENGTH:
+        return None
+    version_ihl, _, total, _, fragment, _, protocol, _, src, dst = _IPV4_HEADER.unpack_from(packet)
+    ihl = (version_ihl & 0xF) * 4
+    if version_ihl >> 4 != 4 or ihl < _IPV4_HEADER_LENGTH or not ihl <= total <= len(packet):
+        return None
+    if fragment & _FRAGMENT_BITS or internet_checksum(packet[:ihl]) != 0:
+        return None
+    src_port: int | None = None
+    dst_port: int | None = None
+    if protocol in (_TCP, _UDP):
+        if total - ihl < _PORTS_LENGTH:
+            return None
+        src_port, dst_port = _PORTS.unpack_from(packet, ihl)
+    return (
+        int.from_bytes(src, "big"),
+        int.from_bytes(dst, "big"),
+        protocol,
+        src_port,
+        dst_port,
+        total,
+    )
+
+
+def _flow_from_key(key: tuple[int, int, int, int | None, int | None, int]) -> Flow:
+    return Flow(
+        src=IPv4Address(key[0]),
+        dst=IPv4Address(key[1]),
+        protocol=key[2],
+        src_port=key[3],
+        dst_port=key[4],
+    )
+
+
 def _no_drops() -> Mapping[ForwardDropReason, int]:
     return MappingProxyType(dict.fromkeys(ForwardDropReason, 0))
 
@@ -414,6 +465,8 @@ class ForwardCounters:
 # A policy step's verdict: the protecting (entry, policy) pair, a fail-closed drop,
 # or None (not protected by this step).
 _Selection: TypeAlias = tuple[CryptoMapEntry, CryptoMapPolicy] | ForwardDropReason | None
+_Decision: TypeAlias = tuple[_Selection, "Flow"]
+"""A remembered walk result, with the flow it was computed for (the tripwire reads it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -462,6 +515,7 @@ class Forwarder:
         "_clear_packets",
         "_cleartext_permit_sent",
         "_crypto_map",
+        "_decisions",
         "_decrypted_bytes",
         "_decrypted_packets",
         "_delivered_packets",
@@ -514,6 +568,7 @@ class Forwarder:
             (entry.name, entry.seq): _selectors(config, entry) for entry in self._entries
         }
         self._sa_table = sa_table
+        self._decisions: dict[tuple[int, int, int, int | None, int | None], _Decision] = {}
         self._outside_active = outside_active
         self._inside_active = inside_active
         self._drops = dict.fromkeys(ForwardDropReason, 0)
@@ -543,11 +598,18 @@ class Forwarder:
 
     def from_lan(self, ip_packet: bytes, now: int) -> list[Action]:
         """Encrypt, forward in the clear, or drop one IPv4 packet from the inside."""
-        parsed = flow_of(ip_packet)
-        if parsed is None:
+        key = _flow_key(ip_packet)
+        if key is None:
             return self._drop(ForwardDropReason.LAN_MALFORMED)
-        flow, packet = parsed
-        selection = self._protection(flow)
+        packet = ip_packet if len(ip_packet) == key[5] else ip_packet[: key[5]]
+        cached = self._decisions.get(key[:5])
+        if cached is None:
+            flow = _flow_from_key(key)
+            cached = (self._protection(flow), flow)
+            if len(self._decisions) >= _DECISION_CACHE_SIZE:
+                self._decisions.clear()
+            self._decisions[key[:5]] = cached
+        selection, flow = cached
         if selection is None:
             return self._send_clear(packet, flow)
         if isinstance(selection, ForwardDropReason):

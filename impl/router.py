@@ -382,6 +382,8 @@ class SspWrite:
 
     data: bytes
     """The octets (whole frames or parts of them; TCP may cut them anywhere)."""
+    connection: int
+    """Which connection (:attr:`Router.ssp_connection_id` when it was made)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -390,6 +392,8 @@ class SspShut:
 
     reason: str
     """Why."""
+    connection: int
+    """Which connection: a replaced one is shut after the new one exists."""
 
 
 Output = (
@@ -491,6 +495,7 @@ class Router:
         self._ssp_key = (config.ssp_key or DEFAULT_SSP_KEY).encode()
         self._listener = SspListener(self._ssp_group.remote)
         self._conn: SspConnection | None = None
+        self._conn_id = 0
         self._link = SspLink.DOWN
         self._retry_at: int | None = now if self._is_client else None
         self._frames_seen = 0
@@ -571,6 +576,11 @@ class Router:
         return self._conn
 
     @property
+    def ssp_connection_id(self) -> int:
+        """Number of the current (or last) SSP connection, counted from 1 per boot."""
+        return self._conn_id
+
+    @property
     def ssp_listener(self) -> SspListener:
         """The server side's admission counters."""
         return self._listener
@@ -647,12 +657,12 @@ class Router:
     def receive_lan(self, ip_packet: bytes, now: int) -> None:
         """An IPv4 packet from the LAN to forward (clear or ESP)."""
         self._forward(self._forwarder.from_lan(ip_packet, now))
-        self._after(now)
+        self._after_traffic()
 
     def receive_udp4500(self, payload: bytes, src: IPv4Address, now: int) -> None:
         """A UDP 4500 payload from ``src`` on the outside (ESP, IKE or a NAT keepalive)."""
         self._forward(self._forwarder.from_outside(payload, src, now))
-        self._after(now)
+        self._after_traffic()
 
     def interface_down(self, side: Side, now: int) -> None:
         """An interface went down (tracking, HSRP disable)."""
@@ -735,6 +745,7 @@ class Router:
             self._entropy,
         )
         self._conn = conn
+        self._conn_id += 1
         self._link = SspLink.OPEN
         self._retry_at = None
         self._frames_seen = 0
@@ -750,8 +761,8 @@ class Router:
             conn.close(reason)
         tail = conn.data_to_send()
         if tail:
-            self._outputs.append(SspWrite(data=tail))
-        self._outputs.append(SspShut(reason=reason))
+            self._outputs.append(SspWrite(data=tail, connection=self._conn_id))
+        self._outputs.append(SspShut(reason=reason, connection=self._conn_id))
         self._retired_counters[-1:] = [conn.counters]
         self._conn = None
         self._link = SspLink.DOWN
@@ -819,7 +830,7 @@ class Router:
         if self._conn is not None:
             data = self._conn.data_to_send()
             if data:
-                self._outputs.append(SspWrite(data=data))
+                self._outputs.append(SspWrite(data=data, connection=self._conn_id))
         if self._is_client and self._link is SspLink.DOWN:
             if self._retry_at is None:
                 self._retry_at = now + self._ssp_retry_ms
@@ -834,6 +845,26 @@ class Router:
         for side, payload in self._core.datagrams_to_send(now):
             self._outputs.append(SendHsrp(side=side, src=self._addresses[side], payload=payload))
         self._deadline = self._compute_deadline()
+
+    def _after_traffic(self) -> None:
+        """The data path touched only the SA database: send its updates, re-read its timer.
+
+        Traffic changes no HSRP or SSP connection state, so the full ``_after`` pass is
+        not needed; the database may have queued counter updates and a spent SA may
+        have brought its deadline forward.
+        """
+        conn = self._conn
+        if conn is not None and conn.established:
+            for message in self._db.messages_to_send():
+                self._send(message)
+            data = conn.data_to_send()
+            if data:
+                self._outputs.append(SspWrite(data=data, connection=self._conn_id))
+        else:
+            self._db.messages_to_send()
+        db_deadline = self._db.get_timer()
+        if db_deadline is not None and (self._deadline is None or db_deadline < self._deadline):
+            self._deadline = db_deadline
 
     def _drain_core(self, now: int) -> bool:
         progressed = False

@@ -631,6 +631,7 @@ class SaDatabase:
         self._interval_cache: dict[str, ReplayInterval] = {}
         self._window = replay_window_size
         self._window_mask = (1 << replay_window_size) - 1
+        self._generation = 0
         # Role and SSP state.
         self._active = False
         self._connected = False
@@ -687,6 +688,14 @@ class SaDatabase:
         )
 
     # --- read-only views ---------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever an IPsec SA is added or removed or the router changes role.
+
+        A reader that caches lookups (the data path's SA table) re-reads when it moves.
+        """
+        return self._generation
 
     @property
     def is_active(self) -> bool:
@@ -863,6 +872,7 @@ class SaDatabase:
             status=HaStatus.ACTIVE,
         )
         self._ipsec[sa_id] = sa
+        self._generation += 1
         self._note_spent(sa, now)
         if self._replicating:
             self._queue_ipsec_add(sa_id, resync=False)
@@ -1042,6 +1052,7 @@ class SaDatabase:
         """
         if self._active:
             return TakeoverReport()
+        self._generation += 1
         recent = self._ssp_recent(now)
         self._active = True
         self._degraded_copies.clear()
@@ -1054,6 +1065,7 @@ class SaDatabase:
             if not (recent and self.promotable(sa, now)):
                 self._engine.remove(sa.sa_id)
                 del self._ipsec[sa.sa_id]
+                self._generation += 1
                 self._spent_at.pop(sa.sa_id, None)
                 self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
                 discarded.append(sa.sa_id)
@@ -1116,6 +1128,7 @@ class SaDatabase:
         """
         if not self._active:
             return
+        self._generation += 1
         self._active = False
         self._awaiting_peer = False
         self._replicating = False
@@ -1291,6 +1304,7 @@ class SaDatabase:
                 status=HaStatus.STANDBY,
             )
         self._ipsec[copy.sa_id] = copy
+        self._generation += 1
         self._degraded_copies.discard((Doi.IPSEC, copy.sa_id))
         self._note_spent(copy, now)
         self._count["copies_applied"] += 1
@@ -1600,6 +1614,7 @@ class SaDatabase:
 
     def _remove_ipsec(self, sa: IpsecSaPair, now: int, *, tombstone: bool) -> None:
         del self._ipsec[sa.sa_id]
+        self._generation += 1
         self._engine.remove(sa.sa_id)
         self._spent_at.pop(sa.sa_id, None)
         if tombstone and sa.expiry_ms > now:

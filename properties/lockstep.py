@@ -23,9 +23,10 @@ millisecond by millisecond. :func:`differences` compares a projection:
   (identified by its SPIs) where it is held, with which HA status and whether a
   standby copy is usable;
 - and, when no traffic was offered while unsettled (so both sides carried exactly
-  the same packets) and none is still in flight (the model counts packets when
-  they are offered, the world when they arrive), each SA's counters: next outbound
-  sequence number, inbound window top, octets used, expiry.
+  the same packets) and none is still in flight, each SA's counters: next outbound
+  sequence number, inbound window top, octets used, expiry. (The world's host
+  links have no delay here, so a router sees offered traffic at the very instant
+  the model does, in the same order as the operations.)
 
 Every invariant (I1–I9) is checked on each side after every step by the caller;
 I3 and I4 (no sequence number sent or accepted twice) are exact on both sides at
@@ -56,8 +57,9 @@ _Action: TypeAlias = Callable[[World], object]
 """A deferred call on the world."""
 _SIDES = {GroupSide.INSIDE: Side.INSIDE, GroupSide.OUTSIDE: Side.OUTSIDE}
 _IN_FLIGHT_LATENCIES = 4
-"""The model moves counters when traffic is offered; the world when packets arrive: LAN
-host → router → peer takes two latencies, and a margin covers the replies."""
+"""The hosts' links have no delay in lockstep, so the routers count traffic at the instant
+it is offered, as the model does; this margin (in segment latencies) only covers what a
+router's own messages set in motion."""
 START_MS = 1_000
 """Both sides start here (the model's default boot instant)."""
 
@@ -101,6 +103,7 @@ class LockstepPair:
             now=START_MS,
             sa_lifetime_ms=params.lifetime_ms,
             answer_sa_requests=False,  # the model has no IKE initiator: SAs come from Establish
+            host_latency_ms=0,  # the model hands traffic to the routers when it is offered
         )
         self.latency_ms = latency_ms
         self.history = _History()
@@ -129,8 +132,9 @@ class LockstepPair:
         action = self._world_action(operation)
         apply_in_place(self.model, operation)
         action(world)
-        if world.now != self.model.now:  # the model may have advanced (AdvanceToNextEvent)
-            world.run_until(self.model.now)
+        # Deliver what the operation put on the hosts' links at once, and catch up when
+        # the model chose the instant (AdvanceToNextEvent).
+        world.run_until(self.model.now)
 
     def differences(self) -> list[str]:
         """Where the two observations disagree (see the module docstring)."""

@@ -427,8 +427,16 @@ class LockstepMachine(RuleBasedStateMachine):
 
     @rule()
     def establish(self) -> None:
+        """A new SA pair, one millisecond after anything before it.
+
+        Outbound traffic uses the newest pair (the model: the last negotiated; the
+        implementation: the one that expires last, a replicated absolute instant). Two
+        negotiations in the same millisecond have no defined order, so the harness
+        spaces them.
+        """
         self.established += 1
         base = 0x1000 + 2 * self.established
+        self._do(op.Advance(ms=1))
         self._do(
             op.Establish(
                 sa_id=self.established, spi_in=base, spi_out=base + 1, cookie_i=1, cookie_r=2

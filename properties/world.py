@@ -26,8 +26,9 @@ router if the inside path is up (both inside interfaces up, both routers up): it
 is accepted or refused there, and the client learns the outcome a round trip
 later. Octets written on a connection arrive in order, one latency later. A
 connection whose path is down when something is written dies silently (TCP would
-retransmit into the void until the dead timer fires); a crashed router's
-connections die with it. An orderly close reaches the other end as end of stream.
+retransmit into the void until the dead timer fires; what was already on the wire
+still arrives); a crashed router's connections die with it, in-flight octets
+included. An orderly close reaches the other end as end of stream.
 
 **IKE stand-in.** There is no IKE core yet (issue 7): an SA is negotiated by the
 world, which draws SPIs and keys from its own seeded entropy and installs the pair
@@ -168,6 +169,8 @@ class _Slot:
     iface_up: dict[Side, bool] = field(default_factory=lambda: dict.fromkeys(Side, True))
     connection: int = 0
     """The SSP connection number this router holds (0 = none)."""
+    numbers: dict[int, int] = field(default_factory=dict)
+    """The router's own connection ids (``Router.ssp_connection_id``) -> world numbers."""
 
 
 class RunLog:
@@ -248,9 +251,13 @@ class World:
         sa_lifetime_ms: int | None = None,
         keep_log: bool = True,
         answer_sa_requests: bool = True,
+        host_latency_ms: int | None = None,
     ) -> None:
         self.now = now
         self.latency_ms = latency_ms
+        self.host_latency_ms = latency_ms if host_latency_ms is None else host_latency_ms
+        """Delivery time between a router and the LAN host or the remote peer (default: the
+        segments' latency; 0 delivers at the instant of sending, as the model does)."""
         self.ike_delay_ms = ike_delay_ms
         self._entropy = SeededEntropy(seed * 7919 + 17)
         self._slots = [_Slot(configs[0], seed * 2 + 1), _Slot(configs[1], seed * 2 + 2)]
@@ -259,6 +266,9 @@ class World:
         self._owner: dict[Segment, int | None] = {Segment.INSIDE: None, Segment.OUTSIDE: None}
         self._next_connection = 1
         self._dead_connections: set[int] = set()
+        """Connections closed or lost with a crashed end: nothing in flight arrives."""
+        self._silent: set[int] = set()
+        """Connections whose path failed: later writes are lost, earlier ones arrive."""
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
         self.answer_sa_requests = answer_sa_requests
@@ -396,6 +406,7 @@ class World:
         if slot.connection:
             self._dead_connections.add(slot.connection)
             slot.connection = 0
+        slot.numbers.clear()
         for segment, owner in self._owner.items():
             if owner == index:
                 self._owner[segment] = owner  # the switch keeps the stale MAC entry
@@ -538,7 +549,7 @@ class World:
             self._record(
                 Segment.INSIDE, "lan", "lan-host", src=LAN_HOST, dst=REMOTE_HOST, payload=packet
             )
-            self._later(partial(self._router_lan, owner, packet))
+            self._later(partial(self._router_lan, owner, packet), self.host_latency_ms)
 
     def remote_send(self, packets: int, size: int = 100) -> None:
         """The remote host sends ``packets`` to the LAN host through the peer's newest SA."""
@@ -617,7 +628,7 @@ class World:
         if not ok or owner is None:
             self.stats.lost_no_gateway += 1
             return
-        self._later(partial(self._router_udp4500, owner, esp))
+        self._later(partial(self._router_udp4500, owner, esp), self.host_latency_ms)
 
     def _outside_vip(self) -> IPv4Address:
         return self._vip
@@ -747,7 +758,7 @@ class World:
                     delivered=ok,
                 )
                 if ok:
-                    self._later(partial(self._peer_receive, out.payload))
+                    self._later(partial(self._peer_receive, out.payload), self.host_latency_ms)
             elif isinstance(out, SendLan):
                 ok = slot.iface_up[Side.INSIDE]
                 src, dst = _ip_addresses(out.ip_packet)
@@ -761,7 +772,7 @@ class World:
                     delivered=ok,
                 )
                 if ok:
-                    self._later(self._lan_receive)
+                    self._later(self._lan_receive, self.host_latency_ms)
             elif isinstance(out, SendOutsideClear):
                 src, dst = _ip_addresses(out.ip_packet)
                 if self._acl is not None and _permits(self._acl, src, dst):
@@ -778,9 +789,9 @@ class World:
             elif isinstance(out, SspOpen):
                 self._ssp_open(index, out)
             elif isinstance(out, SspWrite):
-                self._ssp_write(index, out.data)
+                self._ssp_write(index, slot.numbers.get(out.connection, 0), out.data)
             elif isinstance(out, SspShut):
-                self._ssp_shut(index)
+                self._ssp_shut(index, slot.numbers.pop(out.connection, 0))
         del other
 
     def _serve_ike(self, index: int, key: tuple[str, int, IPv4Address]) -> None:
@@ -872,11 +883,12 @@ class World:
             )
             # The SYN-ACK leaves before anything the server writes on the new connection.
             self._later(partial(answer, accepted), rank=_RANK_SSP)
-            if accepted:
-                old = self._slots[other].connection
-                if old:
-                    self._dead_connections.add(old)
-                self._slots[other].connection = number
+            if accepted and server is not None:
+                slot = self._slots[other]
+                if slot.connection:
+                    self._dead_connections.add(slot.connection)
+                slot.connection = number
+                slot.numbers[server.ssp_connection_id] = number
                 self._collect(other)
 
         def answer(accepted: bool) -> None:
@@ -885,8 +897,10 @@ class World:
                 self._dead_connections.add(number)
                 return
             if accepted and number not in self._dead_connections:
-                self._slots[index].connection = number
+                slot = self._slots[index]
+                slot.connection = number
                 client.ssp_connected(self.now)
+                slot.numbers[client.ssp_connection_id] = number
             else:
                 client.ssp_connect_failed(self.now)
             self._collect(index)
@@ -896,9 +910,8 @@ class World:
         else:
             self._later(partial(answer, False), delay=2 * self.latency_ms, rank=_RANK_SSP)
 
-    def _ssp_write(self, index: int, data: bytes) -> None:
-        number = self._slots[index].connection
-        if not number or number in self._dead_connections:
+    def _ssp_write(self, index: int, number: int, data: bytes) -> None:
+        if not number or number in self._dead_connections or number in self._silent:
             return
         alive = self._inside_path()
         self._record(
@@ -912,7 +925,9 @@ class World:
             connection=number,
         )
         if not alive:
-            self._dead_connections.add(number)
+            # Silent death: nothing written from now on arrives, but what is already on
+            # the wire still does; each end finds out through its dead timer.
+            self._silent.add(number)
             return
         other = 1 - index
 
@@ -926,9 +941,9 @@ class World:
 
         self._later(arrive, rank=_RANK_SSP)
 
-    def _ssp_shut(self, index: int) -> None:
-        number = self._slots[index].connection
-        self._slots[index].connection = 0
+    def _ssp_shut(self, index: int, number: int) -> None:
+        if self._slots[index].connection == number:
+            self._slots[index].connection = 0
         if not number or number in self._dead_connections:
             return
         self._dead_connections.add(number)

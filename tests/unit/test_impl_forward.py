@@ -53,6 +53,8 @@ from vpnha.impl.forward import (
     SendClear,
     SendEsp,
     Withheld,
+    _flow_from_key,
+    _flow_key,
     flow_of,
 )
 
@@ -839,3 +841,23 @@ def test_random_outside_traffic_never_raises_and_only_the_active_pair_delivers(
                 assert inside
                 assert IPv4Address(action.ip_packet[12:16]) in REMOTE_LAN
     assert rig.counters().cleartext_permit_sent == 0
+
+
+@given(packet=st.one_of(lan_packets(), st.binary(max_size=60)))
+def test_the_per_packet_header_check_agrees_with_flow_of(packet: bytes) -> None:
+    """``from_lan``'s integer fast path and ``flow_of`` accept and read the same packets."""
+    fast = _flow_key(packet)
+    slow = flow_of(packet)
+    assert (fast is None) == (slow is None)
+    if fast is not None and slow is not None:
+        flow, trimmed = slow
+        assert _flow_from_key(fast) == flow
+        assert fast[5] == len(trimmed)
+
+
+def test_decisions_are_cached_per_flow_and_the_cache_is_bounded() -> None:
+    rig = make_rig()
+    for port in range(5000):
+        rig.forwarder.from_lan(udp_packet(src_port=port % 65536), now=0)
+    assert rig.counters().encrypted_packets == 5000
+    assert len(rig.forwarder._decisions) <= 4096

@@ -77,6 +77,7 @@ from ipaddress import IPv4Address
 from types import MappingProxyType
 from typing import Protocol, TypeAlias
 
+from vpnha.impl import mutants
 from vpnha.impl.config import (
     AccessList,
     ConfigError,
@@ -631,6 +632,8 @@ class Forwarder:
                 return self._need_sa(entry, peer) if sa.rekey else []
             if sa is not None:
                 return self._encrypt(sa, entry, peer, packet)
+        if mutants.active("forward-cleartext-without-sa"):
+            return self._send_clear(packet, flow)
         self._drop(ForwardDropReason.NO_SA)
         return self._need_sa(entry, entry.peers[0])
 

@@ -127,6 +127,7 @@ from ipaddress import IPv4Address, IPv4Network
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from vpnha.impl import mutants
 from vpnha.impl.config import ReplayInterval
 from vpnha.impl.entropy import Entropy
 from vpnha.impl.errors import LocalProtocolError
@@ -1070,14 +1071,21 @@ class SaDatabase:
                 self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
                 discarded.append(sa.sa_id)
                 continue
+            skip = 0 if mutants.active("sadb-no-jump") else 1
             jumped = replace(
                 sa,
                 status=HaStatus.ACTIVE,
                 stale=False,
-                outbound_seq=sa.outbound_seq + self.jump(sa, CounterKind.OUTBOUND_SEQ),
-                inbound_right_edge=sa.inbound_right_edge + self.jump(sa, CounterKind.INBOUND_EDGE),
+                outbound_seq=sa.outbound_seq + skip * self.jump(sa, CounterKind.OUTBOUND_SEQ),
+                inbound_right_edge=sa.inbound_right_edge
+                + skip * self.jump(sa, CounterKind.INBOUND_EDGE),
                 inbound_bitmap=self._window_mask,
-                bytes_used=sa.bytes_used + self.jump(sa, CounterKind.BYTES),
+                bytes_used=sa.bytes_used + skip * self.jump(sa, CounterKind.BYTES),
+                expiry_ms=(
+                    sa.expiry_ms + self._grace_ms
+                    if mutants.active("sadb-lifetime-extended")
+                    else sa.expiry_ms
+                ),
                 outbound_sync=_NO_SYNC,
                 inbound_sync=_NO_SYNC,
                 bytes_sync=_NO_SYNC,

@@ -17,6 +17,7 @@ document's HA requirements (that is how the split configuration is shown to fail
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import ClassVar
 
 from hypothesis import event, note
@@ -32,7 +33,15 @@ from .lockstep import LockstepPair
 from .observation import Observation, observe_model
 from .scenarios import builtin_configs, cluster_params, example_path, load_pair
 
-__all__ = ["LockstepMachine", "ModelMachine", "SplitModelMachine", "lockstep_configs"]
+__all__ = [
+    "LAST_FAILURE",
+    "LockstepFailure",
+    "LockstepMachine",
+    "ModelMachine",
+    "SplitModelMachine",
+    "lockstep_config_texts",
+    "lockstep_configs",
+]
 
 ROUTERS = st.integers(min_value=0, max_value=1)
 SIDES = st.sampled_from([GroupSide.INSIDE, GroupSide.OUTSIDE])
@@ -355,15 +364,34 @@ LOCKSTEP_DELAYS = ("standby delay minimum 30 reload 60", "standby delay minimum 
 runs reach restarts, preemption and tracking."""
 
 
-def lockstep_configs() -> tuple[RouterConfig, RouterConfig]:
-    """The document's pair with short standby delays."""
-    texts = [
+def lockstep_config_texts() -> tuple[str, str]:
+    """The document's pair with short standby delays, as configuration text."""
+    first, second = (
         example_path(name).read_text().replace(*LOCKSTEP_DELAYS)
         for name in ("router1.cfg", "router2.cfg")
-    ]
-    return parse_config(texts[0], source="router1.cfg"), parse_config(
-        texts[1], source="router2.cfg"
     )
+    return first, second
+
+
+def lockstep_configs() -> tuple[RouterConfig, RouterConfig]:
+    """The document's pair with short standby delays."""
+    texts = lockstep_config_texts()
+    first = parse_config(texts[0], source="router1.cfg")
+    return first, parse_config(texts[1], source="router2.cfg")
+
+
+@dataclass(slots=True)
+class LockstepFailure:
+    """The run a failing :class:`LockstepMachine` example executed (for the post-pass)."""
+
+    latency_ms: int
+    seed: int
+    operations: list[op.Operation]
+    problems: list[str]
+
+
+LAST_FAILURE: list[LockstepFailure] = []
+"""The most recent failing example's run (a campaign reads it after Hypothesis reports)."""
 
 
 class LockstepMachine(RuleBasedStateMachine):
@@ -380,11 +408,16 @@ class LockstepMachine(RuleBasedStateMachine):
         self.pair: LockstepPair | None = None
         self.checkers = (InvariantChecker(), InvariantChecker())
         self.established = 0
+        self.operations: list[op.Operation] = []
+        self.latency_ms = 1
+        self.seed = 1
+        self.log_seen = 0
 
     def _do(self, operation: op.Operation) -> None:
         pair = self.pair
         assert pair is not None
         note(f"{pair.now} ms: {operation}")
+        self.operations.append(operation)
         pair.apply(operation)
         event(f"lockstep: {type(operation).__name__}")
         model, impl = pair.observe()
@@ -393,11 +426,25 @@ class LockstepMachine(RuleBasedStateMachine):
         problems += [f"differ: {d}" for d in pair.differences()]
         if pair.settled():
             event("lockstep: compared settled")
+        for entry in pair.model.log[self.log_seen :]:
+            if entry.kind == "hsrp" and "[" in entry.detail:
+                event(f"cell: {entry.detail.split('[', 1)[1].rstrip(']')}")
+        self.log_seen = len(pair.model.log)
+        if problems:
+            LAST_FAILURE[:] = [
+                LockstepFailure(
+                    latency_ms=self.latency_ms,
+                    seed=self.seed,
+                    operations=list(self.operations),
+                    problems=problems,
+                )
+            ]
         assert not problems, "\n".join(problems)
 
     @initialize(latency=st.integers(min_value=1, max_value=5), seed=st.integers(0, 2**16))
     def start(self, latency: int, seed: int) -> None:
         """Boot both sides and let them elect."""
+        self.latency_ms, self.seed = latency, seed
         self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed)
         self._do(op.Advance(ms=20_000))
 
@@ -454,3 +501,66 @@ class LockstepMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(min_value=0, max_value=2**20))
     def replay_captured(self, pick: int) -> None:
         self._do(op.ReplayCaptured(pick=pick))
+
+    def _has_active(self) -> bool:
+        if self.pair is None:
+            return False
+        model, _ = self.pair.observe()
+        return any(r.role == "ACTIVE" for r in model.routers)
+
+    @precondition(_has_active)
+    @rule(extra=st.integers(min_value=0, max_value=500))
+    def fail_active(self, extra: int) -> None:
+        """Crash the ACTIVE router, wait hold + hello, and check I10 on both sides."""
+        pair = self.pair
+        assert pair is not None
+        before_model, before_impl = pair.observe()
+        failed = next(i for i, r in enumerate(before_model.routers) if r.role == "ACTIVE")
+        self._do(op.Crash(router=failed))
+        wait = before_model.config.hold_ms + before_model.config.hello_ms + extra
+        self._do(op.Advance(ms=wait))
+        after_model, after_impl = pair.observe()
+        problems = [
+            f"model I10: {p}" for p in check_continuity(before_model, after_model, failed=failed)
+        ]
+        problems += [
+            f"impl I10: {p}" for p in check_continuity(before_impl, after_impl, failed=failed)
+        ]
+        if problems:
+            LAST_FAILURE[:] = [
+                LockstepFailure(
+                    latency_ms=self.latency_ms,
+                    seed=self.seed,
+                    operations=list(self.operations),
+                    problems=problems,
+                )
+            ]
+        assert not problems, "\n".join(problems)
+
+    @rule(
+        packets=st.integers(min_value=1, max_value=20),
+        size=SIZES,
+        settle=st.integers(min_value=20, max_value=500),
+    )
+    def establish_and_use(self, packets: int, size: int, settle: int) -> None:
+        """A new SA that is replicated and carries traffic both ways (a common prefix of
+        interesting runs, made one step so that a search reaches failovers of used SAs)."""
+        self.establish()
+        self._do(op.Advance(ms=settle))
+        self._do(op.SendTraffic(packets=packets, size=size))
+        self._do(op.ReceiveTraffic(packets=packets, size=size))
+        self._do(op.Advance(ms=settle))
+
+    @precondition(_has_active)
+    @rule(down_ms=st.integers(min_value=0, max_value=10_000))
+    def fail_and_recover(self, down_ms: int) -> None:
+        """The document's story: the ACTIVE router fails, the standby takes over, the
+        failed one restarts ``down_ms`` later and the cluster settles (preempt back)."""
+        pair = self.pair
+        assert pair is not None
+        model, _ = pair.observe()
+        failed = next(i for i, r in enumerate(model.routers) if r.role == "ACTIVE")
+        self._do(op.Crash(router=failed))
+        self._do(op.Advance(ms=model.config.hold_ms + model.config.hello_ms + down_ms))
+        self._do(op.Restart(router=failed))
+        self._do(op.Advance(ms=pair.settle_ms + 1))

@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from types import MappingProxyType
 
+from vpnha.impl import mutants
 from vpnha.impl.config import InterfaceConfig, StandbyGroup, canonical_interface_name
 from vpnha.impl.entropy import Entropy
 from vpnha.impl.errors import LocalProtocolError
@@ -572,6 +573,8 @@ class HsrpGroup:
             name = canonical_interface_name(name)
         if not any(track.interface == name for track in self._config.tracks):
             return
+        if mutants.active("hsrp-tracking-ignored"):
+            return
         before = self.effective_priority
         if up:
             self._down_interfaces.discard(name)
@@ -659,10 +662,11 @@ class HsrpGroup:
 
     def _classify(self, packet: HsrpPacket, src: IPv4Address) -> RfcEvent | None:
         # §5.5 events f-l; "higher" is (priority, IP address) against ours (§5.1).
-        higher = (packet.priority, int(src)) > (
-            self.effective_priority,
-            int(self._config.address),
-        )
+        ours = (self.effective_priority, int(self._config.address))
+        theirs = (packet.priority, int(src))
+        if mutants.active("hsrp-tie-break-lower-ip"):
+            ours, theirs = (ours[0], -ours[1]), (theirs[0], -theirs[1])
+        higher = theirs > ours
         if packet.op_code is OpCode.HELLO:
             if packet.state is HsrpState.SPEAK:
                 return RfcEvent.HIGHER_SPEAK_HELLO if higher else None
@@ -688,6 +692,7 @@ class HsrpGroup:
         else:
             holds = (
                 self._config.preempt
+                and not mutants.active("hsrp-preempt-ignored")
                 and self._enabled_at_ms is not None
                 and now - self._enabled_at_ms >= self._config.preempt_delay_minimum_ms
             )

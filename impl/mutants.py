@@ -1,0 +1,68 @@
+"""Seeded bugs: named faults the conformance suite switches on to prove it can catch them.
+
+Theory of operation
+-------------------
+Each mutant is a name in :data:`MUTANTS` with a one-line description of the fault.
+All are off unless a test (or ``vpnha gate``) turns one on with :func:`enabled`; the
+code that carries a fault asks :func:`active` at the one place the fault lives. The
+registry is module state on purpose: a mutant must reach code deep inside a core
+without a parameter threaded through every constructor, and it is a test hook, not
+configuration (nothing in a router's configuration can turn one on).
+
+A mutant that the suite does not kill means the suite has a blind spot; the
+counterexample that kills each one is kept under ``counterexamples/`` and replayed
+by the regression tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+__all__ = ["MUTANTS", "active", "enabled"]
+
+MUTANTS: Final[dict[str, str]] = {
+    "hsrp-tie-break-lower-ip": (
+        "HSRP: with equal priorities the router with the lower address wins (RFC 2281: higher)"
+    ),
+    "hsrp-tracking-ignored": "HSRP: a tracked interface going down does not lower the priority",
+    "hsrp-preempt-ignored": "HSRP: a router with a higher priority never preempts",
+    "sadb-no-jump": "SA database: a takeover promotes copies without jumping the counters ahead",
+    "sadb-lifetime-extended": (
+        "SA database: a takeover extends each SA's seconds lifetime (by the SSP grace time)"
+    ),
+    "forward-cleartext-without-sa": (
+        "forwarding: protected traffic with no SA is sent in the clear instead of dropped"
+    ),
+}
+"""Every seeded bug: name -> what is wrong."""
+
+_ACTIVE: set[str] = set()
+
+
+def active(name: str) -> bool:
+    """Whether the seeded bug ``name`` is switched on (it must be registered)."""
+    if name not in MUTANTS:
+        msg = f"mutant {name!r} is not registered"
+        raise KeyError(msg)
+    return name in _ACTIVE
+
+
+@contextmanager
+def enabled(name: str | None) -> Iterator[None]:
+    """Switch ``name`` on for the ``with`` block (None: nothing); never nests two mutants."""
+    if name is None:
+        yield
+        return
+    if name not in MUTANTS:
+        msg = f"mutant {name!r} is not one of {', '.join(sorted(MUTANTS))}"
+        raise KeyError(msg)
+    if _ACTIVE:
+        msg = f"mutant {sorted(_ACTIVE)[0]!r} is already on"
+        raise RuntimeError(msg)
+    _ACTIVE.add(name)
+    try:
+        yield
+    finally:
+        _ACTIVE.discard(name)

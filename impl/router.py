@@ -124,7 +124,15 @@ RouterEvent = RoleChanged | GroupEvent
 class RouterCore:
     """The HSRP pair and the device role of one router (sans-IO)."""
 
-    def __init__(self, config: RouterConfig, *, entropy: Entropy, now: int) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        entropy: Entropy,
+        now: int,
+        hsrp_entropy: Entropy | None = None,
+    ) -> None:
+        """``hsrp_entropy`` draws the hello jitter (default: ``entropy``)."""
         outside = config.outside_interface()
         inside = config.inside_interface()
         if outside is None or inside is None:
@@ -133,7 +141,10 @@ class RouterCore:
         self._config = config
         self._interfaces = {Side.INSIDE: inside, Side.OUTSIDE: outside}
         self._groups = {
-            side: HsrpGroup(HsrpGroupConfig.from_standby(iface, iface.standby_groups[0]), entropy)
+            side: HsrpGroup(
+                HsrpGroupConfig.from_standby(iface, iface.standby_groups[0]),
+                entropy if hsrp_entropy is None else hsrp_entropy,
+            )
             for side, iface in self._interfaces.items()
         }
         self._names = {
@@ -474,8 +485,9 @@ class Router:
         ssp_dead_ms: int = DEFAULT_SSP_DEAD_MS,
         ssp_retry_ms: int = DEFAULT_SSP_RETRY_MS,
         latency_allowance_ms: int = DEFAULT_LATENCY_ALLOWANCE_MS,
+        hsrp_entropy: Entropy | None = None,
     ) -> None:
-        self._core = RouterCore(config, entropy=entropy, now=now)
+        self._core = RouterCore(config, entropy=entropy, now=now, hsrp_entropy=hsrp_entropy)
         self._config = config
         self._addresses: dict[Side, IPv4Address] = {}
         for side in Side:

@@ -14,18 +14,29 @@ the implementation, and the result can be written as an ITF trace.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import run_state_machine_as_test
 from vpnha.impl import mutants
+from vpnha.model import hsrp
 from vpnha.model import operations as op
 
-from .machines import LAST_FAILURE, LockstepMachine, lockstep_config_texts
+from .machines import COVERAGE, LAST_FAILURE, LockstepMachine, lockstep_config_texts
 from .trace import RunSpec, TraceFile, replay, shrink, signature
 
-__all__ = ["HuntResult", "hunt"]
+__all__ = ["HuntResult", "hsrp_cell_labels", "hunt"]
+
+
+def hsrp_cell_labels() -> frozenset[str]:
+    """Every RFC 2281 §5.7 cell the model distinguishes (its table and the alternatives)."""
+    labels: set[str] = set()
+    for cell in hsrp.TABLE.values():
+        labels.add(cell.label)
+        labels.update(alt.label for alt in (cell.preempt, cell.no_vip) if alt is not None)
+    return frozenset(labels)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -42,6 +53,20 @@ class HuntResult:
     found_length: int = 0
     """Operations in the failing example as Hypothesis found it."""
     shrink_seconds: float = 0.0
+    examples: int = 0
+    coverage: dict[str, int] | None = None
+    """What the search exercised (``machines.COVERAGE``: cells, operations)."""
+
+    @property
+    def steps_per_second(self) -> float:
+        """Lockstep steps per wall second of the search."""
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    def cells_hit(self) -> frozenset[str]:
+        """RFC 2281 cells the model took during the search."""
+        return frozenset(
+            key.removeprefix("cell: ") for key in (self.coverage or {}) if key.startswith("cell: ")
+        )
 
     @property
     def killed(self) -> bool:
@@ -51,10 +76,16 @@ class HuntResult:
 
 class _CountingMachine(LockstepMachine):
     steps = 0
+    progress: Callable[[int, int], None] | None = None
 
     def _do(self, operation: op.Operation) -> None:
         _CountingMachine.steps += 1
         super()._do(operation)
+
+    def teardown(self) -> None:
+        if _CountingMachine.progress is not None:
+            _CountingMachine.progress(COVERAGE["examples"], _CountingMachine.steps)
+        super().teardown()
 
 
 def hunt(
@@ -65,10 +96,16 @@ def hunt(
     derandomize: bool = True,
     database: ExampleDatabase | None = None,
     shrink_budget_s: float = 60.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> HuntResult:
-    """Search for a lockstep failure (with ``mutant`` on); shrink and describe what failed."""
+    """Search for a lockstep failure (with ``mutant`` on); shrink and describe what failed.
+
+    ``progress(examples, steps)`` is called after every example.
+    """
     LAST_FAILURE.clear()
+    COVERAGE.clear()
     _CountingMachine.steps = 0
+    _CountingMachine.progress = progress
     config = settings(
         max_examples=max_examples,
         stateful_step_count=steps,
@@ -87,7 +124,14 @@ def hunt(
             if not LAST_FAILURE:
                 raise
     seconds = time.monotonic() - started
-    result = HuntResult(mutant=mutant, seconds=seconds, steps=_CountingMachine.steps)
+    _CountingMachine.progress = None
+    result = HuntResult(
+        mutant=mutant,
+        seconds=seconds,
+        steps=_CountingMachine.steps,
+        examples=COVERAGE["examples"],
+        coverage=dict(COVERAGE),
+    )
     if not LAST_FAILURE:
         return result
     failure = LAST_FAILURE[0]

@@ -104,6 +104,7 @@ class LockstepPair:
             sa_lifetime_ms=params.lifetime_ms,
             answer_sa_requests=False,  # the model has no IKE initiator: SAs come from Establish
             host_latency_ms=0,  # the model hands traffic to the routers when it is offered
+            hsrp_jitter=False,  # the model's jitter is drawn by the harness: 0 here
         )
         self.latency_ms = latency_ms
         self.history = _History()

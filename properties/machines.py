@@ -16,6 +16,7 @@ document's HA requirements (that is how the split configuration is shown to fail
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
@@ -34,6 +35,7 @@ from .observation import Observation, observe_model
 from .scenarios import builtin_configs, cluster_params, example_path, load_pair
 
 __all__ = [
+    "COVERAGE",
     "LAST_FAILURE",
     "LockstepFailure",
     "LockstepMachine",
@@ -390,6 +392,10 @@ class LockstepFailure:
     problems: list[str]
 
 
+COVERAGE: collections.Counter[str] = collections.Counter()
+"""What lockstep runs exercised: ``cell: …`` (RFC 2281 §5.7 cells the model took),
+``op: …`` (operations), ``examples``, ``steps``. A campaign clears and reads it."""
+
 LAST_FAILURE: list[LockstepFailure] = []
 """The most recent failing example's run (a campaign reads it after Hypothesis reports)."""
 
@@ -426,9 +432,13 @@ class LockstepMachine(RuleBasedStateMachine):
         problems += [f"differ: {d}" for d in pair.differences()]
         if pair.settled():
             event("lockstep: compared settled")
+        COVERAGE[f"op: {type(operation).__name__}"] += 1
+        COVERAGE["steps"] += 1
         for entry in pair.model.log[self.log_seen :]:
             if entry.kind == "hsrp" and "[" in entry.detail:
-                event(f"cell: {entry.detail.split('[', 1)[1].rstrip(']')}")
+                cell = entry.detail.split("[", 1)[1].rstrip("]")
+                event(f"cell: {cell}")
+                COVERAGE[f"cell: {cell}"] += 1
         self.log_seen = len(pair.model.log)
         if problems:
             LAST_FAILURE[:] = [
@@ -444,6 +454,7 @@ class LockstepMachine(RuleBasedStateMachine):
     @initialize(latency=st.integers(min_value=1, max_value=5), seed=st.integers(0, 2**16))
     def start(self, latency: int, seed: int) -> None:
         """Boot both sides and let them elect."""
+        COVERAGE["examples"] += 1
         self.latency_ms, self.seed = latency, seed
         self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed)
         self._do(op.Advance(ms=20_000))
@@ -520,6 +531,7 @@ class LockstepMachine(RuleBasedStateMachine):
         wait = before_model.config.hold_ms + before_model.config.hello_ms + extra
         self._do(op.Advance(ms=wait))
         after_model, after_impl = pair.observe()
+        COVERAGE["I10 checked"] += 1
         problems = [
             f"model I10: {p}" for p in check_continuity(before_model, after_model, failed=failed)
         ]
@@ -564,3 +576,36 @@ class LockstepMachine(RuleBasedStateMachine):
         self._do(op.Advance(ms=model.config.hold_ms + model.config.hello_ms + down_ms))
         self._do(op.Restart(router=failed))
         self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    def _no_sa(self) -> bool:
+        return self.pair is not None and not any(r.sas for r in self.pair.model.routers)
+
+    @precondition(_no_sa)
+    @rule(packets=st.integers(min_value=1, max_value=10), size=SIZES)
+    def traffic_without_sa(self, packets: int, size: int) -> None:
+        """Protected traffic while no SA exists (start-up, or every SA lost): it must be
+        dropped, never forwarded in the clear (I9)."""
+        self._do(op.SendTraffic(packets=packets, size=size))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def flap_interface(self, router: int, side: GroupSide) -> None:
+        """An interface goes down, the cluster settles (tracking moves the groups), it comes
+        back and the cluster settles again (preempt returns them)."""
+        pair = self.pair
+        assert pair is not None
+        self._do(op.InterfaceDown(router=router, side=side))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+        self._do(op.InterfaceUp(router=router, side=side))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    @precondition(_has_active)
+    @rule(packets=st.integers(min_value=1, max_value=20), size=SIZES)
+    def use_then_fail(self, packets: int, size: int) -> None:
+        """The document's failover story in one step: an SA carries traffic, the ACTIVE
+        router fails, the standby takes over (I10) and carries traffic on the same SA."""
+        self.establish_and_use(packets=packets, size=size, settle=100)
+        if self._has_active():
+            self.fail_active(extra=0)
+        self._do(op.SendTraffic(packets=packets, size=size))
+        self._do(op.ReceiveTraffic(packets=packets, size=size))
+        self._do(op.Advance(ms=100))

@@ -57,9 +57,12 @@ __all__ = [
     "decode_operation",
     "encode_operation",
     "load_trace",
+    "render_replay",
     "replay",
     "save_trace",
     "shrink",
+    "signature",
+    "verdict_matches",
 ]
 
 FORMAT_DESCRIPTION: Final = (
@@ -253,11 +256,22 @@ def load_trace(path: str | Path) -> TraceFile:
     except json.JSONDecodeError as error:
         msg = f"{path}: not JSON ({error})"
         raise ValueError(msg) from error
-    trace = trace_from_json(document)
-    info = trace.meta.get("vpnha")
-    if not isinstance(info, dict):
+    if not isinstance(document, dict) or not isinstance(document.get("#meta"), dict):
+        msg = f"{path}: #meta missing: not an ITF trace"
+        raise ValueError(msg)
+    if not isinstance(document["#meta"].get("vpnha"), dict):
         msg = f"{path}: meta.vpnha missing: not a vpnha trace"
         raise ValueError(msg)
+    for key, kind in (("vars", list), ("states", list)):
+        if not isinstance(document.get(key), kind):
+            msg = f"{path}: {key} missing or not a list"
+            raise ValueError(msg)
+    try:
+        trace = trace_from_json(document)
+    except (KeyError, TypeError, ValueError) as error:
+        msg = f"{path}: not a valid ITF trace ({error!r})"
+        raise ValueError(msg) from error
+    info = trace.meta["vpnha"]
     configs = info.get("configs")
     if not (isinstance(configs, list) and len(configs) == 2):
         msg = f"{path}: meta.vpnha.configs must hold two configuration texts"
@@ -272,7 +286,11 @@ def load_trace(path: str | Path) -> TraceFile:
         seed=int(info.get("seed", 1)),
         mutant=info.get("mutant") or None,
     )
-    operations = [decode_operation(state.values["op"]) for state in trace.states]
+    try:
+        operations = [decode_operation(state.values["op"]) for state in trace.states]
+    except (KeyError, TypeError) as error:
+        msg = f"{path}: a state has no valid op ({error!r})"
+        raise ValueError(msg) from error
     return TraceFile(
         spec=spec,
         operations=operations,
@@ -380,3 +398,61 @@ def shrink(
 def _cut_after_failure(spec: RunSpec, operations: list[op.Operation]) -> list[op.Operation]:
     steps = replay(spec, operations, stop_at_failure=True)
     return operations[: len(steps)]
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _router_text(router: RouterObs) -> str:
+    if not router.up:
+        return f"{router.name} DOWN"
+    sas = " ".join(
+        f"[{sa.spi_in:#x} {'ACT' if sa.status == 'ACTIVE' else 'STB'}"
+        f"{'' if sa.status == 'ACTIVE' or not sa.stale else '/stale'} out>{sa.next_out} "
+        f"in<={sa.inbound_top}]"
+        for sa in router.sas
+    )
+    ssp = "SSP up" if router.ssp_connected else "SSP down"
+    return (
+        f"{router.name} {router.role:<7} in {router.inside.state:<7} out "
+        f"{router.outside.state:<7} {ssp} {sas}".rstrip()
+    )
+
+
+def render_replay(trace: TraceFile, steps: Sequence[StepResult]) -> str:
+    """A step-by-step timeline of both sides; problems marked with ``!``."""
+    lines = [
+        f"{trace.description or 'vpnha trace'}",
+        f"mutant: {trace.spec.mutant or 'none'}; latency {trace.spec.latency_ms} ms; "
+        f"seed {trace.spec.seed}; expect: {trace.expect}"
+        + (f" ({trace.failure})" if trace.failure else ""),
+        "",
+    ]
+    first_problem: int | None = None
+    for step in steps:
+        lines.append(f"step {step.index:>3}  {step.model.now_ms / 1000:9.3f} s  {step.operation}")
+        for index in (0, 1):
+            model = _router_text(step.model.routers[index])
+            impl = _router_text(step.impl.routers[index])
+            if model == impl:
+                lines.append(f"      both   {model}")
+            else:
+                lines.append(f"      model  {model}")
+                lines.append(f"      impl   {impl}")
+        for problem in step.problems:
+            lines.append(f"   !  {problem}")
+        if step.problems and first_problem is None:
+            first_problem = step.index
+    lines.append("")
+    found = signature(steps)
+    if first_problem is None:
+        lines.append("verdict: no invariant broken, model and implementation agree")
+    else:
+        lines.append(f"verdict: fails at step {first_problem}: {found}")
+    return "\n".join(lines)
+
+
+def verdict_matches(trace: TraceFile, steps: Sequence[StepResult]) -> bool:
+    """Whether a replay shows what the file expects."""
+    found = signature(steps)
+    return found == "" if trace.expect == "pass" else found == trace.failure

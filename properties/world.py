@@ -252,10 +252,13 @@ class World:
         keep_log: bool = True,
         answer_sa_requests: bool = True,
         host_latency_ms: int | None = None,
+        hsrp_jitter: bool = True,
     ) -> None:
         self.now = now
         self.latency_ms = latency_ms
         self.host_latency_ms = latency_ms if host_latency_ms is None else host_latency_ms
+        self.hsrp_jitter = hsrp_jitter
+        """False: hellos are never sent early (the model's harness-drawn jitter of 0)."""
         """Delivery time between a router and the LAN host or the remote peer (default: the
         segments' latency; 0 delivers at the instant of sending, as the model does)."""
         self.ike_delay_ms = ike_delay_ms
@@ -669,6 +672,7 @@ class World:
             entropy=SeededEntropy(slot.seed * 1000 + slot.boots),
             now=self.now,
             latency_allowance_ms=self.latency_ms,
+            hsrp_entropy=None if self.hsrp_jitter else _NoJitter(),
         )
         for side in Side:
             if not slot.iface_up[side]:
@@ -977,6 +981,19 @@ class World:
         assert inside is not None
         assert inside.address is not None
         return inside.address.ip
+
+
+class _NoJitter:
+    """An entropy source for HSRP that always draws 0: hellos exactly every hello time."""
+
+    def token_bytes(self, n: int) -> bytes:
+        return bytes(n)
+
+    def randbelow(self, n: int) -> int:
+        if n < 1:
+            msg = f"randbelow bound {n} must be at least 1"
+            raise ValueError(msg)
+        return 0
 
 
 def _router_mac(index: int, side: Side) -> bytes:

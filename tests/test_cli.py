@@ -114,3 +114,111 @@ def test_simulate_option_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--pcap records the implementation" in capsys.readouterr().err
     assert main(["simulate", "--rate", "5"]) == 2
     assert "rate 5 packets/s must be 10-100000" in capsys.readouterr().err
+
+
+def test_replay_shows_the_recorded_failure_and_the_clean_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pathlib import Path
+
+    corpus = Path(__file__).resolve().parents[1] / "counterexamples"
+    trace = corpus / "sadb-no-jump.itf.json"
+    assert main(["replay", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert "mutant: sadb-no-jump" in out
+    assert "verdict: fails at step" in out
+    assert "impl I8" in out
+    assert "as recorded: yes" in out
+    assert main(["replay", "--clean", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: no invariant broken, model and implementation agree" in out
+
+
+def test_replay_refuses_a_file_that_is_not_a_trace(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "bad.itf.json"
+    bad.write_text('{"states": []}')
+    assert main(["replay", str(bad)]) == 2
+    assert "#meta missing: not an ITF trace" in capsys.readouterr().err
+    bad.write_text('{"#meta": {"format": "ITF"}, "vars": [], "states": []}')
+    assert main(["replay", str(bad)]) == 2
+    assert "meta.vpnha missing" in capsys.readouterr().err
+    bad.write_text("not json")
+    assert main(["replay", str(bad)]) == 2
+    assert "not JSON" in capsys.readouterr().err
+
+
+def test_check_finds_and_saves_a_seeded_bug(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    status = main(
+        [
+            "check",
+            "--mutant",
+            "hsrp-tie-break-lower-ip",
+            "--examples",
+            "5",
+            "--save",
+            str(folder),
+            "--json",
+        ]
+    )
+    assert status == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] is False
+    assert summary["failure"] == "differ: 7200-1 inside state"
+    saved = list(folder.glob("*.itf.json"))
+    assert len(saved) == 1
+    assert main(["replay", str(saved[0])]) == 0
+
+
+@pytest.mark.slow
+def test_check_clean_campaign_reports_coverage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--examples", "5", "--steps", "15"]) == 0
+    out = capsys.readouterr().out
+    assert "no invariant broken" in out
+    assert "RFC 2281 cells taken:" in out
+
+
+@pytest.mark.slow
+def test_gate_passes_and_writes_junit(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+    from xml.etree import ElementTree
+
+    from vpnha.impl.mutants import MUTANTS
+
+    corpus = Path(__file__).resolve().parents[1] / "counterexamples"
+    junit = Path(str(tmp_path)) / "gate.xml"
+    status = main(
+        [
+            "gate",
+            "--examples",
+            "10",
+            "--steps",
+            "25",
+            "--mutant-examples",
+            "60",
+            "--corpus",
+            str(corpus),
+            "--junit",
+            str(junit),
+            "--json",
+        ]
+    )
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 0, summary
+    assert summary["ok"] is True
+    assert summary["corpus"] == {"replayed": len(list(corpus.glob("*.itf.json"))), "failed": 0}
+    assert {m["name"] for m in summary["mutants"]} == set(MUTANTS)
+    assert all(m["killed"] for m in summary["mutants"])
+    assert {i["name"] for i in summary["invariants"]} >= {"I1", "I3", "I9", "I10"}
+    assert summary["coverage"]["hsrp_cells_total"] > 30
+    root = ElementTree.parse(junit).getroot()
+    assert root.tag == "testsuites"
+    assert sum(int(s.get("failures", "0")) for s in root) == 0

@@ -9,6 +9,12 @@ Commands (DESIGN §7; later issues add ``check``, ``gate``, ``prove``, ``replay`
   with their timelines compared; a timeline with figures and the invariants checked;
   the implementation's packets as pcapng with the Wireshark ESP keys.
 - ``vpnha lint R1.cfg R2.cfg``: the document's warnings and restrictions as findings.
+- ``vpnha check``: a lockstep campaign (model and implementation under the same
+  Hypothesis-chosen operations) with progress, coverage and a summary; a failure
+  is shrunk, saved as an ITF trace and shown as a timeline.
+- ``vpnha replay FILE``: re-run a saved trace on both sides, step by step.
+- ``vpnha gate``: the CI gate: the counterexample corpus, a derandomised campaign,
+  every seeded bug killed; ``--json`` and ``--junit FILE`` for machines.
 
 Exit status: 0 success, 1 an invariant violated or an error finding, 2 bad input
 (unreadable or invalid configuration, bad arguments).
@@ -17,15 +23,21 @@ Exit status: 0 success, 1 an invariant violated or an error finding, 2 bad input
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from vpnha import __version__
 from vpnha.impl.config import ConfigError
 from vpnha.impl.config.lint import format_findings, lint_files
+from vpnha.impl.mutants import MUTANTS
+from vpnha.properties.campaign import hsrp_cell_labels, hunt
 from vpnha.properties.capture import esp_keys, write_capture
+from vpnha.properties.gate import run_gate
 from vpnha.properties.pcap import write_esp_keys
 from vpnha.properties.scenarios import builtin_configs, cluster_params, load_pair
 from vpnha.properties.simulate import (
@@ -36,6 +48,13 @@ from vpnha.properties.simulate import (
     agreement,
     render_timeline,
     run_story,
+)
+from vpnha.properties.trace import (
+    load_trace,
+    render_replay,
+    replay,
+    save_trace,
+    verdict_matches,
 )
 
 EXIT_OK = 0
@@ -101,6 +120,55 @@ def _build_parser() -> argparse.ArgumentParser:
         ),
     )
     lint.add_argument("configs", nargs=2, metavar="CONFIG", help="router 1 and router 2")
+
+    check = sub.add_parser(
+        "check",
+        help="run a lockstep campaign: model and implementation under the same operations",
+        description=(
+            "Hypothesis drives the document's two routers through crashes, restarts, "
+            "interface flaps, SA negotiation, traffic both ways and replayed packets, on the "
+            "model and on the implementation at once; after every step it checks I1-I10 on "
+            "both and that they agree. A failure is shrunk and saved as an ITF trace."
+        ),
+    )
+    check.add_argument("--examples", type=int, default=200, help="runs to try (default 200)")
+    check.add_argument("--steps", type=int, default=40, help="steps per run (default 40)")
+    check.add_argument(
+        "--random", action="store_true", help="not derandomised: a new search every time"
+    )
+    check.add_argument("--mutant", choices=sorted(MUTANTS), help="switch a seeded bug on")
+    check.add_argument(
+        "--save", metavar="DIR", default="counterexamples", help="where a failure is saved"
+    )
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    replay_cmd = sub.add_parser(
+        "replay",
+        help="re-run a saved counterexample on the model and the implementation",
+        description="Replay an ITF trace from counterexamples/ and print both sides' timeline.",
+    )
+    replay_cmd.add_argument("file", metavar="FILE", help="an *.itf.json trace")
+    replay_cmd.add_argument(
+        "--clean", action="store_true", help="replay without the trace's seeded bug"
+    )
+
+    gate = sub.add_parser(
+        "gate",
+        help="the CI gate: corpus, campaign, every seeded bug killed",
+        description=(
+            "Replay every trace in counterexamples/, run a derandomised lockstep campaign on "
+            "the clean implementation, and run a campaign per seeded bug (each must be "
+            "killed). Exit status 1 on any failure."
+        ),
+    )
+    gate.add_argument("--examples", type=int, default=60, help="campaign runs (default 60)")
+    gate.add_argument("--steps", type=int, default=30, help="steps per run (default 30)")
+    gate.add_argument(
+        "--mutant-examples", type=int, default=60, help="runs allowed to kill each seeded bug"
+    )
+    gate.add_argument("--corpus", default="counterexamples", metavar="DIR")
+    gate.add_argument("--json", action="store_true", help="print the summary as JSON")
+    gate.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     return parser
 
 
@@ -192,6 +260,119 @@ def _simulate(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILED
 
 
+def _progress(total: int) -> Callable[[int, int], None]:
+    started = time.monotonic()
+
+    def show(examples: int, steps: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        rate = steps / max(1e-9, time.monotonic() - started)
+        print(
+            f"\r  {examples}/{total} runs, {steps} steps, {rate:.0f} steps/s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.examples < 1 or args.steps < 1:
+        print("vpnha check: --examples and --steps must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    result = hunt(
+        mutant=args.mutant,
+        max_examples=args.examples,
+        steps=args.steps,
+        derandomize=not args.random,
+        progress=_progress(args.examples),
+    )
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    cells = result.cells_hit()
+    total_cells = hsrp_cell_labels()
+    saved = None
+    if result.trace is not None:
+        folder = Path(args.save)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = (args.mutant or "lockstep") + f"-{int(time.time())}.itf.json"
+        saved = folder / name
+        save_trace(saved, result.trace)
+    summary = {
+        "ok": result.trace is None,
+        "mutant": args.mutant,
+        "runs": result.examples,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 2),
+        "steps_per_second": round(result.steps_per_second, 1),
+        "coverage": {
+            "hsrp_cells_hit": len(cells & total_cells),
+            "hsrp_cells_total": len(total_cells),
+            "operations": {
+                k.removeprefix("op: "): v
+                for k, v in sorted((result.coverage or {}).items())
+                if k.startswith("op: ")
+            },
+        },
+        "failure": result.trace.failure if result.trace else None,
+        "trace": str(saved) if saved else None,
+    }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{result.examples} runs, {result.steps} lockstep steps in {result.seconds:.1f} s "
+            f"({result.steps_per_second:.0f} steps/s)"
+        )
+        print(f"RFC 2281 cells taken: {len(cells & total_cells)}/{len(total_cells)}")
+        for label in sorted(total_cells - cells):
+            print(f"  not taken: {label}")
+        if result.trace is None:
+            print("no invariant broken; model and implementation agreed at every step")
+        else:
+            steps = replay(result.trace.spec, result.trace.operations, stop_at_failure=True)
+            print(render_replay(result.trace, steps))
+            print(
+                f"shrunk from {result.found_length} to {len(result.trace.operations)} steps "
+                f"in {result.shrink_seconds:.1f} s; saved as {saved}"
+            )
+    return EXIT_OK if result.trace is None else EXIT_FAILED
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        trace = load_trace(args.file)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"vpnha replay: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.clean:
+        trace.spec = dataclasses.replace(trace.spec, mutant=None)
+        trace.expect, trace.failure = "pass", ""
+    steps = replay(trace.spec, trace.operations)
+    print(render_replay(trace, steps))
+    matches = verdict_matches(trace, steps)
+    print(f"as recorded: {'yes' if matches else 'NO'}")
+    return EXIT_OK if matches else EXIT_FAILED
+
+
+def _gate(args: argparse.Namespace) -> int:
+    report = run_gate(
+        corpus=Path(args.corpus),
+        examples=args.examples,
+        steps=args.steps,
+        mutant_examples=args.mutant_examples,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    if args.junit:
+        Path(args.junit).write_text(report.junit_xml())
+    if args.json:
+        print(json.dumps(report.summary(), indent=2))
+    else:
+        print(report.text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _lint(configs: Sequence[str]) -> int:
     findings, status = lint_files(configs[0], configs[1])
     if findings:
@@ -207,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     commands = {
         "simulate": lambda: _simulate(args),
+        "check": lambda: _check(args),
+        "replay": lambda: _replay(args),
+        "gate": lambda: _gate(args),
         "lint": lambda: _lint(args.configs),
     }
     try:

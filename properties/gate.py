@@ -1,0 +1,213 @@
+"""``vpnha gate``: the corpus, a clean campaign, and every seeded bug killed.
+
+Theory of operation
+-------------------
+Three parts, in order, each with its own verdict:
+
+1. **Corpus.** Every ``*.itf.json`` in the counterexample directory replays as it
+   says (a must-fail file fails with its signature, and without its mutant it
+   passes; a must-pass file shows nothing).
+2. **Campaign.** A derandomised lockstep campaign on the clean implementation
+   (:func:`~vpnha.properties.campaign.hunt`) of a stated budget finds nothing.
+3. **Mutants.** For every seeded bug in :data:`vpnha.impl.mutants.MUTANTS`, a
+   campaign with it switched on must find a failure within its budget; the time to
+   the kill and the shrunk length are reported.
+
+The report renders as text, as one JSON object (``ok``, ``invariants``, ``mutants``,
+``corpus``, ``steps_per_second``, ``coverage``) and as JUnit XML (one test case per
+corpus file, one for the campaign, one per mutant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from vpnha.impl.mutants import MUTANTS
+
+from .campaign import HuntResult, hsrp_cell_labels, hunt
+from .invariants import INVARIANTS
+from .trace import load_trace, replay, signature, verdict_matches
+
+__all__ = ["GateReport", "run_gate"]
+
+
+@dataclass(slots=True, kw_only=True)
+class CorpusResult:
+    """One trace file's replay."""
+
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+@dataclass(slots=True, kw_only=True)
+class GateReport:
+    """Everything ``vpnha gate`` found."""
+
+    corpus: list[CorpusResult] = field(default_factory=list)
+    campaign: HuntResult | None = None
+    mutants: list[HuntResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Corpus green, campaign clean, every mutant killed."""
+        return (
+            all(c.ok for c in self.corpus)
+            and self.campaign is not None
+            and not self.campaign.killed
+            and all(m.killed for m in self.mutants)
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable summary (``--json``)."""
+        campaign = self.campaign
+        failure = campaign.trace.failure if campaign and campaign.trace else ""
+        steps = campaign.steps if campaign else 0
+        checks = (campaign.coverage or {}) if campaign else {}
+        invariants = [
+            {
+                "name": name,
+                "checked": checks.get("I10 checked", 0) if name == "I10" else 2 * steps,
+                "violated": 1 if f" {name}" in f" {failure}" else 0,
+            }
+            for name in INVARIANTS
+        ]
+        cells = campaign.cells_hit() if campaign else frozenset()
+        total = hsrp_cell_labels()
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 1),
+            "invariants": invariants,
+            "mutants": [
+                {
+                    "name": m.mutant,
+                    "killed": m.killed,
+                    "seconds": round(m.seconds, 2),
+                    "steps": len(m.trace.operations) if m.trace else None,
+                    "found_steps": m.found_length or None,
+                    "failure": m.trace.failure if m.trace else None,
+                }
+                for m in self.mutants
+            ],
+            "corpus": {
+                "replayed": len(self.corpus),
+                "failed": sum(1 for c in self.corpus if not c.ok),
+            },
+            "campaign": {
+                "runs": campaign.examples if campaign else 0,
+                "steps": steps,
+                "failure": failure or None,
+            },
+            "steps_per_second": round(campaign.steps_per_second, 1) if campaign else 0.0,
+            "coverage": {"hsrp_cells_hit": len(cells & total), "hsrp_cells_total": len(total)},
+        }
+
+    def text(self) -> str:
+        """The human summary."""
+        data = self.summary()
+        lines = [f"vpnha gate: {'PASS' if self.ok else 'FAIL'} in {data['seconds']} s", ""]
+        lines.append(f"corpus: {data['corpus']['replayed']} traces replayed")
+        lines += [f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}" for c in self.corpus]
+        camp = data["campaign"]
+        lines.append(
+            f"campaign: {camp['runs']} runs, {camp['steps']} lockstep steps, "
+            f"{data['steps_per_second']} steps/s, RFC 2281 cells "
+            f"{data['coverage']['hsrp_cells_hit']}/{data['coverage']['hsrp_cells_total']}: "
+            + ("clean" if not camp["failure"] else f"FAILED ({camp['failure']})")
+        )
+        lines.append("mutants:")
+        for m in data["mutants"]:
+            if m["killed"]:
+                lines.append(
+                    f"  killed   {m['name']:<30} {m['seconds']:>6.2f} s  "
+                    f"{m['found_steps']} -> {m['steps']} steps  by {m['failure']}"
+                )
+            else:
+                lines.append(f"  SURVIVED {m['name']:<30} {m['seconds']:>6.2f} s")
+        return "\n".join(lines)
+
+    def junit_xml(self) -> str:
+        """JUnit XML: suites ``corpus``, ``campaign`` and ``mutants``."""
+        root = ElementTree.Element("testsuites", name="vpnha gate")
+        corpus = ElementTree.SubElement(root, "testsuite", name="corpus")
+        for item in self.corpus:
+            case = ElementTree.SubElement(
+                corpus, "testcase", name=item.name, time=f"{item.seconds:.3f}"
+            )
+            if not item.ok:
+                ElementTree.SubElement(case, "failure", message=item.detail)
+        campaign = ElementTree.SubElement(root, "testsuite", name="campaign")
+        if self.campaign is not None:
+            case = ElementTree.SubElement(
+                campaign, "testcase", name="lockstep", time=f"{self.campaign.seconds:.3f}"
+            )
+            if self.campaign.trace is not None:
+                ElementTree.SubElement(case, "failure", message=self.campaign.trace.failure)
+        mutants = ElementTree.SubElement(root, "testsuite", name="mutants")
+        for result in self.mutants:
+            case = ElementTree.SubElement(
+                mutants, "testcase", name=str(result.mutant), time=f"{result.seconds:.3f}"
+            )
+            if not result.killed:
+                ElementTree.SubElement(case, "failure", message="survived")
+        for suite in root:
+            cases = list(suite)
+            suite.set("tests", str(len(cases)))
+            suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+        return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _replay_file(path: Path) -> CorpusResult:
+    started = time.monotonic()
+    try:
+        trace = load_trace(path)
+        steps = replay(trace.spec, trace.operations)
+        ok = verdict_matches(trace, steps)
+        detail = (
+            f"{trace.expect} as recorded ({trace.failure or 'no problem'})"
+            if ok
+            else f"expected {trace.expect} {trace.failure!r}, got {signature(steps)!r}"
+        )
+        if ok and trace.expect == "fail" and trace.spec.mutant is not None:
+            clean = replay(dataclasses.replace(trace.spec, mutant=None), trace.operations)
+            if signature(clean):
+                ok, detail = False, f"fails without its mutant too: {signature(clean)}"
+    except (OSError, ValueError, KeyError) as error:
+        ok, detail = False, f"unreadable: {error}"
+    return CorpusResult(name=path.name, ok=ok, detail=detail, seconds=time.monotonic() - started)
+
+
+def run_gate(
+    *,
+    corpus: Path,
+    examples: int = 60,
+    steps: int = 30,
+    mutant_examples: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> GateReport:
+    """Run the three parts (see the module docstring)."""
+    say = progress or (lambda _line: None)
+    started = time.monotonic()
+    report = GateReport()
+    for path in sorted(corpus.glob("*.itf.json")):
+        report.corpus.append(_replay_file(path))
+    say(f"corpus: {len(report.corpus)} traces replayed")
+    report.campaign = hunt(max_examples=examples, steps=steps, derandomize=True)
+    say(
+        f"campaign: {report.campaign.steps} steps, "
+        + ("clean" if not report.campaign.killed else "FAILED")
+    )
+    for name in sorted(MUTANTS):
+        result = hunt(mutant=name, max_examples=mutant_examples, steps=steps, derandomize=True)
+        report.mutants.append(result)
+        say(f"mutant {name}: {'killed' if result.killed else 'SURVIVED'}")
+    report.seconds = time.monotonic() - started
+    return report

@@ -510,6 +510,7 @@ class Router:
         self._conn_id = 0
         self._link = SspLink.DOWN
         self._retry_at: int | None = now if self._is_client else None
+        self._attempt_at = now
         self._frames_seen = 0
         self._frame_seq = 0
         self._retired_counters: list[SspCounters] = []
@@ -712,7 +713,8 @@ class Router:
         """The TCP connection we opened could not be made; retry later."""
         if self._link is SspLink.CONNECTING:
             self._link = SspLink.DOWN
-            self._retry_at = now + self._ssp_retry_ms
+            # Attempts keep a fixed period from the first, however long each took to fail.
+            self._retry_at = max(now + 1, self._attempt_at + self._ssp_retry_ms)
         self._after(now)
 
     def ssp_accept(self, src: IPv4Address, now: int) -> bool:
@@ -848,6 +850,7 @@ class Router:
                 self._retry_at = now + self._ssp_retry_ms
             if self._retry_at <= now:
                 self._link = SspLink.CONNECTING
+                self._attempt_at = now
                 self._retry_at = None
                 self._outputs.append(
                     SspOpen(

@@ -948,10 +948,12 @@ class World:
     def _ssp_shut(self, index: int, number: int) -> None:
         if self._slots[index].connection == number:
             self._slots[index].connection = 0
-        if not number or number in self._dead_connections:
-            return
-        self._dead_connections.add(number)
+        if not number or number in self._dead_connections or number in self._silent:
+            return  # gone with a crash, or the path already failed: no FIN gets through
+        # Nothing written after the FIN arrives; what was written before still does.
+        self._silent.add(number)
         other = 1 - index
+        alive = self._inside_path()
         self._record(
             Segment.SSP,
             "ssp-close",
@@ -959,11 +961,14 @@ class World:
             src=self._ssp_src(index),
             dst=self._ssp_src(other),
             payload=b"",
+            delivered=alive,
             connection=number,
         )
+        if not alive:
+            return
 
         def arrive() -> None:
-            if self._slots[other].connection != number:
+            if number in self._dead_connections or self._slots[other].connection != number:
                 return
             self._slots[other].connection = 0
             router = self._slots[other].router

@@ -23,4 +23,4 @@ def test_readme_shows_the_test_command_that_ci_runs() -> None:
 
 def test_readme_shows_the_main_job_on_the_builtin_example() -> None:
     readme = _code_lines((ROOT / "README.md").read_text())
-    assert any(line.endswith("vpnha simulate") and "pip install -e ." in line for line in readme)
+    assert any(line.endswith("vpnha check") and "pip install -e ." in line for line in readme)

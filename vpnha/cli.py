@@ -131,7 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "both and that they agree. A failure is shrunk and saved as an ITF trace."
         ),
     )
-    check.add_argument("--examples", type=int, default=200, help="runs to try (default 200)")
+    check.add_argument("--examples", type=int, default=100, help="runs to try (default 100)")
     check.add_argument("--steps", type=int, default=40, help="steps per run (default 40)")
     check.add_argument(
         "--random", action="store_true", help="not derandomised: a new search every time"

@@ -29,6 +29,12 @@ MUTANTS: Final[dict[str, str]] = {
     "hsrp-tracking-ignored": "HSRP: a tracked interface going down does not lower the priority",
     "hsrp-preempt-ignored": "HSRP: a router with a higher priority never preempts",
     "sadb-no-jump": "SA database: a takeover promotes copies without jumping the counters ahead",
+    "sadb-jump-n-for-m": (
+        "SA database: a takeover jumps the outbound counter by the inbound interval N, not M"
+    ),
+    "sadb-no-announce": (
+        "SA database: a router leaving ACTIVE (or connecting) does not announce its counters"
+    ),
     "sadb-lifetime-extended": (
         "SA database: a takeover extends each SA's seconds lifetime (by the SSP grace time)"
     ),

@@ -508,6 +508,8 @@ class Router:
         self._listener = SspListener(self._ssp_group.remote)
         self._conn: SspConnection | None = None
         self._conn_id = 0
+        self._incarnation = entropy.randbelow(1 << 32)
+        """Drawn at boot; the other router learns from a change that we forgot our SAs."""
         self._link = SspLink.DOWN
         self._retry_at: int | None = now if self._is_client else None
         self._attempt_at = now
@@ -755,6 +757,7 @@ class Router:
                 is_client=is_client,
                 hello_interval_ms=self._ssp_hello_ms,
                 dead_interval_ms=self._ssp_dead_ms,
+                incarnation=self._incarnation,
             ),
             self._entropy,
         )
@@ -927,7 +930,7 @@ class Router:
             self._events.append(SspEvent(at_ms=now, event=event))
             if isinstance(event, Established):
                 self._established_ms = now
-                self._db.ssp_connected(now)
+                self._db.ssp_connected(now, peer_incarnation=conn.peer_incarnation)
                 self._flush_db()
                 self._send_role(answer=False)
             elif isinstance(event, MessageReceived):

@@ -649,6 +649,9 @@ class SaDatabase:
         # Replication.
         self._announced: dict[tuple[Doi, int, CounterKind], int] = {}
         self._unreplicated: set[tuple[Doi, int]] = set()
+        self._peer_incarnation: int | None = None
+        self._floor_incarnation: int | None = None
+        """The other end's incarnation when the floors were last seeded by a full copy."""
         """SAs the other end forgot after it may have used them: capped, never copied again."""
         self._sent: dict[int, _Sent] = {}
         self._last_add_seq: dict[_Key, int] = {}
@@ -1076,7 +1079,14 @@ class SaDatabase:
                 sa,
                 status=HaStatus.ACTIVE,
                 stale=False,
-                outbound_seq=sa.outbound_seq + skip * self.jump(sa, CounterKind.OUTBOUND_SEQ),
+                outbound_seq=sa.outbound_seq
+                + skip
+                * self.jump(
+                    sa,
+                    CounterKind.INBOUND_EDGE
+                    if mutants.active("sadb-jump-n-for-m")
+                    else CounterKind.OUTBOUND_SEQ,
+                ),
                 inbound_right_edge=sa.inbound_right_edge
                 + skip * self.jump(sa, CounterKind.INBOUND_EDGE),
                 inbound_bitmap=self._window_mask,
@@ -1165,13 +1175,16 @@ class SaDatabase:
 
     # --- SSP connection ----------------------------------------------------------------
 
-    def ssp_connected(self, now: int) -> None:
+    def ssp_connected(self, now: int, *, peer_incarnation: int | None = None) -> None:
         """A new SSP connection is established: every copy becomes stale.
 
         A non-ACTIVE router queues the announcement of its counters; the glue sends its
         ROLE message after them. The full copy waits for the other end's ROLE.
+        ``peer_incarnation`` is the number the other end drew at boot (from its HELLO);
+        None = unknown, and then an SA it does not announce is taken as forgotten.
         """
         self._connected = True
+        self._peer_incarnation = peer_incarnation
         self.ssp_heard(now)
         self._reset_connection()
         for sa in self._ipsec.values():
@@ -1692,7 +1705,7 @@ class SaDatabase:
 
     def _queue_announcements(self) -> None:
         """Announce every copy and remnant (non-ACTIVE, connected); see the module doc."""
-        if self._active or not self._connected:
+        if self._active or not self._connected or mutants.active("sadb-no-announce"):
             return
         announced: list[tuple[Doi, int, Mapping[CounterKind, int]]] = [
             (Doi.IPSEC, sa.sa_id, _ipsec_values(sa)) for sa in self.ipsec_sas()
@@ -1733,12 +1746,19 @@ class SaDatabase:
                     self._ike[sa_id] = self._raise_ike(ike, kind, value)
 
     def _cap_forgotten(self, doi: Doi) -> None:
-        """Cap every counter of an ACTIVE SA whose copy the other end was known to hold
-        (a floor is set) but did not announce: it forgot it — it rebooted — and may have
-        promoted and used it in a split brain beyond anything we know. Everything it can
+        """Cap every counter of an ACTIVE SA whose copy the other end was sent (a floor is
+        set) but did not announce, when it restarted since (its incarnation changed, or
+        is unknown): it forgot the copy and may have promoted and used it in a split
+        brain beyond anything we know. Everything it can
         have used is above floor + J, so that stays a permanent limit (sadb rule 6 of the
         model, found by ``test_restart_after_split_brain_use_never_reuses_sequence_numbers``).
         """
+        if self._peer_incarnation is not None and self._peer_incarnation == self._floor_incarnation:
+            # The other end has not restarted since it was sent these SAs: it announced
+            # every copy it holds (and every one it dropped), so an SA it did not
+            # announce never reached it (the add was lost with a dead connection), and
+            # the full copy may give it one.
+            return
         announced = {sa_id for (d, sa_id, _) in self._announced if d is doi}
         if doi is Doi.IPSEC:
             for sa in list(self._ipsec.values()):
@@ -1774,6 +1794,8 @@ class SaDatabase:
         for doi in dois:
             if not resync:
                 self._cap_forgotten(doi)
+        self._floor_incarnation = self._peer_incarnation
+        for doi in dois:
             self._adopt_announcements(doi, now)
             if doi is Doi.IPSEC:
                 for sa in list(self._ipsec.values()):

@@ -22,11 +22,12 @@ millisecond by millisecond. :func:`differences` compares a projection:
   state and effective priority, the device roles, the SSP connection, and per SA
   (identified by its SPIs) where it is held, with which HA status and whether a
   standby copy is usable;
-- and, when no traffic was offered while unsettled (so both sides carried exactly
-  the same packets) and none is still in flight, each SA's counters: next outbound
-  sequence number, inbound window top, octets used, expiry. (The world's host
-  links have no delay here, so a router sees offered traffic at the very instant
-  the model does, in the same order as the operations.)
+- and, whenever no packet is still in flight, each SA's counters: next outbound
+  sequence number, inbound window top, octets used, expiry. The world's host links
+  have no delay here, so a router sees offered traffic at the very instant the
+  model does, in the same order as the operations; with the same HSRP timing (no
+  jitter on either side) and the same SSP reconnection grid, both carry exactly the
+  same packets even during a failover, so the counters must agree exactly.
 
 Every invariant (I1–I9) is checked on each side after every step by the caller;
 I3 and I4 (no sequence number sent or accepted twice) are exact on both sides at
@@ -38,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from vpnha.impl.config import RouterConfig
@@ -76,9 +77,6 @@ class _History:
     """Last crash, restart, interface or SSP change."""
     traffic_ms: int = START_MS
     """Last traffic offered (packets may still be in flight for a few latencies)."""
-    unsettled_traffic: set[tuple[int, int]] = field(default_factory=set)
-    """SAs (by SPIs) that carried traffic offered while the cluster was unsettled."""
-    any_unsettled_traffic: bool = False
 
 
 class LockstepPair:
@@ -145,8 +143,7 @@ class LockstepPair:
             model,
             impl,
             settled=self.settled(),
-            counters=not (self.history.any_unsettled_traffic or in_flight),
-            skip_counters=self.history.unsettled_traffic,
+            counters=not in_flight,
         )
 
     # --- the world's side of each operation ------------------------------------------------
@@ -186,11 +183,6 @@ class LockstepPair:
 
     def _note_traffic(self) -> None:
         self.history.traffic_ms = self.now
-        if not self.settled():
-            self.history.any_unsettled_traffic = True
-            for router in self.model.routers:
-                for sa in router.sas.values():
-                    self.history.unsettled_traffic.add((sa.spi_in, sa.spi_out))
 
 
 def _router_fields(router: RouterObs, *, settled: bool) -> dict[str, object]:

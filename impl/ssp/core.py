@@ -162,6 +162,8 @@ class SspConfig:
     """Milliseconds without a verified frame before the peer is dead; above the hello interval."""
     max_body_len: int = MAX_BODY_LEN
     """Largest body accepted, octets, 0 .. 1 MiB."""
+    incarnation: int = 0
+    """Drawn once per boot, 0 .. 2**32-1, sent in the HELLO (a restart changes it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +258,8 @@ def _check_config(config: SspConfig) -> None:
             f"dead_interval_ms {config.dead_interval_ms} must exceed "
             f"hello_interval_ms {config.hello_interval_ms}"
         )
+    if not 0 <= config.incarnation <= _MAX_SEQ:
+        problems.append(f"incarnation {config.incarnation} must be 0-{_MAX_SEQ}")
     if not 0 <= config.max_body_len <= MAX_BODY_LEN:
         problems.append(f"max_body_len {config.max_body_len} must be 0-{MAX_BODY_LEN}")
     if problems:
@@ -282,6 +286,7 @@ class SspConnection:
         self._local_role = DeviceRole.NONE
         self._peer_role: DeviceRole | None = None
         self._peer_hostname: str | None = None
+        self._peer_incarnation: int | None = None
         self._last_heard_ms = 0
         self._next_keepalive_ms: int | None = None
         self._keepalive_number = 0
@@ -338,6 +343,11 @@ class SspConnection:
         return self._rtt_ms
 
     @property
+    def peer_incarnation(self) -> int | None:
+        """The incarnation from the peer's HELLO (None before it arrived)."""
+        return self._peer_incarnation
+
+    @property
     def frames_received(self) -> int:
         """Frames verified and accepted so far (keepalives included); cheap to read."""
         return self._packets_received
@@ -371,6 +381,7 @@ class SspConnection:
             group_id=self._config.group_id,
             nonce=self._nonce,
             role=role,
+            incarnation=self._config.incarnation,
         )
         self._emit(hello)
 
@@ -539,6 +550,7 @@ class SspConnection:
             return
         self._peer_hostname = hello.hostname
         self._peer_role = hello.role
+        self._peer_incarnation = hello.incarnation
         psk = self._config.pre_shared_key
         client = self._config.is_client
         client_nonce, server_nonce = (

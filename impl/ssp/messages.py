@@ -140,6 +140,9 @@ class Hello:
     """16 fresh octets from the sender's entropy; both nonces key the connection."""
     role: DeviceRole
     """The sender's device role when it connected."""
+    incarnation: int = 0
+    """A number the sender drew when it booted, 0 .. 2**32-1: another value on a later
+    connection means the sender restarted and forgot every SA copy it held."""
 
     @property
     def doi(self) -> Doi:
@@ -154,6 +157,7 @@ class Hello:
         out.u8(self.group_id)
         out.fixed(self.nonce)
         out.u8(self.role)
+        out.u32(self.incarnation)
         return out.getvalue()
 
     @classmethod
@@ -167,9 +171,15 @@ class Hello:
             raise SspDecodeError("group_id", group_id, "ssp group must be 1-100")
         nonce = reader.fixed("nonce", NONCE_LEN)
         role = _role(reader, "role")
+        incarnation = reader.u32("incarnation")
         reader.end()
         return cls(
-            protocol_version=version, hostname=hostname, group_id=group_id, nonce=nonce, role=role
+            protocol_version=version,
+            hostname=hostname,
+            group_id=group_id,
+            nonce=nonce,
+            role=role,
+            incarnation=incarnation,
         )
 
 

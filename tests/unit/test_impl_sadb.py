@@ -228,12 +228,14 @@ class Pair:
         if self.up and self.db(i).connected:
             self.send(i, RoleChange(role=self.role(i), answer_requested=answer))
 
-    def connect(self) -> None:
+    def connect(self, incarnations: tuple[int, int] | None = None) -> None:
+        """A new connection; ``incarnations`` = what each end's HELLO says (None: unknown)."""
         self.up = True
         for i, node in enumerate(self.nodes):
             self.inflight[i].clear()
             node.next_seq = 1
-            node.db.ssp_connected(self.now)
+            peer = None if incarnations is None else incarnations[1 - i]
+            node.db.ssp_connected(self.now, peer_incarnation=peer)
         for i in (0, 1):
             self.flush(i)
             self.send_role(i)
@@ -846,6 +848,34 @@ def test_restart_after_split_brain_use_never_reuses_sequence_numbers() -> None:
     bound = pair.db(0).limit(held, CounterKind.OUTBOUND_SEQ)
     assert bound is not None
     assert bound < used[0]
+
+
+def test_an_add_lost_with_a_dead_connection_is_copied_again_if_the_peer_did_not_restart() -> None:
+    """Regression (found by the lockstep suite): an SA added while the connection was
+    silently dead never reached the standby; on the next connection the standby (same
+    incarnation) announces nothing for it, which must not read as "forgot it": the full
+    copy gives it the SA. With another incarnation (a restart) it is capped and not copied."""
+    for restarted in (False, True):
+        pair = Pair(make_db(seed=1), make_db(seed=2))
+        pair.db(0).become_active(pair.now)
+        pair.connect((11, 22))
+        pair.settle()
+        assert pair.db(0).replicating
+        pair.cut()  # silent death: the add below is lost
+        added = pair.db(0).add_ipsec_pair(new_sa(), pair.now)
+        assert isinstance(added, IpsecSaPair)
+        pair.flush(0)
+        pair.notice(0)
+        pair.notice(1)
+        pair.connect((11, 33 if restarted else 22))
+        pair.settle()
+        copy = pair.db(1).ipsec_sa(added.sa_id)
+        if restarted:
+            assert copy is None
+            assert pair.db(0).limit(active_sa(pair.db(0), added.sa_id), CounterKind.OUTBOUND_SEQ)
+        else:
+            assert copy is not None
+            assert not copy.stale
 
 
 def test_add_refresh_keeps_the_higher_counters() -> None:

@@ -240,10 +240,16 @@ def test_frame_layout_is_the_documented_table() -> None:
 
 
 def test_hello_body_layout() -> None:
-    hello = Hello(hostname="R1", group_id=7, nonce=bytes(range(16)), role=DeviceRole.STANDBY)
+    hello = Hello(
+        hostname="R1",
+        group_id=7,
+        nonce=bytes(range(16)),
+        role=DeviceRole.STANDBY,
+        incarnation=0x01020304,
+    )
     kind, doi, body = encode_body(hello)
     assert (kind, doi) == (MessageType.HELLO, Doi.SSP)
-    assert body == b"\x01" + b"\x02R1" + b"\x07" + bytes(range(16)) + b"\x02"
+    assert body == b"\x01" + b"\x02R1" + b"\x07" + bytes(range(16)) + b"\x02" + b"\x01\x02\x03\x04"
 
 
 def test_keys_are_bound_to_direction_and_nonces() -> None:
@@ -395,7 +401,7 @@ IKE = IkeSaAdd(
         (replace(HELLO, hostname="r" * 64), "hostname"),
         (replace(HELLO, group_id=0), "group_id"),
         (replace(HELLO, group_id=101), "group_id"),
-        (replace(HELLO, nonce=bytes(15)), "role"),
+        (replace(HELLO, nonce=bytes(15)), "incarnation"),
         (Keepalive(number=0, echo=0, echo_delay_ms=0), "number"),
         (replace(IPSEC, inbound_spi=0), "inbound_spi"),
         (replace(IPSEC, outbound_spi=255), "outbound_spi"),
@@ -435,7 +441,7 @@ def _patched(message: Message, offset: int, value: int) -> tuple[int, int, bytes
 @pytest.mark.parametrize(
     ("message", "offset", "value", "field"),
     [
-        (HELLO, -1, 3, "role"),
+        (HELLO, -5, 3, "role"),
         (RoleChange(role=DeviceRole.ACTIVE), 0, 9, "role"),
         (RoleChange(role=DeviceRole.ACTIVE), 1, 2, "answer_requested"),
         (BulkBegin(doi=Doi.IPSEC, entry_count=1), 4, 0xFF, "resync"),

@@ -9,7 +9,10 @@ epoch starts when both routers are up, the link works and a reconnect attempt
 (every ``ssp_retry_ms``) succeeds; an epoch ends when the link is cut (both ends
 learn at once), when one end has heard nothing for ``ssp_dead_ms`` (silent death:
 each end learns on its own), or when either end crashes. Messages of an ended
-epoch are never delivered. Both ends send a keepalive every ``ssp_hello_ms``.
+epoch are never delivered. While the path is down (an inside interface shut, the
+inside segment partitioned) messages are not lost but wait, as TCP retransmits
+them: when the path returns they arrive in order, one latency later, if the epoch
+has not ended meanwhile. Both ends send a keepalive every ``ssp_hello_ms``.
 
 The *device role* follows the HSRP groups named by ``redundancy``: ACTIVE when
 every one is Active, STANDBY when every one is Standby, otherwise NONE

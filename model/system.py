@@ -150,6 +150,9 @@ class SspInFlight:
     sender: int
     epoch: int
     message: ssp.SspMessage
+    held: bool = False
+    """Written while the path was down: it waits for the path (TCP retransmits it then).
+    A message written while the path was up is on the wire and arrives regardless."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -390,13 +393,26 @@ def _side_delays(router: Router) -> str:
 def apply(system: System, op: operations.Operation) -> System:
     """The world after ``op``. Pure: ``system`` is not changed."""
     nxt = copy.deepcopy(system)
-    _dispatch(nxt, op)
+    apply_in_place(nxt, op)
     return nxt
 
 
 def apply_in_place(system: System, op: operations.Operation) -> None:
     """Like ``apply`` but mutates ``system`` (for long scripted runs)."""
+    path_was_up = system.ssp_link_ok()
     _dispatch(system, op)
+    if not path_was_up and system.ssp_link_ok():
+        _ssp_path_restored(system)
+
+
+def _ssp_path_restored(system: System) -> None:
+    """SSP messages held while the path was down go out again, in order (TCP retransmits):
+    each arrives one latency after the path is back, or later if already due later."""
+    resend = system.now + system.ssp_latency_ms
+    for msg in system.ssp_in_flight:
+        if msg.held:
+            msg.deliver_at = max(msg.deliver_at, resend)
+            msg.held = False
 
 
 def _dispatch(system: System, op: operations.Operation) -> None:
@@ -524,7 +540,8 @@ def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]
     for msg in system.hsrp_in_flight:
         yield msg.deliver_at, 0, msg.sender, 0, "hsrp-deliver"
     for smsg in system.ssp_in_flight[:1]:
-        yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
+        if not smsg.held or system.ssp_link_ok():  # held ones wait for the path (in order)
+            yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
     for index, router in enumerate(system.routers):
         if not router.up:
             continue
@@ -811,8 +828,9 @@ def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
     router.ssp_counters = replace(
         router.ssp_counters, packets_sent=router.ssp_counters.packets_sent + 1
     )
-    if not system.ssp_link_ok():
-        return
+    # A message written while the path is down is not lost: the connection holds it and
+    # delivers it, in order, once the path is back (``_ssp_path_restored``), unless the
+    # connection ends first (dead timer, cut, crash).
     last = system.ssp_in_flight[-1].deliver_at if system.ssp_in_flight else system.now
     system.ssp_in_flight.append(
         SspInFlight(
@@ -820,6 +838,7 @@ def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
             sender=index,
             epoch=router.epoch,
             message=message,
+            held=not system.ssp_link_ok(),
         )
     )
 

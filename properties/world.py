@@ -25,10 +25,11 @@ RFC 2281 §6.1) — a switch learns the MAC from either.
 router if the inside path is up (both inside interfaces up, both routers up): it
 is accepted or refused there, and the client learns the outcome a round trip
 later. Octets written on a connection arrive in order, one latency later. A
-connection whose path is down when something is written dies silently (TCP would
-retransmit into the void until the dead timer fires; what was already on the wire
-still arrives); a crashed router's connections die with it, in-flight octets
-included. An orderly close reaches the other end as end of stream.
+connection survives a path failure: octets written while the path is down wait
+and arrive in order once it returns (TCP retransmits), unless an end's dead timer
+closes the connection first; what was already on the wire still arrives. A
+crashed router's connections die with it, in-flight octets included. An orderly
+close reaches the other end as end of stream.
 
 **IKE stand-in.** There is no IKE core yet (issue 7): an SA is negotiated by the
 world, which draws SPIs and keys from its own seeded entropy and installs the pair
@@ -270,8 +271,10 @@ class World:
         self._next_connection = 1
         self._dead_connections: set[int] = set()
         """Connections closed or lost with a crashed end: nothing in flight arrives."""
-        self._silent: set[int] = set()
-        """Connections whose path failed: later writes are lost, earlier ones arrive."""
+        self._closed: set[int] = set()
+        """Connections one end closed (FIN sent): nothing written after it is delivered."""
+        self._stalled: list[tuple[int, int, bytes | None]] = []
+        """(connection, writer, octets or None for a FIN) written while the path was down."""
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
         self.answer_sa_requests = answer_sa_requests
@@ -420,7 +423,10 @@ class World:
         """Router ``index`` boots again from its configuration."""
         if self._slots[index].router is not None:
             return
+        path_was_up = self._inside_path()
         self._boot(index)
+        if not path_was_up and self._inside_path():
+            self._path_restored()
 
     def interface_down(self, index: int, side: Side) -> None:
         """Router ``index``'s interface on ``side`` goes down."""
@@ -435,8 +441,11 @@ class World:
     def interface_up(self, index: int, side: Side) -> None:
         """Router ``index``'s interface on ``side`` comes back."""
         slot = self._slots[index]
+        path_was_up = self._inside_path()
         slot.iface_up[side] = True
         self._disturb(_SIDE_SEGMENT[side])
+        if not path_was_up and self._inside_path():
+            self._path_restored()
         if slot.router is not None:
             slot.router.interface_up(side, self.now)
             self._collect(index)
@@ -915,7 +924,7 @@ class World:
             self._later(partial(answer, False), delay=2 * self.latency_ms, rank=_RANK_SSP)
 
     def _ssp_write(self, index: int, number: int, data: bytes) -> None:
-        if not number or number in self._dead_connections or number in self._silent:
+        if not number or number in self._dead_connections or number in self._closed:
             return
         alive = self._inside_path()
         self._record(
@@ -929,29 +938,42 @@ class World:
             connection=number,
         )
         if not alive:
-            # Silent death: nothing written from now on arrives, but what is already on
-            # the wire still does; each end finds out through its dead timer.
-            self._silent.add(number)
+            # The path is down: TCP keeps the octets and retransmits them, in order, when
+            # it returns (``_path_restored``), unless the connection ends first.
+            self._stalled.append((number, index, data))
             return
+        self._deliver_later(number, index, data)
+
+    def _deliver_later(self, number: int, index: int, data: bytes | None) -> None:
+        """Octets (or, for None, the FIN) from ``index`` arrive one latency from now."""
         other = 1 - index
 
         def arrive() -> None:
             if number in self._dead_connections or self._slots[other].connection != number:
                 return
             router = self._slots[other].router
+            if data is None:
+                self._slots[other].connection = 0
             if router is not None:
-                router.ssp_receive(data, self.now)
+                router.ssp_receive(b"" if data is None else data, self.now)
                 self._collect(other)
 
         self._later(arrive, rank=_RANK_SSP)
 
+    def _path_restored(self) -> None:
+        """The inside path works again: what waited goes out, in the order written."""
+        stalled, self._stalled = self._stalled, []
+        for number, index, data in stalled:
+            if number not in self._dead_connections:
+                self._deliver_later(number, index, data)
+
     def _ssp_shut(self, index: int, number: int) -> None:
         if self._slots[index].connection == number:
             self._slots[index].connection = 0
-        if not number or number in self._dead_connections or number in self._silent:
-            return  # gone with a crash, or the path already failed: no FIN gets through
+        if not number or number in self._dead_connections or number in self._closed:
+            return
         # Nothing written after the FIN arrives; what was written before still does.
-        self._silent.add(number)
+        self._closed.add(number)
         other = 1 - index
         alive = self._inside_path()
         self._record(
@@ -964,19 +986,10 @@ class World:
             delivered=alive,
             connection=number,
         )
-        if not alive:
-            return
-
-        def arrive() -> None:
-            if number in self._dead_connections or self._slots[other].connection != number:
-                return
-            self._slots[other].connection = 0
-            router = self._slots[other].router
-            if router is not None:
-                router.ssp_receive(b"", self.now)
-                self._collect(other)
-
-        self._later(arrive, rank=_RANK_SSP)
+        if alive:
+            self._deliver_later(number, index, None)
+        else:
+            self._stalled.append((number, index, None))
 
     def _ssp_src(self, index: int) -> IPv4Address:
         router = self._slots[index].router

@@ -128,6 +128,12 @@ class LockstepPair:
         has no counterpart for the operation yet.
         """
         world = self.world
+        if isinstance(operation, op.Establish) and not self._agree_on_active():
+            # The remote peer negotiates with whichever router answers for the outside
+            # virtual IP; while the two sides are mid-transition they may disagree on
+            # which one that is (timing within a latency), and the SA would exist on one
+            # side only. A negotiation is a harness choice, so it waits for agreement.
+            operation = op.Advance(ms=0)
         action = self._world_action(operation)
         apply_in_place(self.model, operation)
         action(world)
@@ -180,6 +186,13 @@ class LockstepPair:
             case _:
                 name = type(operation).__name__
                 raise UnsupportedOperationError(f"the world cannot apply {name} yet")
+
+    def _agree_on_active(self) -> bool:
+        model = [r.up and r.role.value == "ACTIVE" for r in self.model.routers]
+        impl = [
+            (router := self.world.router(i)) is not None and router.sadb.is_active for i in (0, 1)
+        ]
+        return model == impl
 
     def _note_traffic(self) -> None:
         self.history.traffic_ms = self.now

@@ -35,6 +35,12 @@ MUTANTS: Final[dict[str, str]] = {
     "sadb-no-announce": (
         "SA database: a router leaving ACTIVE (or connecting) does not announce its counters"
     ),
+    "sadb-inbound-not-jumped": (
+        "SA database: a takeover jumps the outbound counter but not the inbound window"
+    ),
+    "sadb-inbound-bytes-not-counted": (
+        "SA database: inbound octets are not counted against the kilobyte lifetime"
+    ),
     "sadb-lifetime-extended": (
         "SA database: a takeover extends each SA's seconds lifetime (by the SSP grace time)"
     ),

@@ -1014,7 +1014,11 @@ class SaDatabase:
             sa.inbound_right_edge, sa.inbound_bitmap, seq, self._window_mask, self._window
         )
         sa = replace(
-            sa, inbound_right_edge=edge, inbound_bitmap=bitmap, bytes_used=sa.bytes_used + size
+            sa,
+            inbound_right_edge=edge,
+            inbound_bitmap=bitmap,
+            bytes_used=sa.bytes_used
+            + (0 if mutants.active("sadb-inbound-bytes-not-counted") else size),
         )
         self._ipsec[sa_id] = sa
         self._moved.add((Doi.IPSEC, sa_id))
@@ -1088,8 +1092,13 @@ class SaDatabase:
                     else CounterKind.OUTBOUND_SEQ,
                 ),
                 inbound_right_edge=sa.inbound_right_edge
-                + skip * self.jump(sa, CounterKind.INBOUND_EDGE),
-                inbound_bitmap=self._window_mask,
+                + (0 if mutants.active("sadb-inbound-not-jumped") else skip)
+                * self.jump(sa, CounterKind.INBOUND_EDGE),
+                inbound_bitmap=(
+                    sa.inbound_bitmap
+                    if mutants.active("sadb-inbound-not-jumped")
+                    else self._window_mask
+                ),
                 bytes_used=sa.bytes_used + skip * self.jump(sa, CounterKind.BYTES),
                 expiry_ms=(
                     sa.expiry_ms + self._grace_ms

@@ -57,6 +57,8 @@ VERDICT_DROPS: Final[dict[TrafficVerdict, ForwardDropReason]] = {
 """How a database refusal is counted by the forwarder (RFC 4303 counts seq 0 as a replay)."""
 
 _REKEY_VERDICTS: Final = frozenset({TrafficVerdict.REKEY_NEEDED, TrafficVerdict.LIFETIME})
+_INBOUND_CACHE_SIZE: Final = 4096
+"""SPIs whose lookup is remembered (a flood of random SPIs cannot grow it further)."""
 
 
 def transform_of(transforms: tuple[str, ...]) -> EspTransform | None:
@@ -117,6 +119,8 @@ class SadbSaTable:
         self._contexts: dict[int, _Contexts] = {}
         self._unsupported: set[int] = set()
         self._unsupported_packets = 0
+        self._inbound: dict[int, InboundSa | Withheld | None] = {}
+        self._inbound_generation = -1
         self._outbound_ids: dict[tuple[str, int, IPv4Address], int] = {}
         """The pair last chosen per (map, entry, peer), valid while the SA set is unchanged."""
         self._generation = -1
@@ -149,7 +153,22 @@ class SadbSaTable:
         return outbound
 
     def inbound_sa(self, spi: int) -> InboundSa | Withheld | None:
-        """The ACTIVE pair with inbound SPI ``spi``, gated by the database's window."""
+        """The ACTIVE pair with inbound SPI ``spi``, gated by the database's window.
+
+        Answers are remembered per SPI (unknown SPIs too, up to a bound) until the
+        database's set of SAs or its role changes (``SaDatabase.generation``).
+        """
+        if self._inbound_generation != self._db.generation:
+            self._inbound.clear()
+            self._inbound_generation = self._db.generation
+        if spi in self._inbound:
+            return self._inbound[spi]
+        answer = self._lookup_inbound(spi)
+        if len(self._inbound) < _INBOUND_CACHE_SIZE:
+            self._inbound[spi] = answer
+        return answer
+
+    def _lookup_inbound(self, spi: int) -> InboundSa | Withheld | None:
         found: IpsecSaPair | None = None
         for sa in self._db.ipsec_sas():
             if sa.inbound_spi == spi:

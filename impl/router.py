@@ -807,6 +807,14 @@ class Router:
         for message in self._db.messages_to_send():
             self._send(message)
 
+    def _flush_ssp(self) -> None:
+        """The database's queued messages, then every octet the connection has to write."""
+        self._flush_db()
+        if self._conn is not None:
+            data = self._conn.data_to_send()
+            if data:
+                self._outputs.append(SspWrite(data=data, connection=self._conn_id))
+
     def _forward(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, SendEsp):
@@ -843,11 +851,7 @@ class Router:
             progressed |= self._drain_ssp(now)
             if not progressed:
                 break
-        self._flush_db()
-        if self._conn is not None:
-            data = self._conn.data_to_send()
-            if data:
-                self._outputs.append(SspWrite(data=data, connection=self._conn_id))
+        self._flush_ssp()
         if self._is_client and self._link is SspLink.DOWN:
             if self._retry_at is None:
                 self._retry_at = now + self._ssp_retry_ms
@@ -871,15 +875,7 @@ class Router:
         not needed; the database may have queued counter updates and a spent SA may
         have brought its deadline forward.
         """
-        conn = self._conn
-        if conn is not None and conn.established:
-            for message in self._db.messages_to_send():
-                self._send(message)
-            data = conn.data_to_send()
-            if data:
-                self._outputs.append(SspWrite(data=data, connection=self._conn_id))
-        else:
-            self._db.messages_to_send()
+        self._flush_ssp()
         db_deadline = self._db.get_timer()
         if db_deadline is not None and (self._deadline is None or db_deadline < self._deadline):
             self._deadline = db_deadline

@@ -236,7 +236,6 @@ def differences(
     *,
     settled: bool,
     counters: bool = True,
-    skip_counters: set[tuple[int, int]] | frozenset[tuple[int, int]] = frozenset(),
 ) -> list[str]:
     """Readable differences between the model's and the implementation's observation."""
     found: list[str] = []
@@ -260,8 +259,7 @@ def differences(
                 where = "model only" if i is None else "impl only"
                 found.append(f"{label}: held on the {where}")
                 continue
-            with_counters = counters and spis not in skip_counters
-            fa, fb = _sa_fields(m, counters=with_counters), _sa_fields(i, counters=with_counters)
+            fa, fb = _sa_fields(m, counters=counters), _sa_fields(i, counters=counters)
             found += [
                 f"{label} {key}: model {fa[key]!r}, impl {fb.get(key)!r}"
                 for key in fa

@@ -440,6 +440,10 @@ class LockstepMachine(RuleBasedStateMachine):
                 event(f"cell: {cell}")
                 COVERAGE[f"cell: {cell}"] += 1
         self.log_seen = len(pair.model.log)
+        self._assert_none(problems)
+
+    def _assert_none(self, problems: list[str]) -> None:
+        """Fail the example on any problem, recording its run for the campaign's post-pass."""
         if problems:
             LAST_FAILURE[:] = [
                 LockstepFailure(
@@ -538,16 +542,7 @@ class LockstepMachine(RuleBasedStateMachine):
         problems += [
             f"impl I10: {p}" for p in check_continuity(before_impl, after_impl, failed=failed)
         ]
-        if problems:
-            LAST_FAILURE[:] = [
-                LockstepFailure(
-                    latency_ms=self.latency_ms,
-                    seed=self.seed,
-                    operations=list(self.operations),
-                    problems=problems,
-                )
-            ]
-        assert not problems, "\n".join(problems)
+        self._assert_none(problems)
 
     @rule(
         packets=st.integers(min_value=1, max_value=20),

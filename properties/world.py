@@ -413,9 +413,8 @@ class World:
             self._dead_connections.add(slot.connection)
             slot.connection = 0
         slot.numbers.clear()
-        for segment, owner in self._owner.items():
-            if owner == index:
-                self._owner[segment] = owner  # the switch keeps the stale MAC entry
+        # The switches keep the crashed router's MAC entries: frames for the virtual
+        # IPs still go to it (and are lost) until another router claims them.
         self._disturb(Segment.INSIDE, Segment.OUTSIDE)
         self.events.append((self.now, self.name(index), "crash"))
 
@@ -500,7 +499,7 @@ class World:
             peer=peer,
             crypto_map=crypto_map,
             crypto_map_seq=seq,
-            local_proxy=IPv4Network("172.16.31.0/24"),
+            local_proxy=self._local_network(config),
             remote_proxy=self._protected,
             inbound_spi=spi_in,
             outbound_spi=spi_out,
@@ -741,7 +740,6 @@ class World:
     def _handle_outputs(self, index: int, outputs: list[Output]) -> None:
         slot = self._slots[index]
         name = slot.config.hostname
-        other = 1 - index
         for out in outputs:
             if isinstance(out, SendHsrp):
                 self._send_hsrp(index, out)
@@ -805,7 +803,14 @@ class World:
                 self._ssp_write(index, slot.numbers.get(out.connection, 0), out.data)
             elif isinstance(out, SspShut):
                 self._ssp_shut(index, slot.numbers.pop(out.connection, 0))
-        del other
+
+    @staticmethod
+    def _local_network(config: RouterConfig) -> IPv4Network:
+        """The protected LAN: the inside interface's subnet."""
+        inside = config.inside_interface()
+        if inside is None or inside.address is None:
+            return IPv4Network("0.0.0.0/0")
+        return inside.address.network
 
     def _serve_ike(self, index: int, key: tuple[str, int, IPv4Address]) -> None:
         self._pending_ike.discard(key)

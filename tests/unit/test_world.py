@@ -234,3 +234,19 @@ def test_capture_and_keys_cover_the_log() -> None:
         world.negotiated[0].inbound_spi,
         world.negotiated[0].outbound_spi,
     }
+
+
+def test_a_deleted_sa_stops_carrying_inbound_traffic_at_once() -> None:
+    """A delete ends inbound traffic on the SA at once (SPI lookups are cached; the
+    database still decides)."""
+    world = settled_world()
+    sa = world.establish_sa()
+    assert sa is not None
+    traffic(world, 300)
+    active = up(world, 0)
+    delivered = world.stats.delivered_to_lan
+    assert active.delete_sa(sa.sa_id, world.now)
+    world.remote_send(5)
+    world.advance(10)
+    assert world.stats.delivered_to_lan == delivered
+    assert active.forwarder.counters().dropped(ForwardDropReason.UNKNOWN_SPI) == 5

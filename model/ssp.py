@@ -4,9 +4,17 @@ Theory of operation
 -------------------
 SSP runs over one TCP connection between the two routers (``ssp group`` with its
 ``remote`` and ``port``). The model does not see bytes or segments: a connection
-is a reliable FIFO channel in each direction that exists in *epochs*. A new
-epoch starts when both routers are up, the link works and a reconnect attempt
-(every ``ssp_retry_ms``) succeeds; an epoch ends when the link is cut (both ends
+is a reliable FIFO channel in each direction that exists in *epochs*. Only the
+router with the lower inside address (the client) opens connections, on a fixed
+period ``ssp_retry_ms`` from its last attempt while it has none. An attempt made
+while both routers are up and the path works reaches the other end one latency
+later (if the path still works then), which accepts it and writes its ``Hello``;
+the client learns one latency after that and writes its own ``Hello``. An end
+answers the other's ``Hello`` with a ``Confirm`` and is connected once that
+``Confirm`` has come back (the server three latencies after the attempt, the
+client four); a refused or unreachable attempt is known to the client two latencies
+after it was made. Between acceptance and being connected an end is *opening*: its
+dead timer runs, nothing else is sent. An epoch ends when the link is cut (both ends
 learn at once), when one end has heard nothing for ``ssp_dead_ms`` (silent death:
 each end learns on its own), or when either end crashes. Messages of an ended
 epoch are never delivered. While the path is down (an inside interface shut, the
@@ -90,6 +98,17 @@ def device_role(phases: Sequence[Phase]) -> Role:
     if phases and all(p is Phase.STANDBY for p in phases):
         return Role.STANDBY
     return Role.NONE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hello:
+    """The first message of each end on a new connection (it carries the end's credentials)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Confirm:
+    """The answer to the other end's ``Hello``: the connection is up once each end has
+    received the other's ``Hello`` and then its ``Confirm``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,7 +204,19 @@ class BulkBegin:
     resync: bool
 
 
-SspMessage = Heartbeat | Announce | Add | Delete | Update | Ack | Refuse | ResyncRequest | BulkBegin
+SspMessage = (
+    Hello
+    | Confirm
+    | Heartbeat
+    | Announce
+    | Add
+    | Delete
+    | Update
+    | Ack
+    | Refuse
+    | ResyncRequest
+    | BulkBegin
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -156,6 +156,17 @@ class SspInFlight:
 
 
 @dataclass(slots=True, kw_only=True)
+class SspOpenStep:
+    """A connection attempt on its way: the client's request reaching the server
+    (``answer`` None) or the server's answer reaching the client (True: accepted)."""
+
+    at: int
+    epoch: int
+    client: int
+    answer: bool | None = None
+
+
+@dataclass(slots=True, kw_only=True)
 class Router:
     """One router's state. Everything but ``params`` and the overrides is lost on a crash."""
 
@@ -175,6 +186,16 @@ class Router:
     # SSP
     epoch: int | None = None
     """SSP connection epoch this router is on, or None when disconnected."""
+    opening: int | None = None
+    """Epoch of a connection this end has started but that is not up yet (handshake)."""
+    got_hello: bool = False
+    """Opening: the other end's ``Hello`` arrived (and our ``Confirm`` went out)."""
+    connecting: int | None = None
+    """Client: the epoch of its attempt still on its way (no answer yet)."""
+    attempt_ms: int = 0
+    """Client: when it last tried to connect (attempts keep a fixed period)."""
+    last_frame_ms: int = 0
+    """When this end last received anything on its connection (the dead timer)."""
     last_heard_ms: int = 0
     ssp_hello_due: int | None = None
     ssp_retry_due: int | None = None
@@ -232,6 +253,7 @@ class System:
     routers: list[Router]
     hsrp_in_flight: list[HsrpInFlight] = field(default_factory=list)
     ssp_in_flight: list[SspInFlight] = field(default_factory=list)
+    ssp_opening: list[SspOpenStep] = field(default_factory=list)
     ssp_epoch: int = 0
     ssp_link_broken: bool = False
     ssp_latency_ms: int = 0
@@ -361,8 +383,10 @@ def _power_on(system: System, index: int) -> None:
     router.role = Role.NONE
     router.role_since_ms = system.now
     router.epoch = None
+    router.opening = None
+    router.connecting = None
     router.ssp_hello_due = None
-    router.ssp_retry_due = system.now
+    router.ssp_retry_due = system.now if is_ssp_client(router) else None
     router.ike.clear()
     router.sas.clear()
     router.degraded.clear()
@@ -539,6 +563,10 @@ def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]
     """(time, category, router, side-order, what) for everything pending."""
     for msg in system.hsrp_in_flight:
         yield msg.deliver_at, 0, msg.sender, 0, "hsrp-deliver"
+    if system.ssp_opening:
+        # Before any SSP message due at the same instant: the world's answer to a
+        # connection request leaves before what the server then writes on it.
+        yield min(step.at for step in system.ssp_opening), 1, -1, 0, "ssp-open"
     for smsg in system.ssp_in_flight[:1]:
         if not smsg.held or system.ssp_link_ok():  # held ones wait for the path (in order)
             yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
@@ -551,8 +579,8 @@ def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]
                 yield deadline[0], 2, index, order, f"hsrp-timer-{side.value}"
         if router.ssp_hello_due is not None:
             yield router.ssp_hello_due, 3, index, 0, "ssp-hello"
-        if router.epoch is not None:
-            yield router.last_heard_ms + system.params.ssp_dead_ms, 3, index, 1, "ssp-dead"
+        if router.epoch is not None or router.opening is not None:
+            yield router.last_frame_ms + system.params.ssp_dead_ms, 3, index, 1, "ssp-dead"
         if router.ssp_retry_due is not None:
             yield router.ssp_retry_due, 3, index, 2, "ssp-retry"
         expiries = [sa.expires_ms for sa in router.sas.values()]
@@ -586,6 +614,10 @@ def _fire(system: System, what: str, index: int, side: GroupSide | None) -> None
             pending = system.hsrp_in_flight
             earliest = min(range(len(pending)), key=lambda i: (pending[i].deliver_at, i))
             _deliver_hsrp(system, pending.pop(earliest))
+        case "ssp-open":
+            steps = system.ssp_opening
+            first = min(range(len(steps)), key=lambda i: (steps[i].at, i))
+            _ssp_open_step(system, steps.pop(first))
         case "ssp-deliver":
             _deliver_ssp(system, system.ssp_in_flight.pop(0))
         case "ssp-hello":
@@ -705,6 +737,8 @@ def _crash(system: System, index: int) -> None:
         router.phase_since[side] = system.now
     router.role = Role.NONE
     router.epoch = None
+    router.opening = None
+    router.connecting = None
     router.ssp_hello_due = None
     router.ssp_retry_due = None
     router.ike.clear()
@@ -823,7 +857,10 @@ def _active_holder(system: System, sa_id: int) -> int | None:
 
 def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
     router = system.routers[index]
-    if router.epoch is None:
+    epoch = router.epoch
+    if isinstance(message, ssp.Hello | ssp.Confirm | ssp.Heartbeat) and epoch is None:
+        epoch = router.opening  # the handshake, and keepalives once keys exist
+    if epoch is None:
         return
     router.ssp_counters = replace(
         router.ssp_counters, packets_sent=router.ssp_counters.packets_sent + 1
@@ -836,37 +873,97 @@ def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
         SspInFlight(
             deliver_at=max(last, system.now + system.ssp_latency_ms),
             sender=index,
-            epoch=router.epoch,
+            epoch=epoch,
             message=message,
             held=not system.ssp_link_ok(),
         )
     )
 
 
+def is_ssp_client(router: Router) -> bool:
+    """The router with the lower address on the SSP subnet opens the connection."""
+    return router.params.inside.address < router.params.ssp_remote
+
+
 def _ssp_try_connect(system: System, index: int) -> None:
+    """The client's attempt: a request that reaches the server one latency later if the
+    path and the server are up; otherwise the client hears "no" two latencies later."""
     router = system.routers[index]
     peer = system.routers[system.other(index)]
     router.ssp_retry_due = None
-    if router.epoch is not None:
-        return
-    if not (peer.up and system.ssp_link_ok()):
-        router.ssp_retry_due = system.now + system.params.ssp_retry_ms
+    if router.epoch is not None or router.opening is not None or router.connecting is not None:
         return
     system.ssp_epoch += 1
-    system.note(None, "ssp-connected", f"epoch {system.ssp_epoch}")
-    for end in (index, system.other(index)):
-        r = system.routers[end]
-        if r.epoch is not None:
-            _ssp_disconnect(system, end, "replaced by a new connection", notify_peer=False)
-        _mark_copies_stale(r)
-        r.epoch = system.ssp_epoch
-        r.last_heard_ms = system.now
-        r.ssp_hello_due = system.now + system.params.ssp_hello_ms
-        r.ssp_retry_due = None
-        r.peer_role = None
-        r.bulk_sent = False
-    for end in (index, system.other(index)):
-        _announce(system, end, reply_wanted=False)
+    router.connecting = system.ssp_epoch
+    router.attempt_ms = system.now
+    latency = system.ssp_latency_ms
+    if peer.up and system.ssp_link_ok():
+        step = SspOpenStep(at=system.now + latency, epoch=system.ssp_epoch, client=index)
+    else:
+        step = SspOpenStep(
+            at=system.now + 2 * latency, epoch=system.ssp_epoch, client=index, answer=False
+        )
+    system.ssp_opening.append(step)
+
+
+def _ssp_open_step(system: System, step: SspOpenStep) -> None:
+    client = system.routers[step.client]
+    server_index = system.other(step.client)
+    server = system.routers[server_index]
+    if step.answer is None:  # the request reaches the server
+        accepted = server.up and system.ssp_link_ok()
+        if accepted:
+            _ssp_disconnect(
+                system,
+                server_index,
+                "replaced by a new connection from the peer",
+                notify_peer=False,
+            )
+            _ssp_start(system, server_index, step.epoch)
+        system.ssp_opening.append(
+            SspOpenStep(
+                at=system.now + system.ssp_latency_ms,
+                epoch=step.epoch,
+                client=step.client,
+                answer=accepted,
+            )
+        )
+        return
+    if not client.up or client.connecting != step.epoch:
+        return  # the client crashed meanwhile: the connection died with it
+    client.connecting = None
+    if step.answer and server.up and server.opening == step.epoch:
+        _ssp_start(system, step.client, step.epoch)
+        return
+    # Attempts keep a fixed period from the first, however long each took to fail.
+    client.ssp_retry_due = max(system.now + 1, client.attempt_ms + system.params.ssp_retry_ms)
+
+
+def _ssp_start(system: System, index: int, epoch: int) -> None:
+    """This end of connection ``epoch`` exists: it writes its ``Hello``; its dead timer runs."""
+    router = system.routers[index]
+    router.opening = epoch
+    router.got_hello = False
+    router.last_frame_ms = system.now
+    router.ssp_hello_due = None
+    _ssp_send(system, index, ssp.Hello())
+
+
+def _ssp_established(system: System, index: int) -> None:
+    """This end has the other's ``Hello`` and ``Confirm``: the connection is up here."""
+    router = system.routers[index]
+    epoch = router.opening
+    assert epoch is not None
+    router.opening = None
+    router.got_hello = False
+    system.note(index, "ssp-connected", f"epoch {epoch}")
+    _mark_copies_stale(router)
+    router.epoch = epoch
+    router.last_heard_ms = system.now
+    router.ssp_retry_due = None
+    router.peer_role = None
+    router.bulk_sent = False
+    _announce(system, index, reply_wanted=False)
 
 
 def _mark_copies_stale(router: Router) -> None:
@@ -904,34 +1001,51 @@ def copy_usable(system: System, index: int, *, stale: bool) -> bool:
 
 def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: bool = True) -> None:
     router = system.routers[index]
-    if router.epoch is None:
+    epoch = router.epoch if router.epoch is not None else router.opening
+    if epoch is None:
         return
-    epoch = router.epoch
+    if router.epoch is not None:
+        system.note(index, "ssp-disconnected", reason)
     router.epoch = None
+    router.opening = None
+    router.got_hello = False
     router.peer_role = None
     router.bulk_sent = False
     router.ssp_hello_due = None
-    if router.up:
+    if router.up and is_ssp_client(router):
         router.ssp_retry_due = system.now + system.params.ssp_retry_ms
-    system.note(index, "ssp-disconnected", reason)
     system.ssp_in_flight = [m for m in system.ssp_in_flight if m.epoch != epoch]
     other = system.routers[system.other(index)]
-    if notify_peer and system.ssp_link_ok() and other.epoch == epoch:
+    if notify_peer and system.ssp_link_ok() and epoch in (other.epoch, other.opening):
         _ssp_disconnect(system, system.other(index), "connection closed by peer", notify_peer=False)
 
 
 def _deliver_ssp(system: System, msg: SspInFlight) -> None:
     index = system.other(msg.sender)
     router = system.routers[index]
-    if not router.up or router.epoch != msg.epoch:
+    if not router.up or msg.epoch not in (router.epoch, router.opening):
         return
-    router.last_heard_ms = system.now
+    router.last_frame_ms = system.now
     router.ssp_counters = replace(
         router.ssp_counters, packets_received=router.ssp_counters.packets_received + 1
     )
+    if router.epoch is None:  # the handshake
+        match msg.message:
+            case ssp.Hello() if not router.got_hello:
+                router.got_hello = True
+                _ssp_send(system, index, ssp.Confirm())
+                router.ssp_hello_due = system.now + system.params.ssp_hello_ms
+            case ssp.Confirm() if router.got_hello:
+                _ssp_established(system, index)
+            case _:
+                _ssp_disconnect(system, index, "unexpected message in the handshake")
+        return
+    router.last_heard_ms = system.now
     match msg.message:
         case ssp.Heartbeat():
             pass
+        case ssp.Hello() | ssp.Confirm():
+            _ssp_disconnect(system, index, "unexpected handshake message")
         case ssp.Announce():
             _receive_announce(system, index, msg.message)
         case ssp.Add():

@@ -10,11 +10,11 @@ the world maps each onto its own faults and inputs) and :meth:`observe` maps bot
 onto :class:`~vpnha.properties.observation.Observation`.
 
 **What is compared, and when.** The two sides are independent formulations at
-different levels: the model's SSP connection starts in one step, the
-implementation's after a TCP handshake and a keyed HELLO/KEEPALIVE exchange (a few
-latencies); the model's hello jitter comes from the harness, the implementation's
-from its entropy. So the two agree *after* each disturbance has played out, not
-millisecond by millisecond. :func:`differences` compares a projection:
+different levels: the model's SSP connection is a FIFO channel with a two-message
+handshake, the implementation's a TCP stream of keyed, sequenced frames; the model's
+hello jitter comes from the harness, the implementation's from its entropy. So the
+two agree *after* each disturbance has played out, not millisecond by millisecond.
+:func:`differences` compares a projection:
 
 - always: which routers are up and their interfaces;
 - once the cluster is *settled* (no crash, restart, interface or SSP change for

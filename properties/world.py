@@ -909,9 +909,11 @@ class World:
                 slot.numbers[server.ssp_connection_id] = number
                 self._collect(other)
 
+        opener = self._slots[index].router
+
         def answer(accepted: bool) -> None:
             client = self._slots[index].router
-            if client is None:
+            if client is None or client is not opener:  # crashed (and maybe rebooted) since
                 self._dead_connections.add(number)
                 return
             if accepted and number not in self._dead_connections:

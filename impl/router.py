@@ -38,6 +38,7 @@ from .config import ConfigError, Diagnostic, RouterConfig
 from .config.schema import DEFAULT_SSP_KEY, InterfaceConfig
 from .dataplane import SadbSaTable
 from .entropy import Entropy
+from .errors import LocalProtocolError
 from .forward import Action, DeliverLan, Forwarder, NeedSa, SendClear, SendEsp
 from .hsrp import HsrpEvent, HsrpGroup, HsrpGroupConfig, HsrpState
 from .hsrp.core import GratuitousArpNeeded
@@ -701,6 +702,26 @@ class Router:
         self._table.forget_missing()
         self._after(now)
         return done
+
+    def set_priority(self, side: Side, priority: int, now: int) -> None:
+        """``standby N priority P`` on ``side``'s interface (1-255)."""
+        if not 1 <= priority <= 255:
+            raise LocalProtocolError(f"standby priority {priority} out of range 1-255")
+        self._core.group(side).set_priority(priority, now)
+        self._after(now)
+
+    def set_preempt(self, side: Side, preempt: bool, now: int) -> None:
+        """``[no] standby N preempt`` on ``side``'s interface (the delay is kept)."""
+        self._core.group(side).set_preempt(preempt, now)
+        self._after(now)
+
+    def request_resync(self, now: int) -> bool:
+        """``clear crypto sa ha standby resync``; False (nothing done) on the ACTIVE router."""
+        if self._db.is_active:
+            return False
+        self._db.request_resync(now)
+        self._after(now)
+        return True
 
     # --- SSP transport -----------------------------------------------------------------
 

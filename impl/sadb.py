@@ -1215,20 +1215,24 @@ class SaDatabase:
             self._last_heard_ms = now
 
     def request_resync(self, now: int, doi: Doi = Doi.IPSEC) -> None:
-        """``clear crypto sa|isakmp ha standby resync`` (non-ACTIVE): copies of ``doi`` go stale.
+        """``clear crypto sa|isakmp ha standby resync`` (non-ACTIVE): the copies of ``doi``
+        are cleared (their card slots freed) and the active is asked for a full copy.
 
-        They stay stale (never promoted) until the active's full copy of that DOI arrives;
-        the active resets its floors when it answers, so a copy kept fresh meanwhile
-        could fall behind.
+        A copy kept meanwhile could fall behind (the active resets its floors when it
+        answers), and the command's word is "clear": nothing is kept for a takeover to
+        promote until the full copy arrives.
         """
         if self._active:
             raise LocalProtocolError("only a standby asks the active for a resync")
         if doi is Doi.IPSEC:
-            for sa in self._ipsec.values():
-                self._ipsec[sa.sa_id] = replace(sa, stale=True)
+            for sa in list(self._ipsec.values()):
+                if sa.status is HaStatus.STANDBY:
+                    self._remove_ipsec(sa, now, tombstone=False)
+            self._degraded_copies = {k for k in self._degraded_copies if k[0] is not Doi.IPSEC}
         elif doi is Doi.IKE:
-            for ike in self._ike.values():
-                self._ike[ike.sa_id] = replace(ike, stale=True)
+            for ike in list(self._ike.values()):
+                if ike.status is HaStatus.STANDBY:
+                    self._remove_ike(ike, now, tombstone=False)
         else:
             raise LocalProtocolError(f"no resync for DOI {int(doi)}")
         self._queue(ResyncRequest(doi=doi))

@@ -14,13 +14,19 @@ answers the other's ``Hello`` with a ``Confirm`` and is connected once that
 ``Confirm`` has come back (the server three latencies after the attempt, the
 client four); a refused or unreachable attempt is known to the client two latencies
 after it was made. Between acceptance and being connected an end is *opening*: its
-dead timer runs, nothing else is sent. An epoch ends when the link is cut (both ends
-learn at once), when one end has heard nothing for ``ssp_dead_ms`` (silent death:
-each end learns on its own), or when either end crashes. Messages of an ended
-epoch are never delivered. While the path is down (an inside interface shut, the
-inside segment partitioned) messages are not lost but wait, as TCP retransmits
-them: when the path returns they arrive in order, one latency later, if the epoch
-has not ended meanwhile. Both ends send a keepalive every ``ssp_hello_ms``.
+dead timer runs, nothing else is sent. An epoch ends when the link is cut (a reset:
+both ends learn at once, whatever was in flight is lost), when either end crashes
+(what it had in flight dies with it; the other end learns by its dead timer), or
+when one end closes it — its dead timer found ``ssp_dead_ms`` of silence, or it
+received something the protocol forbids: it sends ``Close``, which arrives after
+everything it wrote before, and the other end closes on receiving it. A message
+sent to an end that has closed is dropped there. While the path is down (an inside
+interface shut, the inside segment partitioned, or SSP silenced) messages are not
+lost but wait, as TCP retransmits them: when the path returns they arrive in
+order, one latency later, if the receiving end is still on that epoch. A message
+on the wire when the path fails still arrives if an interface went down, and
+waits too if SSP was silenced (the packets on the wire were lost and are sent
+again). Both ends send a keepalive every ``ssp_hello_ms``.
 
 The *device role* follows the HSRP groups named by ``redundancy``: ACTIVE when
 every one is Active, STANDBY when every one is Standby, otherwise NONE
@@ -109,6 +115,12 @@ class Hello:
 class Confirm:
     """The answer to the other end's ``Hello``: the connection is up once each end has
     received the other's ``Hello`` and then its ``Confirm``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Close:
+    """The sender ended the connection (TCP's FIN): it arrives after everything the sender
+    wrote before it, and the receiver's end closes too."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,6 +219,7 @@ class BulkBegin:
 SspMessage = (
     Hello
     | Confirm
+    | Close
     | Heartbeat
     | Announce
     | Add

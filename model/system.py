@@ -494,11 +494,12 @@ def _dispatch(system: System, op: operations.Operation) -> None:
             system.ssp_link_broken = True
             system.ssp_in_flight.clear()
             for index in range(2):
-                _ssp_disconnect(system, index, "connection reset")
+                _ssp_disconnect(system, index, "connection reset", notify_peer=False)
         case operations.SspSilent():
             system.note(None, "ssp-silent")
             system.ssp_link_broken = True
-            system.ssp_in_flight.clear()
+            for in_flight in system.ssp_in_flight:  # lost on the wire; TCP sends them again
+                in_flight.held = True
         case operations.SspHeal():
             if system.ssp_link_broken:
                 system.note(None, "ssp-heal")
@@ -865,6 +866,10 @@ def _ssp_send(system: System, index: int, message: ssp.SspMessage) -> None:
     router.ssp_counters = replace(
         router.ssp_counters, packets_sent=router.ssp_counters.packets_sent + 1
     )
+    _ssp_write(system, index, epoch, message)
+
+
+def _ssp_write(system: System, index: int, epoch: int, message: ssp.SspMessage) -> None:
     # A message written while the path is down is not lost: the connection holds it and
     # delivers it, in order, once the path is back (``_ssp_path_restored``), unless the
     # connection ends first (dead timer, cut, crash).
@@ -1014,10 +1019,11 @@ def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: boo
     router.ssp_hello_due = None
     if router.up and is_ssp_client(router):
         router.ssp_retry_due = system.now + system.params.ssp_retry_ms
-    system.ssp_in_flight = [m for m in system.ssp_in_flight if m.epoch != epoch]
-    other = system.routers[system.other(index)]
-    if notify_peer and system.ssp_link_ok() and epoch in (other.epoch, other.opening):
-        _ssp_disconnect(system, system.other(index), "connection closed by peer", notify_peer=False)
+    if notify_peer:
+        # What this end wrote still arrives, then its Close (TCP's FIN).
+        _ssp_write(system, index, epoch, ssp.Close())
+    else:
+        system.ssp_in_flight = [m for m in system.ssp_in_flight if m.epoch != epoch]
 
 
 def _deliver_ssp(system: System, msg: SspInFlight) -> None:
@@ -1029,6 +1035,9 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
     router.ssp_counters = replace(
         router.ssp_counters, packets_received=router.ssp_counters.packets_received + 1
     )
+    if isinstance(msg.message, ssp.Close):
+        _ssp_disconnect(system, index, "connection closed by peer", notify_peer=False)
+        return
     if router.epoch is None:  # the handshake
         match msg.message:
             case ssp.Hello() if not router.got_hello:

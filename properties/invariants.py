@@ -98,6 +98,10 @@ class InvariantChecker:
     instance_bytes: dict[tuple[int, int], int] = field(default_factory=dict)
     """Per (SA, router) holding it ACTIVE: the byte count last seen."""
     dpd_seen: int = 0
+    boots_seen: tuple[int, int] = (-1, -1)
+    """The routers' boot instants when I2 last looked."""
+    conforming_since_boot: bool = True
+    """The configuration has been conforming ever since either router last booted."""
     takeovers_seen: int = 0
     skip: frozenset[str] = frozenset()
     """Invariants not to check (e.g. I2 while exploring a non-conforming configuration)."""
@@ -137,9 +141,23 @@ class InvariantChecker:
 
     def i2_coherent_device(self, obs: Observation) -> list[str]:
         """I2 coherent device: an SSP role of ACTIVE implies every group Active, always; and
-        with a conforming configuration (see ``conforming``), both routers and all four
-        interfaces up and nothing disturbed for ``settle_ms``, each router's inside and
-        outside groups are both Active or both not (no black-hole split)."""
+        with a configuration that has been conforming (see ``conforming``) ever since
+        either router last booted, both routers and all four interfaces up and nothing
+        disturbed for ``settle_ms``, each router's inside and outside groups are both
+        Active or both not (no black-hole split).
+
+        "Ever since a boot": a split made while the configuration was not conforming
+        (one group's priority lowered, then restored) outlives the repair, because HSRP
+        never preempts on equal priority; only a re-election (a router booting) clears
+        it. The lockstep suite found this; the document's recipe (equal priorities,
+        preempt, mutual tracking) prevents splits from interface failures, not from an
+        operator's priority excursion.
+        """
+        if obs.boot_ms != self.boots_seen:
+            self.boots_seen = obs.boot_ms
+            self.conforming_since_boot = True
+        if not conforming(obs):
+            self.conforming_since_boot = False
         problems = []
         for router in obs.routers:
             if router.role == "ACTIVE" and not (
@@ -147,7 +165,7 @@ class InvariantChecker:
             ):
                 problems.append(f"{router.name} is SSP ACTIVE without both groups Active")
         stable = obs.now_ms - obs.disturbed_ms > obs.config.settle_ms
-        if stable and _fully_up(obs) and conforming(obs):
+        if stable and _fully_up(obs) and self.conforming_since_boot:
             for router in obs.routers:
                 if _active(router, "inside") != _active(router, "outside"):
                     problems.append(

@@ -183,9 +183,41 @@ class LockstepPair:
                 return lambda w: w.remote_send(packets, size)
             case op.ReplayCaptured(pick=pick):
                 return lambda w: w.replay_captured(pick)
+            case op.SspCut():
+                history.disturbed_ms = self.now
+                return lambda w: w.ssp_cut()
+            case op.SspSilent():
+                history.disturbed_ms = self.now
+                return lambda w: w.ssp_silent()
+            case op.SspHeal():
+                history.disturbed_ms = self.now
+                return lambda w: w.ssp_heal()
+            case op.SetPriority(router=router, side=side, priority=priority):
+                history.disturbed_ms = self.now
+                return lambda w: w.set_priority(router, _SIDES[side], priority)
+            case op.SetPreempt(router=router, side=side, preempt=preempt):
+                history.disturbed_ms = self.now
+                return lambda w: w.set_preempt(router, _SIDES[side], preempt)
+            case op.Resync(router=router):
+                history.disturbed_ms = self.now
+                return lambda w: w.resync(router)
+            case op.Delete(sa_id=sa_id):
+                history.disturbed_ms = self.now
+                spis = self._model_spis(sa_id)
+                if spis is None:
+                    return lambda w: None
+                return lambda w: w.delete_sa(*spis)
             case _:
                 name = type(operation).__name__
                 raise UnsupportedOperationError(f"the world cannot apply {name} yet")
+
+    def _model_spis(self, sa_id: int) -> tuple[int, int] | None:
+        """(inbound, outbound) SPIs of the model's SA ``sa_id`` held ACTIVE, if any."""
+        for router in self.model.routers:
+            sa = router.sas.get(sa_id)
+            if router.up and sa is not None and sa.status.value == "ACTIVE":
+                return sa.spi_in, sa.spi_out
+        return None
 
     def _agree_on_active(self) -> bool:
         model = [r.up and r.role.value == "ACTIVE" for r in self.model.routers]
@@ -212,6 +244,8 @@ def _router_fields(router: RouterObs, *, settled: bool) -> dict[str, object]:
             "outside priority": router.outside.priority,
             "role": router.role,
             "SSP connected": router.ssp_connected,
+            "card SAs in use": router.card_in_use,
+            "HA degraded SAs": len(router.degraded),
         }
     return out
 
@@ -239,6 +273,16 @@ def differences(
 ) -> list[str]:
     """Readable differences between the model's and the implementation's observation."""
     found: list[str] = []
+    if counters:
+        traffic = {
+            "packets delivered to the LAN host": (model.delivered_to_lan, impl.delivered_to_lan),
+            "packets delivered to the remote host": (
+                model.delivered_to_remote,
+                impl.delivered_to_remote,
+            ),
+            "packets the peer refused as replays": (model.peer_refused, impl.peer_refused),
+        }
+        found += [f"{key}: model {m!r}, impl {i!r}" for key, (m, i) in traffic.items() if m != i]
     for index in (0, 1):
         left, right = model.routers[index], impl.routers[index]
         name = left.name

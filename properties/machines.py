@@ -517,6 +517,46 @@ class LockstepMachine(RuleBasedStateMachine):
     def replay_captured(self, pick: int) -> None:
         self._do(op.ReplayCaptured(pick=pick))
 
+    @rule()
+    def ssp_cut(self) -> None:
+        self._do(op.SspCut())
+
+    @rule()
+    def ssp_silent(self) -> None:
+        self._do(op.SspSilent())
+
+    @rule()
+    def ssp_heal(self) -> None:
+        self._do(op.SspHeal())
+
+    @rule(router=ROUTERS, side=SIDES, priority=st.sampled_from([1, 90, 100, 105, 110, 255]))
+    def set_priority(self, router: int, side: GroupSide, priority: int) -> None:
+        self._do(op.SetPriority(router=router, side=side, priority=priority))
+
+    @rule(router=ROUTERS, side=SIDES, preempt=st.booleans())
+    def set_preempt(self, router: int, side: GroupSide, preempt: bool) -> None:
+        self._do(op.SetPreempt(router=router, side=side, preempt=preempt))
+
+    @rule(router=ROUTERS)
+    def resync(self, router: int) -> None:
+        self._do(op.Resync(router=router))
+
+    def _active_sa_ids(self) -> list[int]:
+        if self.pair is None:
+            return []
+        return sorted(
+            sa_id
+            for router in self.pair.model.routers
+            for sa_id, sa in router.sas.items()
+            if router.up and sa.status.value == "ACTIVE"
+        )
+
+    @precondition(lambda self: bool(self._active_sa_ids()))
+    @rule(pick=st.integers(min_value=0, max_value=15))
+    def delete(self, pick: int) -> None:
+        ids = self._active_sa_ids()
+        self._do(op.Delete(sa_id=ids[pick % len(ids)]))
+
     def _has_active(self) -> bool:
         if self.pair is None:
             return False

@@ -475,6 +475,9 @@ def _runs(log: RunLog) -> tuple[Run, ...]:
 
 def _impl_facts(world: World) -> ConfigFacts:
     configs = [world.config(0), world.config(1)]
+    overrides = [world.standby_overrides(0), world.standby_overrides(1)]
+    priority = [overrides[0][0], overrides[1][0]]
+    preempt = [overrides[0][1], overrides[1][1]]
     groups = []
     for config in configs:
         pair = []
@@ -504,12 +507,24 @@ def _impl_facts(world: World) -> ConfigFacts:
 
     return ConfigFacts(
         priorities=(
-            (groups[0][0][1].priority, groups[0][1][1].priority),
-            (groups[1][0][1].priority, groups[1][1][1].priority),
+            (
+                priority[0].get(Side.INSIDE, groups[0][0][1].priority),
+                priority[0].get(Side.OUTSIDE, groups[0][1][1].priority),
+            ),
+            (
+                priority[1].get(Side.INSIDE, groups[1][0][1].priority),
+                priority[1].get(Side.OUTSIDE, groups[1][1][1].priority),
+            ),
         ),
         preempt=(
-            (groups[0][0][1].preempt, groups[0][1][1].preempt),
-            (groups[1][0][1].preempt, groups[1][1][1].preempt),
+            (
+                preempt[0].get(Side.INSIDE, groups[0][0][1].preempt),
+                preempt[0].get(Side.OUTSIDE, groups[0][1][1].preempt),
+            ),
+            (
+                preempt[1].get(Side.INSIDE, groups[1][0][1].preempt),
+                preempt[1].get(Side.OUTSIDE, groups[1][1][1].preempt),
+            ),
         ),
         addresses=(
             (address(groups[0][0][0]), address(groups[0][1][0])),
@@ -552,7 +567,7 @@ def observe_world(world: World) -> Observation:
         delivered_to_lan=world.stats.delivered_to_lan,
         delivered_to_remote=world.stats.delivered_to_remote,
         reachable=lan_reaches_remote(views),
-        deleted=(),
+        deleted=tuple(sorted(world.deletions().items())),
         refusals=tuple(refusals),
         takeovers=tuple(
             Takeover(time_ms=t, router=r, usable=usable, promoted=promoted)

@@ -77,7 +77,7 @@ from vpnha.impl.router import (
     SspWrite,
     Takeover,
 )
-from vpnha.impl.sadb import IpsecSaPair, NewIpsecSa
+from vpnha.impl.sadb import HaStatus, IpsecSaPair, NewIpsecSa
 from vpnha.impl.ssp.core import Closed, Established
 
 __all__ = [
@@ -172,6 +172,10 @@ class _Slot:
     """The SSP connection number this router holds (0 = none)."""
     numbers: dict[int, int] = field(default_factory=dict)
     """The router's own connection ids (``Router.ssp_connection_id``) -> world numbers."""
+    priority: dict[Side, int] = field(default_factory=dict)
+    """Priorities changed at run time (saved configuration: they survive a restart)."""
+    preempt: dict[Side, bool] = field(default_factory=dict)
+    """Preempt settings changed at run time (they survive a restart too)."""
 
 
 class RunLog:
@@ -273,8 +277,13 @@ class World:
         """Connections closed or lost with a crashed end: nothing in flight arrives."""
         self._closed: set[int] = set()
         """Connections one end closed (FIN sent): nothing written after it is delivered."""
-        self._stalled: list[tuple[int, int, bytes | None]] = []
-        """(connection, writer, octets or None for a FIN) written while the path was down."""
+        self._stalled: list[tuple[int, int, int, bytes | None]] = []
+        """(write order, connection, writer, octets or None for a FIN) waiting for the path:
+        written while it was down, or on the wire when SSP was silenced."""
+        self._ssp_writes = 0
+        self._deleted: dict[int, str] = {}
+        self._ssp_broken = False
+        """SSP cut or silenced (``ssp_cut``, ``ssp_silent``) until ``ssp_heal``."""
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
         self.answer_sa_requests = answer_sa_requests
@@ -327,6 +336,22 @@ class World:
     def router(self, index: int) -> Router | None:
         """Router 0 or 1 (None while crashed)."""
         return self._slots[index].router
+
+    def deletions(self) -> dict[int, str]:
+        """SA ids IKE deleted (``delete_sa``): "acked" once no running router holds the SA
+        any more (the standby's copy went too), "unacked" before that (I5, I6)."""
+        for sa_id, how in self._deleted.items():
+            if how == "unacked" and not any(
+                slot.router is not None and slot.router.sadb.ipsec_sa(sa_id) is not None
+                for slot in self._slots
+            ):
+                self._deleted[sa_id] = "acked"
+        return dict(self._deleted)
+
+    def standby_overrides(self, index: int) -> tuple[dict[Side, int], dict[Side, bool]]:
+        """Router ``index``'s priorities and preempt settings changed at run time."""
+        slot = self._slots[index]
+        return dict(slot.priority), dict(slot.preempt)
 
     def config(self, index: int) -> RouterConfig:
         """Router ``index``'s configuration."""
@@ -449,6 +474,85 @@ class World:
             slot.router.interface_up(side, self.now)
             self._collect(index)
         self.events.append((self.now, self.name(index), f"{side.value} interface up"))
+
+    def ssp_cut(self) -> None:
+        """The SSP path breaks with a reset: both ends lose the connection at once and
+        everything in flight on it is gone; nothing passes until ``ssp_heal``."""
+        self._ssp_broken = True
+        for index, slot in enumerate(self._slots):
+            if slot.connection:
+                self._dead_connections.add(slot.connection)
+            if slot.router is not None:
+                slot.router.ssp_lost(self.now)
+                self._collect(index)
+        self.events.append((self.now, "world", "SSP cut"))
+
+    def ssp_silent(self) -> None:
+        """SSP goes silent (a black hole): no octet passes and no end is told; what is on
+        the wire is lost and TCP sends it again after ``ssp_heal`` (if the connection
+        still exists then)."""
+        self._ssp_broken = True
+        self.events.append((self.now, "world", "SSP silent"))
+
+    def ssp_heal(self) -> None:
+        """SSP carries octets again (after ``ssp_cut`` or ``ssp_silent``)."""
+        if not self._ssp_broken:
+            return
+        self._ssp_broken = False
+        if self._inside_path():
+            self._path_restored()
+        self.events.append((self.now, "world", "SSP healed"))
+
+    def set_priority(self, index: int, side: Side, priority: int) -> None:
+        """``standby N priority P`` on router ``index``, saved: a restart keeps it."""
+        self._slots[index].priority[side] = priority
+        self._disturb()
+        router = self._slots[index].router
+        if router is not None:
+            router.set_priority(side, priority, self.now)
+            self._collect(index)
+            self.events.append((self.now, self.name(index), f"{side.value} priority {priority}"))
+
+    def set_preempt(self, index: int, side: Side, preempt: bool) -> None:
+        """``[no] standby N preempt`` on router ``index``, saved: a restart keeps it."""
+        self._slots[index].preempt[side] = preempt
+        self._disturb()
+        router = self._slots[index].router
+        if router is not None:
+            router.set_preempt(side, preempt, self.now)
+            self._collect(index)
+            word = "preempt" if preempt else "no preempt"
+            self.events.append((self.now, self.name(index), f"{side.value} {word}"))
+
+    def resync(self, index: int) -> bool:
+        """``clear crypto sa ha standby resync`` on router ``index`` (False: refused)."""
+        router = self._slots[index].router
+        if router is None or not router.request_resync(self.now):
+            return False
+        self._collect(index)
+        self.events.append((self.now, self.name(index), "standby resync requested"))
+        return True
+
+    def delete_sa(self, spi_in: int, spi_out: int) -> bool:
+        """IKE deletes the SA pair with these SPIs (the router's inbound and outbound) on the
+        router that holds it ACTIVE, and the peer drops its half (False: nobody holds it)."""
+        for index, slot in enumerate(self._slots):
+            router = slot.router
+            if router is None:
+                continue
+            for sa in router.sadb.ipsec_sas():
+                if (
+                    sa.inbound_spi == spi_in
+                    and sa.outbound_spi == spi_out
+                    and sa.status is HaStatus.ACTIVE
+                ):
+                    router.delete_sa(sa.sa_id, self.now)
+                    self._deleted[sa.sa_id] = "unacked"
+                    self._collect(index)
+                    self.peer_sas.pop(spi_in, None)
+                    self.events.append((self.now, self.name(index), f"SA {sa.sa_id} deleted"))
+                    return True
+        return False
 
     # --- IKE stand-in --------------------------------------------------------------------
 
@@ -682,6 +786,10 @@ class World:
             latency_allowance_ms=self.latency_ms,
             hsrp_entropy=None if self.hsrp_jitter else _NoJitter(),
         )
+        for side, priority in slot.priority.items():
+            slot.router.set_priority(side, priority, self.now)
+        for side, preempt in slot.preempt.items():
+            slot.router.set_preempt(side, preempt, self.now)
         for side in Side:
             if not slot.iface_up[side]:
                 slot.router.interface_down(side, self.now)
@@ -876,7 +984,10 @@ class World:
     # --- internals: SSP ------------------------------------------------------------------
 
     def _inside_path(self) -> bool:
-        return all(s.router is not None and s.iface_up[Side.INSIDE] for s in self._slots)
+        """SSP can carry octets: both routers up, both inside interfaces up, not broken."""
+        return not self._ssp_broken and all(
+            s.router is not None and s.iface_up[Side.INSIDE] for s in self._slots
+        )
 
     def _ssp_open(self, index: int, out: SspOpen) -> None:
         other = 1 - index
@@ -944,19 +1055,25 @@ class World:
             delivered=alive,
             connection=number,
         )
+        self._ssp_writes += 1
         if not alive:
             # The path is down: TCP keeps the octets and retransmits them, in order, when
             # it returns (``_path_restored``), unless the connection ends first.
-            self._stalled.append((number, index, data))
+            self._stalled.append((self._ssp_writes, number, index, data))
             return
-        self._deliver_later(number, index, data)
+        self._deliver_later(self._ssp_writes, number, index, data)
 
-    def _deliver_later(self, number: int, index: int, data: bytes | None) -> None:
+    def _deliver_later(self, order: int, number: int, index: int, data: bytes | None) -> None:
         """Octets (or, for None, the FIN) from ``index`` arrive one latency from now."""
         other = 1 - index
 
         def arrive() -> None:
-            if number in self._dead_connections or self._slots[other].connection != number:
+            if number in self._dead_connections:
+                return
+            if self._ssp_broken:  # silenced while on the wire: lost, sent again on heal
+                self._stalled.append((order, number, index, data))
+                return
+            if self._slots[other].connection != number:
                 return
             router = self._slots[other].router
             if data is None:
@@ -969,10 +1086,10 @@ class World:
 
     def _path_restored(self) -> None:
         """The inside path works again: what waited goes out, in the order written."""
-        stalled, self._stalled = self._stalled, []
-        for number, index, data in stalled:
+        stalled, self._stalled = sorted(self._stalled, key=lambda entry: entry[0]), []
+        for order, number, index, data in stalled:
             if number not in self._dead_connections:
-                self._deliver_later(number, index, data)
+                self._deliver_later(order, number, index, data)
 
     def _ssp_shut(self, index: int, number: int) -> None:
         if self._slots[index].connection == number:
@@ -993,10 +1110,11 @@ class World:
             delivered=alive,
             connection=number,
         )
+        self._ssp_writes += 1
         if alive:
-            self._deliver_later(number, index, None)
+            self._deliver_later(self._ssp_writes, number, index, None)
         else:
-            self._stalled.append((number, index, None))
+            self._stalled.append((self._ssp_writes, number, index, None))
 
     def _ssp_src(self, index: int) -> IPv4Address:
         router = self._slots[index].router

@@ -89,6 +89,38 @@ def test_the_comparison_can_fail() -> None:
 def test_operations_the_world_lacks_are_refused_before_either_side_moves() -> None:
     pair = LockstepPair(lockstep_configs())
     before = pair.now
-    with pytest.raises(UnsupportedOperationError, match="SspCut"):
-        pair.apply(op.SspCut())
+    with pytest.raises(UnsupportedOperationError, match="SspDelay"):
+        pair.apply(op.SspDelay(ms=5))
     assert pair.now == before == pair.world.now
+
+
+def test_a_silenced_connection_delivers_in_order_after_heal() -> None:
+    """SSP silenced: both ends keep the connection for a while; what they wrote (and what
+    was on the wire) arrives after the heal, and the two sides still agree."""
+    pair = LockstepPair(lockstep_configs())
+    pair.apply(op.Advance(ms=20_000))
+    pair.apply(op.Establish(sa_id=1, spi_in=0x1002, spi_out=0x1003, cookie_i=1, cookie_r=2))
+    pair.apply(op.Advance(ms=50))
+    pair.apply(op.SspSilent())
+    pair.apply(op.SendTraffic(packets=5, size=100))
+    pair.apply(op.Advance(ms=500))
+    pair.apply(op.SspHeal())
+    pair.apply(op.Advance(ms=120_000))
+    model, impl = pair.observe()
+    assert pair.differences() == []
+    assert [r.ssp_connected for r in model.routers] == [True, True]
+    assert [r.ssp_connected for r in impl.routers] == [True, True]
+
+
+def test_a_cut_resets_both_ends_and_they_reconnect() -> None:
+    pair = LockstepPair(lockstep_configs())
+    pair.apply(op.Advance(ms=20_000))
+    pair.apply(op.SspCut())
+    model, impl = pair.observe()
+    assert [r.ssp_connected for r in model.routers] == [False, False]
+    assert [r.ssp_connected for r in impl.routers] == [False, False]
+    pair.apply(op.SspHeal())
+    pair.apply(op.Advance(ms=120_000))
+    assert pair.differences() == []
+    model, impl = pair.observe()
+    assert [r.ssp_connected for r in impl.routers] == [True, True]

@@ -894,9 +894,9 @@ def test_resync_request_answered_with_full_copy_and_stale_acks_ignored() -> None
     active.send_outbound(sa_id, J_OUT // 2, 0, pair.now)
     pair.flush(0)  # the update is in flight...
     standby.request_resync(pair.now)
-    assert active_sa(standby, sa_id).stale
+    assert standby.ipsec_sa(sa_id) is None  # "clear": the copy is gone until the full copy
     pair.flush(1)
-    pair.deliver(0)  # ...the standby applies it and ACKs (behind its resync request)
+    pair.deliver(0)  # ...it reaches a standby that no longer holds the SA
     pair.deliver(1)  # the active answers the request: full copy, floor := J/2
     assert bulk_count(pair.nodes[0]) == 2
     assert active_sa(active, sa_id).outbound_sync.floor == J_OUT // 2

@@ -44,6 +44,27 @@ MUTANTS: Final[dict[str, str]] = {
     "sadb-lifetime-extended": (
         "SA database: a takeover extends each SA's seconds lifetime (by the SSP grace time)"
     ),
+    "sadb-bytes-reset-on-takeover": (
+        "SA database: a takeover restarts each SA's kilobyte lifetime count from zero"
+    ),
+    "sadb-stale-copies-promoted": (
+        "SA database: a takeover promotes copies that are stale or outlived SSP's grace time"
+    ),
+    "sadb-resync-drops-last": (
+        "SA database: the full copy answering a standby's resync leaves out the last SA"
+    ),
+    "ssp-delete-not-replicated": "SSP: deleting an SA on the active is not sent to the standby",
+    "ssp-dead-timer-ignored": "SSP: a silent connection is never declared dead",
+    "vam-standby-not-counted": "crypto card: standby copies take no capacity on the card",
+    "esp-window-before-icv": (
+        "ESP: the replay window moves before the integrity check (a forged packet moves it)"
+    ),
+    "hsrp-hold-off-by-one-hello": (
+        "HSRP: the active router is declared dead one hello time after the hold time"
+    ),
+    "hsrp-standby-answers-vip": (
+        "HSRP: a Standby router answers for the virtual IP (a gratuitous ARP with each hello)"
+    ),
     "forward-cleartext-without-sa": (
         "forwarding: protected traffic with no SA is sent in the clear instead of dropped"
     ),

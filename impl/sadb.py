@@ -998,14 +998,25 @@ class SaDatabase:
 
         Call it before the ICV check; call ``accept_inbound`` once the ICV verified.
         """
-        verdict = self._inbound_verdict(self._ipsec_or_raise(sa_id), seq, size)
+        sa = self._ipsec_or_raise(sa_id)
+        verdict = self._inbound_verdict(sa, seq, size)
         if verdict is not TrafficVerdict.ACCEPTED:
             _bump(self._inbound_dropped, verdict)
+        elif mutants.active("esp-window-before-icv"):
+            edge, bitmap = _advance_window(
+                sa.inbound_right_edge, sa.inbound_bitmap, seq, self._window_mask, self._window
+            )
+            self._ipsec[sa_id] = replace(sa, inbound_right_edge=edge, inbound_bitmap=bitmap)
+            self._moved.add((Doi.IPSEC, sa_id))
         return verdict
 
     def accept_inbound(self, sa_id: int, seq: int, size: int, now: int) -> TrafficVerdict:
         """Record an authenticated inbound packet: window, edge, octets; refusals counted."""
         sa = self._ipsec_or_raise(sa_id)
+        if mutants.active("esp-window-before-icv"):  # the check already moved the window
+            self._ipsec[sa_id] = sa = replace(sa, bytes_used=sa.bytes_used + size)
+            self._note_spent(sa, now)
+            return TrafficVerdict.ACCEPTED
         verdict = self._inbound_verdict(sa, seq, size)
         if verdict is not TrafficVerdict.ACCEPTED:
             _bump(self._inbound_dropped, verdict)
@@ -1070,7 +1081,9 @@ class SaDatabase:
         discarded: list[int] = []
         expired: list[int] = []
         for sa in list(self._ipsec.values()):
-            if not (recent and self.promotable(sa, now)):
+            if not (recent and self.promotable(sa, now)) and not mutants.active(
+                "sadb-stale-copies-promoted"
+            ):
                 self._engine.remove(sa.sa_id)
                 del self._ipsec[sa.sa_id]
                 self._generation += 1
@@ -1099,7 +1112,11 @@ class SaDatabase:
                     if mutants.active("sadb-inbound-not-jumped")
                     else self._window_mask
                 ),
-                bytes_used=sa.bytes_used + skip * self.jump(sa, CounterKind.BYTES),
+                bytes_used=(
+                    0
+                    if mutants.active("sadb-bytes-reset-on-takeover")
+                    else sa.bytes_used + skip * self.jump(sa, CounterKind.BYTES)
+                ),
                 expiry_ms=(
                     sa.expiry_ms + self._grace_ms
                     if mutants.active("sadb-lifetime-extended")
@@ -1310,7 +1327,11 @@ class SaDatabase:
         else:
             if existing is not None:
                 self._remove_ipsec(existing, now, tombstone=False)
-            refusal = self._engine.try_install(message.sa_id, message.transforms)
+            refusal = (
+                None
+                if mutants.active("vam-standby-not-counted")
+                else self._engine.try_install(message.sa_id, message.transforms)
+            )
             if refusal is not None:
                 self._degraded_copies.add((Doi.IPSEC, message.sa_id))
                 self._refuse(message, seq, refusal.reason)
@@ -1654,7 +1675,11 @@ class SaDatabase:
         if tombstone and sa.expiry_ms > now:
             self._tombstones_ipsec[(sa.inbound_spi, sa.outbound_spi)] = sa.expiry_ms
             self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
-        if sa.status is HaStatus.ACTIVE and self._replicating:
+        if (
+            sa.status is HaStatus.ACTIVE
+            and self._replicating
+            and not mutants.active("ssp-delete-not-replicated")
+        ):
             self._queue(SaDelete(doi=Doi.IPSEC, sa_id=sa.sa_id))
             self._count["deletes_sent"] += 1
 
@@ -1819,6 +1844,8 @@ class SaDatabase:
                         bytes_sync=_keep_cap(sa.bytes_sync),
                     )
                 ids = sorted(i for i in self._ipsec if (doi, i) not in self._unreplicated)
+                if resync and mutants.active("sadb-resync-drops-last"):
+                    ids = ids[:-1]
                 self._queue(BulkBegin(doi=doi, entry_count=len(ids), resync=resync))
                 for sa_id in ids:
                     self._queue_ipsec_add(sa_id, resync=resync)

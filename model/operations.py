@@ -22,6 +22,7 @@ __all__ = [
     "DuplicateHello",
     "Establish",
     "ExpireSoonest",
+    "ForgeCaptured",
     "Heal",
     "InterfaceDown",
     "InterfaceUp",
@@ -203,6 +204,17 @@ class ReplayCaptured:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ForgeCaptured:
+    """An attacker re-sends one of the newest captured peer packets (chosen by ``pick``) with
+    its sequence number raised by ``ahead``: the integrity check fails, so it must change
+    nothing."""
+
+    pick: int
+    ahead: int
+    """How far the forged sequence number is above the captured one (1 or more)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Resync:
     """``clear crypto isakmp ha standby resync`` and ``clear crypto sa ha standby resync``."""
 
@@ -257,6 +269,7 @@ Operation = (
     | SendTraffic
     | ReceiveTraffic
     | ReplayCaptured
+    | ForgeCaptured
     | Resync
     | SetPriority
     | SetPreempt

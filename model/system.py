@@ -216,6 +216,9 @@ class Router:
     remembered: dict[int, tuple[int, ssp.Values]] = field(default_factory=dict)
     """SAs this router dropped (discarded at takeover or deleted): (expiry ms, last counter
     values), announced until expiry so an active that still holds the SA adopts them."""
+    tombstones: dict[int, int] = field(default_factory=dict)
+    """SAs this router deleted or saw expire: SA id -> its expiry (ms). Until then a copy
+    of it is refused (I6: a replicated add must not bring a deleted SA back)."""
     counters: dict[str, int] = field(default_factory=dict)
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -391,6 +394,7 @@ def _power_on(system: System, index: int) -> None:
     router.sas.clear()
     router.degraded.clear()
     router.remembered.clear()
+    router.tombstones.clear()
     router.counters.clear()
     router.floor_incarnation = None
     router.unreplicated.clear()
@@ -536,6 +540,8 @@ def _dispatch(system: System, op: operations.Operation) -> None:
             _receive_traffic(system, packets, size)
         case operations.ReplayCaptured(pick=pick):
             _replay(system, pick)
+        case operations.ForgeCaptured(pick=pick, ahead=ahead):
+            _forge(system, pick, ahead)
         case operations.Resync(router=index):
             _resync(system, index)
         case operations.SetPriority(router=index, side=side, priority=priority):
@@ -1069,8 +1075,10 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
                         router.ssp_counters, deletes=router.ssp_counters.deletes + 1
                     )
             else:
-                router.sas.pop(sa_id, None)
+                copy = router.sas.pop(sa_id, None)
                 router.degraded.discard(sa_id)
+                if copy is not None:
+                    _bury(system, router, copy)
             _ssp_send(system, index, ssp.Ack(sa_id=sa_id, kind=None, value=0))
         case ssp.Update(sa_id=sa_id, kind=kind, value=value):
             _apply_update(system, index, sa_id, kind, value)
@@ -1139,6 +1147,11 @@ def _apply_add(system: System, index: int, add: ssp.Add) -> None:
         )
     if add.ipsec is not None:
         sa = add.ipsec
+        router.tombstones = {k: t for k, t in router.tombstones.items() if t > system.now}
+        if sa.sa_id in router.tombstones:
+            system.note(index, "copy-refused", f"SA {sa.sa_id} was deleted here")
+            _ssp_send(system, index, ssp.Refuse(sa_id=sa.sa_id, reason="SA was deleted here"))
+            return
         if sa.sa_id not in router.sas:
             refusal = vam.admit(
                 capacity=router.params.card_capacity,
@@ -1507,6 +1520,12 @@ def _establish(system: System, op: operations.Establish) -> bool:
     return True
 
 
+def _bury(system: System, router: Router, sa: IpsecSa) -> None:
+    """``router`` deleted ``sa`` (or saw it expire): refuse copies of it until its expiry."""
+    if sa.expires_ms > system.now:
+        router.tombstones[sa.sa_id] = sa.expires_ms
+
+
 def _remember(router: Router, sa: IpsecSa) -> None:
     """Keep a dropped SA's counters: it may have been used here (split brain) beyond what
     the router that still holds it knows (a model bug the implementation's tests found)."""
@@ -1527,6 +1546,7 @@ def _delete_sa(system: System, index: int, sa_id: int, *, reason: str) -> None:
     if dropped is None:
         return
     _remember(router, dropped)
+    _bury(system, router, dropped)
     system.peer.pop(sa_id, None)
     system.note(index, "sa-deleted", f"SA {sa_id} {reason}")
     system.deleted[sa_id] = "expired" if reason == "expired" else "unacked"
@@ -1713,6 +1733,19 @@ def _replay(system: System, pick: int) -> None:
     seq = capture.first + (pick // len(system.captures)) % size
     system.note(None, "replay", f"attacker re-sends SPI {capture.spi:#x} seq {seq}")
     _cluster_accept(system, capture.spi, seq, seq, 100)
+
+
+def _forge(system: System, pick: int, ahead: int) -> None:
+    """A forged packet fails the integrity check wherever it lands: counted, nothing else
+    changes — in particular not the replay window (RFC 4303 §3.4.3: the window moves only
+    after the ICV verified)."""
+    if not system.captures:
+        return
+    capture = system.captures[pick % len(system.captures)]
+    system.note(None, "forge", f"attacker sends SPI {capture.spi:#x} with a bad ICV")
+    owner = system.owner(GroupSide.OUTSIDE)
+    if owner is not None and system.routers[owner].up:
+        system.routers[owner].count("auth_failed")
 
 
 def _dpd(system: System, *, from_peer: bool) -> None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from .observation import Observation, RouterObs, Run
 
 __all__ = [
     "INVARIANTS",
+    "ContinuityWatch",
     "InvariantChecker",
     "Violation",
     "check_continuity",
@@ -330,6 +332,54 @@ def check_continuity(before: Observation, after: Observation, *, failed: int) ->
     if lost:
         problems.append(f"SAs {lost} were in sync on the standby but are not ACTIVE after takeover")
     return problems
+
+
+_QUIET_OPERATIONS: Final = frozenset(
+    {
+        "Advance",
+        "AdvanceToNextEvent",
+        "SendTraffic",
+        "ReceiveTraffic",
+        "ReplayCaptured",
+        "ForgeCaptured",
+    }
+)
+"""Operations that cannot excuse a late takeover (everything else cancels a watch)."""
+
+
+@dataclass(slots=True)
+class ContinuityWatch:
+    """I10 over a run of operations: a crash of the ACTIVE router starts a watch, which is
+    checked (``check_continuity``) at the first step at or after hold + hello time; any
+    operation other than time passing and traffic in between cancels it (a fault on the
+    survivor may rightly delay the takeover). The same rule for campaigns and replays."""
+
+    before: Observation | None = None
+    failed: int = 0
+    checked: int = 0
+    """How many watches ran to their check."""
+
+    def step(self, operation: object, before: Observation, after: Observation) -> list[str]:
+        """Problems found by this step (``before``/``after``: the observations around it)."""
+        name = type(operation).__name__
+        if name == "Crash":
+            router = getattr(operation, "router", -1)
+            self.before = None
+            if before.router(router).role == "ACTIVE" and before.router(router).up:
+                self.before, self.failed = before, router
+            return []
+        watched = self.before
+        if watched is None:
+            return []
+        if name not in _QUIET_OPERATIONS:
+            self.before = None
+            return []
+        deadline = watched.now_ms + watched.config.hold_ms + watched.config.hello_ms
+        if after.now_ms < deadline:
+            return []
+        self.before = None
+        self.checked += 1
+        return check_continuity(watched, after, failed=self.failed)
 
 
 INVARIANTS: dict[str, str] = {

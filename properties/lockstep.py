@@ -183,6 +183,8 @@ class LockstepPair:
                 return lambda w: w.remote_send(packets, size)
             case op.ReplayCaptured(pick=pick):
                 return lambda w: w.replay_captured(pick)
+            case op.ForgeCaptured(pick=pick, ahead=ahead):
+                return lambda w: w.forge_captured(pick, ahead)
             case op.SspCut():
                 history.disturbed_ms = self.now
                 return lambda w: w.ssp_cut()

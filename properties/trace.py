@@ -46,7 +46,7 @@ from vpnha.model.params import GroupSide
 
 from vpnha import __version__
 
-from .invariants import InvariantChecker
+from .invariants import ContinuityWatch, InvariantChecker
 from .lockstep import LockstepPair
 from .observation import Observation, RouterObs
 
@@ -54,6 +54,7 @@ __all__ = [
     "RunSpec",
     "StepResult",
     "TraceFile",
+    "corpus_table",
     "decode_operation",
     "encode_operation",
     "load_trace",
@@ -300,6 +301,23 @@ def load_trace(path: str | Path) -> TraceFile:
     )
 
 
+def corpus_table(directory: str | Path) -> str:
+    """The Markdown table of ``counterexamples/README.md``: one row per trace file."""
+    rows = ["| file | seeded bug | killed by | steps |", "|---|---|---|---:|"]
+    for path in sorted(Path(directory).glob("*.itf.json")):
+        trace = load_trace(path)
+        mutant = trace.spec.mutant
+        if mutant is not None:
+            bug = mutants.MUTANTS.get(mutant, mutant)
+        elif trace.expect == "fail":
+            bug = "- (open divergence, must fail)"
+        else:
+            bug = "- (resolved divergence, must pass)"
+        killed_by = trace.failure if trace.expect == "fail" else "-"
+        rows.append(f"| `{path.name}` | {bug} | {killed_by} | {len(trace.operations)} |")
+    return "\n".join(rows) + "\n"
+
+
 # --- replay and shrinking --------------------------------------------------------------------
 
 
@@ -307,26 +325,41 @@ def replay(
     spec: RunSpec, operations: Sequence[op.Operation], *, stop_at_failure: bool = False
 ) -> list[StepResult]:
     """Run ``operations`` on a fresh pair (with the spec's mutant on) and report each step."""
+    return replay_pair(spec, operations, stop_at_failure=stop_at_failure)[0]
+
+
+def replay_pair(
+    spec: RunSpec, operations: Sequence[op.Operation], *, stop_at_failure: bool = False
+) -> tuple[list[StepResult], LockstepPair]:
+    """Like :func:`replay`, and the pair afterwards (its world has the wire log)."""
     with mutants.enabled(spec.mutant):
         pair = spec.pair()
         checkers = (InvariantChecker(), InvariantChecker())
+        watches = (ContinuityWatch(), ContinuityWatch())
         steps: list[StepResult] = []
+        before = pair.observe()
         for index, operation in enumerate(operations):
             pair.apply(operation)
             model, impl = pair.observe()
+            model_violations = [str(v) for v in checkers[0].observe(model)]
+            impl_violations = [str(v) for v in checkers[1].observe(impl)]
+            at = f"I10 at {model.now_ms} ms"
+            model_violations += [f"{at}: {p}" for p in watches[0].step(operation, before[0], model)]
+            impl_violations += [f"{at}: {p}" for p in watches[1].step(operation, before[1], impl)]
+            before = (model, impl)
             result = StepResult(
                 index=index,
                 operation=operation,
                 model=model,
                 impl=impl,
-                model_violations=tuple(str(v) for v in checkers[0].observe(model)),
-                impl_violations=tuple(str(v) for v in checkers[1].observe(impl)),
+                model_violations=tuple(model_violations),
+                impl_violations=tuple(impl_violations),
                 differences=tuple(pair.differences()),
             )
             steps.append(result)
             if stop_at_failure and result.problems:
                 break
-        return steps
+        return steps, pair
 
 
 def signature(steps: Sequence[StepResult]) -> str:

@@ -689,6 +689,19 @@ class World:
         self._peer_to_cluster(packet, capture=False)
         return True
 
+    def forge_captured(self, pick: int, ahead: int) -> bool:
+        """An attacker takes one of the four newest captured ESP packets (``pick``), raises
+        its sequence number by ``ahead`` (the ICV no longer verifies) and sends it to the
+        outside virtual IP: a number above the window's top (False: none captured)."""
+        if not self.captured:
+            return False
+        packet = self.captured[-1 - pick % min(4, len(self.captured))]
+        seq = (int.from_bytes(packet[4:8], "big") + ahead) % (1 << 32)
+        forged = packet[:4] + seq.to_bytes(4, "big") + packet[8:]
+        self.events.append((self.now, "attacker", f"sends a forged ESP packet (seq {seq})"))
+        self._peer_to_cluster(forged, capture=False)
+        return True
+
     # --- internals: delivery -------------------------------------------------------------
 
     def _later(

@@ -713,6 +713,8 @@ class HsrpGroup:
             match action:
                 case Action.START_ACTIVE_TIMER:
                     self._deadlines[_Timer.ACTIVE] = now + self._config.hold_ms
+                    if mutants.active("hsrp-hold-off-by-one-hello"):
+                        self._deadlines[_Timer.ACTIVE] += self._config.hello_ms
                 case Action.START_STANDBY_TIMER:
                     self._deadlines[_Timer.STANDBY] = now + self._config.hold_ms
                 case Action.STOP_ACTIVE_TIMER:
@@ -734,6 +736,8 @@ class HsrpGroup:
                     announce = True
         if cell.next_state is not None and cell.next_state is not old_state:
             self._enter(cell.next_state, event, now, label)
+        if self._state is HsrpState.STANDBY and mutants.active("hsrp-standby-answers-vip"):
+            announce = send_hello or announce  # claims the virtual MAC with every hello
         if send_hello:
             self._send(OpCode.HELLO, self._state)
         if announce and self.virtual_ip is not None:

@@ -50,6 +50,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from types import MappingProxyType
 from typing import Final
 
+from vpnha.impl import mutants
 from vpnha.impl.entropy import Entropy
 from vpnha.impl.errors import LocalProtocolError
 
@@ -426,7 +427,9 @@ class SspConnection:
         if self._state in (ConnectionState.IDLE, ConnectionState.CLOSED):
             return
         silent_ms = now - self._last_heard_ms
-        if silent_ms >= self._config.dead_interval_ms:
+        if silent_ms >= self._config.dead_interval_ms and not mutants.active(
+            "ssp-dead-timer-ignored"
+        ):
             self._events.append(PeerDead(silent_ms=silent_ms))
             self._close(f"peer dead: no frame for {silent_ms} ms", by_peer=False)
             return
@@ -480,6 +483,8 @@ class SspConnection:
         if self._state in (ConnectionState.IDLE, ConnectionState.CLOSED):
             return None
         dead_at = self._last_heard_ms + self._config.dead_interval_ms
+        if mutants.active("ssp-dead-timer-ignored"):
+            return self._next_keepalive_ms
         if self._next_keepalive_ms is None:
             return dead_at
         return min(dead_at, self._next_keepalive_ms)

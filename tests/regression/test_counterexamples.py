@@ -31,3 +31,12 @@ def test_counterexample_replays_as_recorded(path: Path) -> None:
     if trace.spec.mutant is not None:
         clean = replay(dataclasses.replace(trace.spec, mutant=None), trace.operations)
         assert [(s.index, s.problems) for s in clean if s.problems] == []
+
+
+def test_the_corpus_readme_lists_every_file_as_it_is() -> None:
+    """counterexamples/README.md's table is ``properties.trace.corpus_table``'s output:
+    paste it again after adding or changing a trace."""
+    from vpnha.properties.trace import corpus_table
+
+    readme = (CORPUS / "README.md").read_text()
+    assert corpus_table(CORPUS) in readme

@@ -13,13 +13,16 @@ the implementation, and the result can be written as an ITF trace.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from hypothesis import HealthCheck, Phase, settings
-from hypothesis.database import ExampleDatabase
-from hypothesis.stateful import run_state_machine_as_test
+from hypothesis import HealthCheck, Phase, seed, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.stateful import get_state_machine_test, run_state_machine_as_test
 from vpnha.impl import mutants
 from vpnha.model import hsrp
 from vpnha.model import operations as op
@@ -27,7 +30,32 @@ from vpnha.model import operations as op
 from .machines import COVERAGE, LAST_FAILURE, LockstepMachine, lockstep_config_texts
 from .trace import RunSpec, TraceFile, replay, shrink, signature
 
-__all__ = ["HuntResult", "hsrp_cell_labels", "hunt"]
+__all__ = ["HuntResult", "hsrp_cell_labels", "hunt", "hunt_parallel", "open_database"]
+
+
+def open_database(spec: str | None) -> ExampleDatabase | None:
+    """The example database named by ``spec``: None or ``none`` for none, ``redis://…``
+    for Hypothesis's Redis database (several machines share what they found; needs the
+    ``redis`` package: ``pip install 'vpnha[redis]'``), anything else a directory.
+
+    Raises ValueError naming the problem (a bad URL, redis not installed).
+    """
+    if spec is None or spec == "none":
+        return None
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis  # noqa: PLC0415 - optional: only this choice needs it
+            from hypothesis.extra.redis import RedisExampleDatabase  # noqa: PLC0415
+        except ImportError as error:
+            msg = f"--db {spec}: the redis package is missing (pip install 'vpnha[redis]')"
+            raise ValueError(msg) from error
+        try:
+            client = redis.Redis.from_url(spec)
+        except ValueError as error:
+            msg = f"--db {spec}: not a Redis URL ({error})"
+            raise ValueError(msg) from error
+        return RedisExampleDatabase(client, key_prefix=b"vpnha:")
+    return DirectoryBasedExampleDatabase(Path(spec))
 
 
 def hsrp_cell_labels() -> frozenset[str]:
@@ -97,11 +125,18 @@ def hunt(
     database: ExampleDatabase | None = None,
     shrink_budget_s: float = 60.0,
     progress: Callable[[int, int], None] | None = None,
+    search_seed: int | None = None,
 ) -> HuntResult:
     """Search for a lockstep failure (with ``mutant`` on); shrink and describe what failed.
 
-    ``progress(examples, steps)`` is called after every example.
+    ``progress(examples, steps)`` is called after every example. ``search_seed`` fixes
+    Hypothesis's seed: a reproducible search other than the derandomised one (as with
+    ``derandomize``, Hypothesis then uses no database). ``database`` serves random
+    searches: failures found before are tried first, new ones are stored.
     """
+    if search_seed is not None:
+        derandomize = False
+        database = None
     LAST_FAILURE.clear()
     COVERAGE.clear()
     _CountingMachine.steps = 0
@@ -119,7 +154,10 @@ def hunt(
     started = time.monotonic()
     with mutants.enabled(mutant):
         try:
-            run_state_machine_as_test(_CountingMachine, settings=config)
+            if search_seed is None:
+                run_state_machine_as_test(_CountingMachine, settings=config)
+            else:
+                seed(search_seed)(get_state_machine_test(_CountingMachine, settings=config))()
         except Exception:
             if not LAST_FAILURE:
                 raise
@@ -158,3 +196,60 @@ def hunt(
         ),
     )
     return result
+
+
+def _hunt_worker(arguments: dict[str, object]) -> HuntResult:
+    database = open_database(arguments.pop("database_spec"))  # type: ignore[arg-type]
+    return hunt(database=database, **arguments)  # type: ignore[arg-type]
+
+
+def hunt_parallel(
+    *,
+    workers: int,
+    mutant: str | None = None,
+    max_examples: int = 100,
+    steps: int = 40,
+    first_seed: int | None = 0,
+    database_spec: str | None = None,
+    shrink_budget_s: float = 60.0,
+) -> HuntResult:
+    """``workers`` campaigns at once, in separate processes, sharing ``max_examples``:
+    reproducible searches with Hypothesis seeds ``first_seed``, ``first_seed + 1``, …, or
+    with ``first_seed`` None random searches sharing the database ``database_spec`` (see
+    :func:`open_database`). The result adds their steps and coverage and keeps the first
+    worker's failure."""
+    if workers < 1:
+        msg = f"workers {workers} must be at least 1"
+        raise ValueError(msg)
+    share = max(1, -(-max_examples // workers))
+    jobs = [
+        {
+            "mutant": mutant,
+            "max_examples": share,
+            "steps": steps,
+            "search_seed": None if first_seed is None else first_seed + index,
+            "derandomize": False,
+            "database_spec": database_spec,
+            "shrink_budget_s": shrink_budget_s,
+        }
+        for index in range(workers)
+    ]
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no shared state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = list(pool.map(_hunt_worker, jobs))
+    coverage: dict[str, int] = {}
+    for result in results:
+        for key, value in (result.coverage or {}).items():
+            coverage[key] = coverage.get(key, 0) + value
+    failed = next((r for r in results if r.trace is not None), None)
+    return HuntResult(
+        mutant=mutant,
+        seconds=time.monotonic() - started,
+        steps=sum(r.steps for r in results),
+        trace=failed.trace if failed else None,
+        found_length=failed.found_length if failed else 0,
+        shrink_seconds=failed.shrink_seconds if failed else 0.0,
+        examples=sum(r.examples for r in results),
+        coverage=coverage,
+    )

@@ -21,8 +21,10 @@ corpus file, one for the campaign, one per mutant).
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +187,10 @@ def _replay_file(path: Path) -> CorpusResult:
     return CorpusResult(name=path.name, ok=ok, detail=detail, seconds=time.monotonic() - started)
 
 
+def _campaign(mutant: str | None, budget: int, steps: int) -> HuntResult:
+    return hunt(mutant=mutant, max_examples=budget, steps=steps, derandomize=True)
+
+
 def run_gate(
     *,
     corpus: Path,
@@ -192,22 +198,32 @@ def run_gate(
     steps: int = 30,
     mutant_examples: int = 60,
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> GateReport:
-    """Run the three parts (see the module docstring)."""
+    """Run the three parts (see the module docstring); with ``workers`` > 1 the campaign
+    and the mutant campaigns run in that many processes at once (each is still the same
+    derandomised search, so the verdicts do not depend on ``workers``)."""
     say = progress or (lambda _line: None)
     started = time.monotonic()
     report = GateReport()
     for path in sorted(corpus.glob("*.itf.json")):
         report.corpus.append(_replay_file(path))
     say(f"corpus: {len(report.corpus)} traces replayed")
-    report.campaign = hunt(max_examples=examples, steps=steps, derandomize=True)
+    jobs: list[tuple[str | None, int]] = [(None, examples)]
+    jobs += [(name, mutant_examples) for name in sorted(MUTANTS)]
+    if workers > 1:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_campaign, name, budget, steps) for name, budget in jobs]
+            results = [future.result() for future in futures]
+    else:
+        results = [_campaign(name, budget, steps) for name, budget in jobs]
+    report.campaign, report.mutants = results[0], results[1:]
     say(
         f"campaign: {report.campaign.steps} steps, "
         + ("clean" if not report.campaign.killed else "FAILED")
     )
-    for name in sorted(MUTANTS):
-        result = hunt(mutant=name, max_examples=mutant_examples, steps=steps, derandomize=True)
-        report.mutants.append(result)
-        say(f"mutant {name}: {'killed' if result.killed else 'SURVIVED'}")
+    for result in report.mutants:
+        say(f"mutant {result.mutant}: {'killed' if result.killed else 'SURVIVED'}")
     report.seconds = time.monotonic() - started
     return report

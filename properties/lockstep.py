@@ -141,9 +141,10 @@ class LockstepPair:
         # the model chose the instant (AdvanceToNextEvent).
         world.run_until(self.model.now)
 
-    def differences(self) -> list[str]:
-        """Where the two observations disagree (see the module docstring)."""
-        model, impl = self.observe()
+    def differences(self, observed: tuple[Observation, Observation] | None = None) -> list[str]:
+        """Where the two observations disagree (see the module docstring); ``observed``:
+        this instant's (model, implementation) observations, if the caller has them."""
+        model, impl = observed or self.observe()
         in_flight = self.now - self.history.traffic_ms <= _IN_FLIGHT_LATENCIES * self.latency_ms
         return differences(
             model,
@@ -185,6 +186,12 @@ class LockstepPair:
                 return lambda w: w.replay_captured(pick)
             case op.ForgeCaptured(pick=pick, ahead=ahead):
                 return lambda w: w.forge_captured(pick, ahead)
+            case op.Partition(side=side):
+                history.disturbed_ms = self.now
+                return lambda w: w.partition(_SIDES[side])
+            case op.Heal(side=side):
+                history.disturbed_ms = self.now
+                return lambda w: w.heal(_SIDES[side])
             case op.SspCut():
                 history.disturbed_ms = self.now
                 return lambda w: w.ssp_cut()

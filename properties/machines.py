@@ -444,7 +444,7 @@ class LockstepMachine(RuleBasedStateMachine):
         problems += [f"impl {at}: {p}" for p in self.watches[1].step(operation, before[1], impl)]
         if self.watches[0].checked > checked:
             COVERAGE["I10 checked"] += 1
-        problems += [f"differ: {d}" for d in pair.differences()]
+        problems += [f"differ: {d}" for d in pair.differences((model, impl))]
         if pair.settled():
             event("lockstep: compared settled")
         COVERAGE[f"op: {type(operation).__name__}"] += 1
@@ -539,6 +539,14 @@ class LockstepMachine(RuleBasedStateMachine):
     def forge_captured(self, pick: int, ahead: int) -> None:
         self._do(op.ForgeCaptured(pick=pick, ahead=ahead))
 
+    @rule(side=SIDES)
+    def partition(self, side: GroupSide) -> None:
+        self._do(op.Partition(side=side))
+
+    @rule(side=SIDES)
+    def heal(self, side: GroupSide) -> None:
+        self._do(op.Heal(side=side))
+
     @precondition(lambda self: self.established > 0)
     @rule(
         packets=st.integers(min_value=1, max_value=5),
@@ -596,8 +604,7 @@ class LockstepMachine(RuleBasedStateMachine):
     def _has_active(self) -> bool:
         if self.pair is None:
             return False
-        model, _ = self.pair.observe()
-        return any(r.role == "ACTIVE" for r in model.routers)
+        return any(r.up and r.role.value == "ACTIVE" for r in self.pair.model.routers)
 
     @precondition(_has_active)
     @rule(extra=st.integers(min_value=0, max_value=500))
@@ -692,3 +699,27 @@ class LockstepMachine(RuleBasedStateMachine):
         self._do(op.SendTraffic(packets=packets, size=size))
         self._do(op.ReceiveTraffic(packets=packets, size=size))
         self._do(op.Advance(ms=100))
+
+    @precondition(_has_active)
+    @rule(
+        packets=st.integers(min_value=1, max_value=20),
+        size=SIZES,
+        side=SIDES,
+    )
+    def use_then_lose_interface(self, packets: int, size: int, side: GroupSide) -> None:
+        """The document's other failover: an SA carries traffic, then an interface of the
+        ACTIVE router goes down (tracking hands both groups to the other router, which
+        takes the SA over while the old active is alive and announces its counters),
+        traffic flows on the new active, the interface returns and the cluster settles."""
+        pair = self.pair
+        assert pair is not None
+        self.establish_and_use(packets=packets, size=size, settle=100)
+        active = [i for i, r in enumerate(pair.model.routers) if r.role.value == "ACTIVE"]
+        if not active:
+            return
+        self._do(op.InterfaceDown(router=active[0], side=side))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+        self._do(op.SendTraffic(packets=packets, size=size))
+        self._do(op.ReceiveTraffic(packets=packets, size=size))
+        self._do(op.InterfaceUp(router=active[0], side=side))
+        self._do(op.Advance(ms=pair.settle_ms + 1))

@@ -574,7 +574,7 @@ def observe_world(world: World) -> Observation:
             for t, r, usable, promoted in world.takeovers
         ),
         clean_since=(world.clean_since[Segment.INSIDE], world.clean_since[Segment.OUTSIDE]),
-        partitioned=(False, False),
+        partitioned=(world.partitioned[Side.INSIDE], world.partitioned[Side.OUTSIDE]),
         disturbed_ms=world.disturbed_ms,
         boot_ms=(world.boot_ms(0), world.boot_ms(1)),
         config=_impl_facts(world),

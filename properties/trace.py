@@ -354,7 +354,7 @@ def replay_pair(
                 impl=impl,
                 model_violations=tuple(model_violations),
                 impl_violations=tuple(impl_violations),
-                differences=tuple(pair.differences()),
+                differences=tuple(pair.differences((model, impl))),
             )
             steps.append(result)
             if stop_at_failure and result.problems:

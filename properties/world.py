@@ -284,6 +284,8 @@ class World:
         self._deleted: dict[int, str] = {}
         self._ssp_broken = False
         """SSP cut or silenced (``ssp_cut``, ``ssp_silent``) until ``ssp_heal``."""
+        self.partitioned: dict[Side, bool] = dict.fromkeys(Side, False)
+        """Per segment: the two routers cannot reach each other on it (``partition``)."""
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
         self.answer_sa_requests = answer_sa_requests
@@ -475,6 +477,24 @@ class World:
             self._collect(index)
         self.events.append((self.now, self.name(index), f"{side.value} interface up"))
 
+    def partition(self, side: Side) -> None:
+        """The segment on ``side`` splits between the two routers: they no longer hear each
+        other there (each still reaches the hosts, whose switch learns from both)."""
+        self.partitioned[side] = True
+        self._disturb(_SIDE_SEGMENT[side])
+        self.events.append((self.now, "world", f"{side.value} segment partitioned"))
+
+    def heal(self, side: Side) -> None:
+        """The segment on ``side`` is whole again."""
+        if not self.partitioned[side]:
+            return
+        path_was_up = self._inside_path()
+        self.partitioned[side] = False
+        self._disturb(_SIDE_SEGMENT[side])
+        if not path_was_up and self._inside_path():
+            self._path_restored()
+        self.events.append((self.now, "world", f"{side.value} segment healed"))
+
     def ssp_cut(self) -> None:
         """The SSP path breaks with a reset: both ends lose the connection at once and
         everything in flight on it is gone; nothing passes until ``ssp_heal``."""
@@ -559,18 +579,22 @@ class World:
     def establish_sa(
         self, *, spi_in: int | None = None, spi_out: int | None = None
     ) -> IpsecSaPair | None:
-        """Negotiate an SA pair between the ACTIVE router and the peer (None: no ACTIVE).
+        """Negotiate an SA pair between the peer and the router that answers for the
+        outside virtual IP, if it is ACTIVE (None otherwise: the peer's IKE reaches
+        whoever holds the virtual MAC, and only an ACTIVE router negotiates).
 
         The SPIs (the router's inbound and outbound) are drawn from the world's
         entropy unless given; keys always are.
         """
-        for index, slot in enumerate(self._slots):
-            router = slot.router
-            if router is not None and router.sadb.is_active:
-                return self._negotiate(
-                    index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
-                )
-        return None
+        index = self._owner[Segment.OUTSIDE]
+        if index is None or not self._reaches(index, Side.OUTSIDE):
+            return None
+        router = self._slots[index].router
+        if router is None or not router.sadb.is_active:
+            return None
+        return self._negotiate(
+            index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
+        )
 
     def _negotiate(
         self,
@@ -967,6 +991,8 @@ class World:
         router = self._slots[index].router
         if router is None or not self._slots[index].iface_up[out.side]:
             return
+        if self.partitioned[out.side]:  # lost between the halves (the switch still learned)
+            return
         router.receive_hsrp(out.side, out.payload, out.src, self.now)
         self._collect(index)
 
@@ -997,8 +1023,9 @@ class World:
     # --- internals: SSP ------------------------------------------------------------------
 
     def _inside_path(self) -> bool:
-        """SSP can carry octets: both routers up, both inside interfaces up, not broken."""
-        return not self._ssp_broken and all(
+        """SSP can carry octets: both routers up, both inside interfaces up, the inside
+        segment whole, SSP not broken."""
+        return not (self._ssp_broken or self.partitioned[Side.INSIDE]) and all(
             s.router is not None and s.iface_up[Side.INSIDE] for s in self._slots
         )
 

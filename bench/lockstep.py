@@ -9,9 +9,10 @@
    cost: an ``Advance`` of 40 s runs ~160 hello exchanges per group on both sides, a
    composite such as ``fail_and_recover`` waits out a settle time; the figure is the
    campaign's mix.
-2. **Mutants**: for each seeded bug (``vpnha.impl.mutants``) a derandomised campaign
-   with it switched on; the time until the first failing example, the length of that
-   example and of the counterexample after the post-pass, and what caught it.
+2. **Mutants**: for each seeded bug (``vpnha.impl.mutants``) the gate's campaign with it
+   switched on (seeded searches of 15 examples, seeds 0, 1, …, up to 100 examples);
+   the time until the first failing example, the length of that example and of the
+   counterexample after the post-pass, and what caught it.
 
 Prints markdown tables for the README.
 """
@@ -22,6 +23,7 @@ import time
 
 from vpnha.impl.mutants import MUTANTS
 from vpnha.properties.campaign import hsrp_cell_labels, hunt
+from vpnha.properties.gate import run_campaign
 
 
 def main() -> None:
@@ -39,7 +41,7 @@ def main() -> None:
     print("| seeded bug | killed | seconds to kill | found at (steps) | shrunk to | caught by |")
     print("|---|---|---:|---:|---:|---|")
     for name in sorted(MUTANTS):
-        result = hunt(mutant=name, max_examples=100, steps=40, derandomize=True)
+        result = run_campaign(name, 100, 40)
         if result.trace is None:
             print(f"| `{name}` | **no** | {result.seconds:.1f} | - | - | - |")
             continue

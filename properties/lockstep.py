@@ -229,11 +229,15 @@ class LockstepPair:
         return None
 
     def _agree_on_active(self) -> bool:
+        """Both sides have the same ACTIVE routers and the same router answering for the
+        outside virtual IP (the switch learns it from the last gratuitous ARP or Active
+        hello: two of those in the same millisecond may land in either order)."""
         model = [r.up and r.role.value == "ACTIVE" for r in self.model.routers]
         impl = [
             (router := self.world.router(i)) is not None and router.sadb.is_active for i in (0, 1)
         ]
-        return model == impl
+        owner = self.model.owner(GroupSide.OUTSIDE)
+        return model == impl and owner == self.world.vip_owner(Side.OUTSIDE)
 
     def _note_traffic(self) -> None:
         self.history.traffic_ms = self.now

@@ -623,14 +623,20 @@ class LockstepMachine(RuleBasedStateMachine):
         packets=st.integers(min_value=1, max_value=20),
         size=SIZES,
         settle=st.integers(min_value=20, max_value=500),
+        forge_ahead=st.sampled_from([0, 1, 2, 64, 100]),
     )
-    def establish_and_use(self, packets: int, size: int, settle: int) -> None:
+    def establish_and_use(self, packets: int, size: int, settle: int, forge_ahead: int = 0) -> None:
         """A new SA that is replicated and carries traffic both ways (a common prefix of
-        interesting runs, made one step so that a search reaches failovers of used SAs)."""
+        interesting runs, made one step so that a search reaches failovers of used SAs).
+        With ``forge_ahead`` an attacker on the outside segment also sends a forgery just
+        ahead of the peer's newest packet, and the peer sends again."""
         self.establish()
         self._do(op.Advance(ms=settle))
         self._do(op.SendTraffic(packets=packets, size=size))
         self._do(op.ReceiveTraffic(packets=packets, size=size))
+        if forge_ahead:
+            self._do(op.ForgeCaptured(pick=0, ahead=forge_ahead))
+            self._do(op.ReceiveTraffic(packets=packets, size=size))
         self._do(op.Advance(ms=settle))
 
     @precondition(_has_active)

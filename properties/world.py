@@ -58,6 +58,7 @@ from vpnha.impl.config import AccessList, RouterConfig
 from vpnha.impl.dataplane import transform_of
 from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.esp import Drop, EspInboundSA, EspOutboundSA, build_ipv4, build_udp
+from vpnha.impl.hsrp import HsrpState
 from vpnha.impl.hsrp.core import StateChanged, virtual_mac
 from vpnha.impl.router import (
     GroupEvent,
@@ -349,6 +350,17 @@ class World:
             ):
                 self._deleted[sa_id] = "acked"
         return dict(self._deleted)
+
+    def vip_owner(self, side: Side) -> int | None:
+        """The router answering for ``side``'s virtual IP: the one the switch learned the
+        virtual MAC from, if it is up there with its group Active (None otherwise)."""
+        index = self._owner[_SIDE_SEGMENT[side]]
+        if index is None or not self._reaches(index, side):
+            return None
+        router = self._slots[index].router
+        if router is None or router.core.group(side).state is not HsrpState.ACTIVE:
+            return None
+        return index
 
     def standby_overrides(self, index: int) -> tuple[dict[Side, int], dict[Side, bool]]:
         """Router ``index``'s priorities and preempt settings changed at run time."""

@@ -56,6 +56,9 @@ MUTANTS: Final[dict[str, str]] = {
     "ssp-delete-not-replicated": "SSP: deleting an SA on the active is not sent to the standby",
     "ssp-dead-timer-ignored": "SSP: a silent connection is never declared dead",
     "vam-standby-not-counted": "crypto card: standby copies take no capacity on the card",
+    "esp-window-left-edge-off-by-one": (
+        "ESP: a packet exactly one window width behind the right edge passes the replay check"
+    ),
     "esp-window-before-icv": (
         "ESP: the replay window moves before the integrity check (a forged packet moves it)"
     ),

@@ -1631,7 +1631,8 @@ class SaDatabase:
         edge = sa.inbound_right_edge
         if seq <= edge:
             offset = edge - seq
-            if offset >= self._window:
+            limit = self._window + (1 if mutants.active("esp-window-left-edge-off-by-one") else 0)
+            if offset >= limit:
                 return TrafficVerdict.TOO_OLD
             if (sa.inbound_bitmap >> offset) & 1:
                 return TrafficVerdict.REPLAY

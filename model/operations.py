@@ -31,6 +31,7 @@ __all__ = [
     "ReceiveTraffic",
     "Rekey",
     "ReplayCaptured",
+    "ReplayOld",
     "Restart",
     "Resync",
     "SendTraffic",
@@ -204,6 +205,14 @@ class ReplayCaptured:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplayOld:
+    """An attacker re-sends the captured peer packet sent ``age`` packets before the newest
+    one (0: the newest): boundary values of the replay window (RFC 4303 §3.4.3)."""
+
+    age: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ForgeCaptured:
     """An attacker re-sends one of the newest captured peer packets (chosen by ``pick``) with
     its sequence number raised by ``ahead``: the integrity check fails, so it must change
@@ -269,6 +278,7 @@ Operation = (
     | SendTraffic
     | ReceiveTraffic
     | ReplayCaptured
+    | ReplayOld
     | ForgeCaptured
     | Resync
     | SetPriority

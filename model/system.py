@@ -540,6 +540,8 @@ def _dispatch(system: System, op: operations.Operation) -> None:
             _receive_traffic(system, packets, size)
         case operations.ReplayCaptured(pick=pick):
             _replay(system, pick)
+        case operations.ReplayOld(age=age):
+            _replay_old(system, age)
         case operations.ForgeCaptured(pick=pick, ahead=ahead):
             _forge(system, pick, ahead)
         case operations.Resync(router=index):
@@ -1733,6 +1735,19 @@ def _replay(system: System, pick: int) -> None:
     seq = capture.first + (pick // len(system.captures)) % size
     system.note(None, "replay", f"attacker re-sends SPI {capture.spi:#x} seq {seq}")
     _cluster_accept(system, capture.spi, seq, seq, 100)
+
+
+def _replay_old(system: System, age: int) -> None:
+    """Counting back ``age`` packets from the newest capture (runs are in sending order)."""
+    remaining = age
+    for capture in reversed(system.captures):
+        size = capture.last - capture.first + 1
+        if remaining < size:
+            seq = capture.last - remaining
+            system.note(None, "replay", f"attacker re-sends SPI {capture.spi:#x} seq {seq}")
+            _cluster_accept(system, capture.spi, seq, seq, 100)
+            return
+        remaining -= size
 
 
 def _forge(system: System, pick: int, ahead: int) -> None:

@@ -184,6 +184,8 @@ class LockstepPair:
                 return lambda w: w.remote_send(packets, size)
             case op.ReplayCaptured(pick=pick):
                 return lambda w: w.replay_captured(pick)
+            case op.ReplayOld(age=age):
+                return lambda w: w.replay_old(age)
             case op.ForgeCaptured(pick=pick, ahead=ahead):
                 return lambda w: w.forge_captured(pick, ahead)
             case op.Partition(side=side):

@@ -549,6 +549,20 @@ class LockstepMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.established > 0)
     @rule(
+        packets=st.sampled_from([0, 70]),
+        age=st.sampled_from([0, 1, 62, 63, 64, 65]),
+    )
+    def replay_at_window_edge(self, packets: int, age: int) -> None:
+        """The peer sends, then an attacker replays the packet ``age`` packets before the
+        newest: the boundary values of a 64-packet window (63 is its left edge, 64 just
+        outside) — each was accepted once and must be refused now."""
+        if packets:
+            self._do(op.ReceiveTraffic(packets=packets, size=64))
+        self._do(op.ReplayOld(age=age))
+        self._do(op.Advance(ms=50))
+
+    @precondition(lambda self: self.established > 0)
+    @rule(
         packets=st.integers(min_value=1, max_value=5),
         ahead=st.sampled_from([1, 2, 63, 64, 100]),
     )
@@ -623,20 +637,30 @@ class LockstepMachine(RuleBasedStateMachine):
         packets=st.integers(min_value=1, max_value=20),
         size=SIZES,
         settle=st.integers(min_value=20, max_value=500),
-        forge_ahead=st.sampled_from([0, 1, 2, 64, 100]),
+        attack=st.sampled_from(
+            ["none", "forge 1", "forge 2", "forge 64", "edge 63", "edge 64", "edge 65"]
+        ),
     )
-    def establish_and_use(self, packets: int, size: int, settle: int, forge_ahead: int = 0) -> None:
+    def establish_and_use(self, packets: int, size: int, settle: int, attack: str = "none") -> None:
         """A new SA that is replicated and carries traffic both ways (a common prefix of
         interesting runs, made one step so that a search reaches failovers of used SAs).
-        With ``forge_ahead`` an attacker on the outside segment also sends a forgery just
-        ahead of the peer's newest packet, and the peer sends again."""
+
+        ``attack``: an attacker on the outside segment also sends a forgery that many
+        numbers ahead of the peer's newest packet, after which the peer sends again
+        (``forge N``); or, after 70 more packets from the peer, replays the one sent N
+        before the newest — 63 is the left edge of a 64-packet window, 64 just outside
+        (``edge N``)."""
         self.establish()
         self._do(op.Advance(ms=settle))
         self._do(op.SendTraffic(packets=packets, size=size))
         self._do(op.ReceiveTraffic(packets=packets, size=size))
-        if forge_ahead:
-            self._do(op.ForgeCaptured(pick=0, ahead=forge_ahead))
+        kind, _, number = attack.partition(" ")
+        if kind == "forge":
+            self._do(op.ForgeCaptured(pick=0, ahead=int(number)))
             self._do(op.ReceiveTraffic(packets=packets, size=size))
+        elif kind == "edge":
+            self._do(op.ReceiveTraffic(packets=70, size=64))
+            self._do(op.ReplayOld(age=int(number)))
         self._do(op.Advance(ms=settle))
 
     @precondition(_has_active)

@@ -725,6 +725,15 @@ class World:
         self._peer_to_cluster(packet, capture=False)
         return True
 
+    def replay_old(self, age: int) -> bool:
+        """An attacker re-sends the captured ESP packet sent ``age`` packets before the
+        newest one (False: not that many captured)."""
+        if age >= len(self.captured):
+            return False
+        self.events.append((self.now, "attacker", f"replays the packet {age} before the newest"))
+        self._peer_to_cluster(self.captured[-1 - age], capture=False)
+        return True
+
     def forge_captured(self, pick: int, ahead: int) -> bool:
         """An attacker takes one of the four newest captured ESP packets (``pick``), raises
         its sequence number by ``ahead`` (the ICV no longer verifies) and sends it to the

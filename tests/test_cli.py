@@ -134,6 +134,34 @@ def test_replay_shows_the_recorded_failure_and_the_clean_run(
     assert "verdict: no invariant broken, model and implementation agree" in out
 
 
+def test_replay_draws_swimlanes_and_writes_the_packets(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--svg`` draws the timeline; ``--pcap``/``--esp-keys`` write the implementation's
+    packets of the replay with the keys Wireshark needs to decrypt them."""
+    from pathlib import Path
+
+    from scapy.utils import rdpcap
+
+    corpus = Path(__file__).resolve().parents[1] / "counterexamples"
+    out_dir = Path(str(tmp_path))
+    svg, pcap, keys = out_dir / "t.svg", out_dir / "t.pcapng", out_dir / "esp_sa"
+    trace = corpus / "sadb-no-jump.itf.json"
+    status = main(
+        ["replay", str(trace), "--svg", str(svg), "--pcap", str(pcap), "--esp-keys", str(keys)]
+    )
+    assert status == 0
+    drawing = svg.read_text()
+    assert drawing.startswith("<?xml")
+    assert "<svg" in drawing
+    assert "7200-1 inside" in drawing
+    assert "impl I8" in drawing
+    assert len(rdpcap(str(pcap))) > 20
+    assert keys.read_text().count('"IPv4"') >= 2  # both directions of the SA
+    assert main(["replay", str(trace), "--esp-keys", str(keys)]) == 2
+    assert "--esp-keys needs --pcap" in capsys.readouterr().err
+
+
 def test_replay_refuses_a_file_that_is_not_a_trace(
     tmp_path: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -209,6 +237,8 @@ def test_gate_passes_and_writes_junit(tmp_path: object, capsys: pytest.CaptureFi
             "--junit",
             str(junit),
             "--json",
+            "--workers",
+            "2",
         ]
     )
     summary = json.loads(capsys.readouterr().out)

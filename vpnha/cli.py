@@ -34,10 +34,14 @@ from pathlib import Path
 from vpnha import __version__
 from vpnha.impl.config import ConfigError
 from vpnha.impl.config.lint import format_findings, lint_files
+from vpnha.impl.live.control import ControlError
+from vpnha.impl.live.lab import LabError, LabOptions, run_lab
+from vpnha.impl.live.process import run_router, show_text
 from vpnha.impl.mutants import MUTANTS
-from vpnha.properties.campaign import hsrp_cell_labels, hunt
+from vpnha.properties.campaign import hsrp_cell_labels, hunt, hunt_parallel, open_database
 from vpnha.properties.capture import esp_keys, write_capture
 from vpnha.properties.gate import run_gate
+from vpnha.properties.lab import lab_checks, lab_figures, lab_json, render_lab
 from vpnha.properties.pcap import write_esp_keys
 from vpnha.properties.scenarios import builtin_configs, cluster_params, load_pair
 from vpnha.properties.simulate import (
@@ -49,13 +53,17 @@ from vpnha.properties.simulate import (
     render_timeline,
     run_story,
 )
+from vpnha.properties.swimlanes import draw_swimlanes
 from vpnha.properties.trace import (
     load_trace,
     render_replay,
     replay,
+    replay_pair,
     save_trace,
     verdict_matches,
 )
+from vpnha.properties.z3.registry import as_expected, render_table, run_proofs, to_json
+from vpnha.properties.z3.split import split_line
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -138,6 +146,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--mutant", choices=sorted(MUTANTS), help="switch a seeded bug on")
     check.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="Hypothesis seed: a reproducible search other than the default one",
+    )
+    check.add_argument(
+        "--db",
+        metavar="DIR|redis://HOST:PORT/N",
+        default=".hypothesis/vpnha",
+        help="example database of --random searches: failures found before are tried "
+        "first (redis:// shares them between machines; 'none': no database)",
+    )
+    check.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run that many campaigns in parallel processes (seeds 0, 1, … or from --seed; "
+        "with --random, random searches sharing --db)",
+    )
+    check.add_argument(
         "--save", metavar="DIR", default="counterexamples", help="where a failure is saved"
     )
     check.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -150,6 +178,15 @@ def _build_parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("file", metavar="FILE", help="an *.itf.json trace")
     replay_cmd.add_argument(
         "--clean", action="store_true", help="replay without the trace's seeded bug"
+    )
+    replay_cmd.add_argument(
+        "--svg", metavar="FILE", help="draw the replay as swimlanes (format from the suffix)"
+    )
+    replay_cmd.add_argument(
+        "--pcap", metavar="FILE", help="write the implementation's packets as pcapng"
+    )
+    replay_cmd.add_argument(
+        "--esp-keys", metavar="FILE", help="write the ESP keys as a Wireshark esp_sa file"
     )
 
     gate = sub.add_parser(
@@ -169,6 +206,14 @@ def _build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--corpus", default="counterexamples", metavar="DIR")
     gate.add_argument("--json", action="store_true", help="print the summary as JSON")
     gate.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    gate.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run the campaigns in that many processes (same verdicts, less wall time)",
+    )
+    _add_live_commands(sub)
+    _add_prove_command(sub)
     return parser
 
 
@@ -278,16 +323,36 @@ def _progress(total: int) -> Callable[[int, int], None]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    if args.examples < 1 or args.steps < 1:
-        print("vpnha check: --examples and --steps must be at least 1", file=sys.stderr)
+    if args.examples < 1 or args.steps < 1 or args.workers < 1:
+        print("vpnha check: --examples, --steps and --workers must be at least 1", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = hunt(
-        mutant=args.mutant,
-        max_examples=args.examples,
-        steps=args.steps,
-        derandomize=not args.random,
-        progress=_progress(args.examples),
-    )
+    try:
+        database = open_database(args.db) if args.random else None
+    except ValueError as error:
+        print(f"vpnha check: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.workers > 1:
+        first_seed = None if args.random else (args.seed or 0)
+        how = "random searches" if first_seed is None else f"seeds {first_seed}.."
+        print(f"{args.workers} workers, {how}", file=sys.stderr)
+        result = hunt_parallel(
+            workers=args.workers,
+            mutant=args.mutant,
+            max_examples=args.examples,
+            steps=args.steps,
+            first_seed=first_seed,
+            database_spec=args.db if args.random else None,
+        )
+    else:
+        result = hunt(
+            mutant=args.mutant,
+            max_examples=args.examples,
+            steps=args.steps,
+            derandomize=not args.random,
+            database=database,
+            progress=_progress(args.examples),
+            search_seed=args.seed,
+        )
     if sys.stderr.isatty():
         print(file=sys.stderr)
     cells = result.cells_hit()
@@ -349,10 +414,26 @@ def _replay(args: argparse.Namespace) -> int:
     if args.clean:
         trace.spec = dataclasses.replace(trace.spec, mutant=None)
         trace.expect, trace.failure = "pass", ""
-    steps = replay(trace.spec, trace.operations)
+    if args.esp_keys and not args.pcap:
+        print("vpnha replay: --esp-keys needs --pcap", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    steps, pair = replay_pair(trace.spec, trace.operations)
     print(render_replay(trace, steps))
     matches = verdict_matches(trace, steps)
     print(f"as recorded: {'yes' if matches else 'NO'}")
+    try:
+        if args.svg:
+            draw_swimlanes(trace, steps, args.svg)
+            print(f"swimlanes: {args.svg}")
+        if args.pcap:
+            frames = write_capture(pair.world, args.pcap, epoch_ms=CAPTURE_EPOCH_MS)
+            print(f"pcap: {args.pcap} ({frames} frames)")
+            if args.esp_keys:
+                write_esp_keys(args.esp_keys, esp_keys(pair.world))
+                print(f"ESP keys: {args.esp_keys}")
+    except (OSError, ValueError) as error:
+        print(f"vpnha replay: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return EXIT_OK if matches else EXIT_FAILED
 
 
@@ -363,6 +444,7 @@ def _gate(args: argparse.Namespace) -> int:
         steps=args.steps,
         mutant_examples=args.mutant_examples,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        workers=args.workers,
     )
     if args.junit:
         Path(args.junit).write_text(report.junit_xml())
@@ -373,13 +455,168 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def _add_prove_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prove = sub.add_parser(
+        "prove",
+        help="prove the invariants with Z3 for every allowed parameter value",
+        description=(
+            "Run the Z3 encodings of properties/z3: inductive proofs of I1-I4 and I6-I8 "
+            "for all priorities, addresses, timers and replay intervals, and the variants "
+            "that must fail (e.g. I3-naive) with their counterexamples. Exit status 1 if "
+            "any result is not the expected one (unknown never is)."
+        ),
+    )
+    prove.add_argument("--json", action="store_true", help="print the results as JSON")
+    prove.add_argument(
+        "--all", action="store_true", help="also run the slow tier (bounded searches > 30 s)"
+    )
+    prove.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    prove.add_argument(
+        "--traces",
+        metavar="DIR",
+        help="write counterexamples that have a concrete schedule as ITF traces in DIR "
+        "(replayed on model and implementation: minutes)",
+    )
+
+
+def _prove(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        print("vpnha prove: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.monotonic()
+    trace_dir = Path(args.traces) if args.traces else None
+    results = run_proofs(not args.all, jobs=args.jobs, trace_dir=trace_dir)
+    wall = time.monotonic() - started
+    if args.json:
+        print(json.dumps(to_json(results), indent=2))
+    else:
+        print(render_table(results, wall_seconds=wall))
+    return EXIT_OK if all(as_expected(r) for r in results) else EXIT_FAILED
+
+
 def _lint(configs: Sequence[str]) -> int:
     findings, status = lint_files(configs[0], configs[1])
     if findings:
         print(format_findings(findings))
     else:
         print(f"{configs[0]} and {configs[1]}: no findings")
+    split = split_line(configs[0], configs[1]) if status != EXIT_BAD_INPUT else None
+    if split is not None:
+        print(split)
+        status = max(status, EXIT_FAILED)
     return status
+
+
+def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``vpnha router``, ``vpnha show`` and ``vpnha lab`` (live routers, real sockets)."""
+    router = sub.add_parser(
+        "router",
+        help="run one live router (HSRP, SSP, ESP in UDP 4500) with a control socket",
+        description=(
+            "Run the router of CONFIG on real sockets until SIGTERM or Ctrl-C: HSRP on UDP "
+            "1985 to 224.0.0.2 on each interface (found by its configured address), SSP over "
+            "TCP to the configured remote, ESP in UDP 4500 from the outside virtual IP, the "
+            "LAN side on a TUN device. `vpnha show` reads it through the control socket."
+        ),
+    )
+    router.add_argument("config", metavar="CONFIG", help="the router's configuration")
+    router.add_argument(
+        "--control", metavar="PATH", help="control socket (default /tmp/vpnha-HOSTNAME.sock)"
+    )
+    router.add_argument(
+        "--plan", metavar="FILE", help="live plan (JSON; default: netns mode, real interfaces)"
+    )
+    router.add_argument(
+        "--wire-log", metavar="FILE", help="append the (SPI, seq) sent and accepted, as JSON lines"
+    )
+    show_cmd = sub.add_parser(
+        "show",
+        help="run a show command on a live router",
+        description="Render a show command (e.g. `standby brief`, `crypto ipsec sa`) from a "
+        "running `vpnha router` through its control socket.",
+    )
+    show_cmd.add_argument(
+        "router", metavar="ROUTER", help="hostname (socket /tmp/vpnha-NAME.sock) or socket path"
+    )
+    show_cmd.add_argument("words", nargs="+", metavar="WORD", help="the show command")
+    lab = sub.add_parser(
+        "lab",
+        help="the document's topology live: traffic, SIGKILL of the active, figures",
+        description=(
+            "Build the document's two-router topology in network namespaces (loopback "
+            "addresses when not root), start both routers, the remote peer and a LAN host "
+            "as processes, establish an SA (stand-in IKE), send a sequenced UDP stream both "
+            "ways, SIGKILL the active router, let the standby take over, replay captured "
+            "packets, restart the old router (preempt), and print the figures and checks."
+        ),
+    )
+    lab.add_argument("--json", action="store_true", help="print one JSON object")
+    lab.add_argument(
+        "--mode", choices=("auto", "netns", "loopback"), default="auto", help="default auto"
+    )
+    lab.add_argument("--rate", type=int, default=200, metavar="PPS", help="each way (200)")
+    lab.add_argument("--phase", type=float, default=2.0, metavar="S", help="traffic per phase")
+    lab.add_argument(
+        "--standby-delay",
+        nargs=2,
+        type=int,
+        default=(2, 4),
+        metavar=("MIN", "RELOAD"),
+        help="standby delay minimum/reload written into both configurations (2 4)",
+    )
+    lab.add_argument("--ssp-cut", action="store_true", help="cut the SSP path before the crash")
+    lab.add_argument("--pcap", metavar="DIR", help="capture both segments (netns mode)")
+    lab.add_argument("--keep", action="store_true", help="keep the run folder (logs, configs)")
+    lab.add_argument("configs", nargs="*", metavar="CONFIG", help="router 1 and router 2")
+
+
+def _router(args: argparse.Namespace) -> int:
+    return run_router(
+        args.config, plan_path=args.plan, control=args.control, wire_log=args.wire_log
+    )
+
+
+def _show(args: argparse.Namespace) -> int:
+    try:
+        print(show_text(args.router, " ".join(args.words)), end="")
+    except ControlError as error:
+        print(f"vpnha show: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _lab(args: argparse.Namespace) -> int:
+    if len(args.configs) not in (0, 2):
+        print("vpnha lab: give two configuration files or none", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        options = LabOptions(
+            mode=args.mode,
+            rate_pps=args.rate,
+            phase_s=args.phase,
+            standby_delay_s=tuple(args.standby_delay),
+            ssp_cut=args.ssp_cut,
+            configs=tuple(args.configs) if args.configs else None,
+            pcap_dir=args.pcap,
+            keep_dir=args.keep,
+        )
+        observation = run_lab(options, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    except (ConfigError, ValueError, OSError) as error:
+        print(f"vpnha lab: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except LabError as error:
+        print(f"vpnha lab: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("vpnha lab: interrupted; every process and namespace removed", file=sys.stderr)
+        return 130
+    figures = lab_figures(observation)
+    checks = lab_checks(observation, figures)
+    if args.json:
+        print(json.dumps(lab_json(observation, figures, checks), indent=2))
+    else:
+        print(render_lab(observation, figures, checks))
+    return EXIT_OK if all(check.ok for check in checks) else EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -392,6 +629,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": lambda: _replay(args),
         "gate": lambda: _gate(args),
         "lint": lambda: _lint(args.configs),
+        "prove": lambda: _prove(args),
+        "router": lambda: _router(args),
+        "show": lambda: _show(args),
+        "lab": lambda: _lab(args),
     }
     try:
         return commands[args.command]()

@@ -1,0 +1,973 @@
+"""The asyncio driver of one live router: real sockets around the sans-IO :class:`Router`.
+
+Theory of operation
+-------------------
+:class:`LiveRouter` owns one :class:`~vpnha.impl.router.Router` and does three
+things, the aioquic way: **feed** every input (a datagram, TCP octets, a TUN read,
+a timer, a control request) with ``now`` read from :class:`LiveClock`, **flush**
+every output the router hands back, and **re-arm one** ``loop.call_at`` from
+``get_timer()``. It holds no protocol state of its own: which group is Active,
+which SA to use, when to send a hello — all of that is the router's.
+
+Sockets (addresses translated by the :class:`LivePlan`, the router only ever sees
+the document's):
+
+- **HSRP** (:class:`SendHsrp`): netns mode, one UDP socket per interface bound to
+  224.0.0.2:1985 and to the device, joined to the group, TTL 1, no loopback of our
+  own hellos; loopback mode, one socket per interface address, unicast to every
+  other member of the segment.
+- **SSP** (:class:`SspOpen` / :class:`SspWrite` / :class:`SspShut`): TCP to the
+  configured ``remote`` and ``port``. The client side connects when the router asks
+  (the router retries); the server side listens on our SSP address and lets the
+  router admit or refuse each connection (``ssp_accept``). Octets from a connection
+  the router no longer uses are ignored.
+- **ESP in UDP 4500** (:class:`SendUdp4500`): from the outside virtual IP's port
+  4500 to the peer's. Netns mode binds the virtual IP with ``IP_FREEBIND`` at start
+  (packets reach it only while the address is ours); loopback mode binds it while
+  the outside group is Active.
+- **LAN side** (:class:`SendLan`, ``receive_lan``): netns mode, a TUN device with a
+  route to the protected remote network through it (the kernel forwards the LAN's
+  packets into it; what the router writes the kernel forwards to the LAN);
+  loopback mode, one IPv4 packet per UDP datagram on the plan's ``lan_port``.
+- **Virtual IPs**: a group entering Active claims its virtual IP (netns: ``ip addr
+  add`` and a gratuitous ARP, repeated twice; loopback: bind the address), a group
+  leaving Active releases it. At start (a killed predecessor may have left them)
+  and at exit both are released.
+
+What the wire did is counted: ``drops`` (a send that failed, a datagram with no
+owner), and the (SPI, sequence number) of every ESP packet sent and accepted, as
+runs, kept in memory (``status``) and appended to ``wire_log`` every 100 ms so a
+killed process leaves its record behind. Control requests (``ControlServer``):
+``show``, ``status``, ``install_sa``, ``fault`` (cut or heal SSP: the path stops
+carrying octets, TCP keeps them, as a cut cable does), ``interface``, ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any, Final, TextIO
+
+from vpnha.impl.config import RouterConfig
+from vpnha.impl.entropy import Entropy
+from vpnha.impl.hsrp import HsrpState
+from vpnha.impl.hsrp.core import StateChanged
+from vpnha.impl.router import (
+    GroupEvent,
+    Output,
+    RequestSa,
+    RoleChanged,
+    Router,
+    SendGratuitousArp,
+    SendHsrp,
+    SendLan,
+    SendOutsideClear,
+    SendUdp4500,
+    Side,
+    SspEvent,
+    SspOpen,
+    SspShut,
+    SspWrite,
+    Takeover,
+)
+from vpnha.impl.router_show import show
+from vpnha.impl.sadb import IpsecSaPair
+from vpnha.impl.ssp.core import Closed, Established
+
+from . import netif
+from .clock import LiveClock
+from .control import ControlServer
+from .plan import HSRP_PORT, NATT_PORT, LivePlan
+from .standin_ike import new_sa_from_json, protected_network
+
+__all__ = ["LiveRouter", "SeqRuns", "StartupError"]
+
+HSRP_GROUP: Final = "224.0.0.2"
+_IP_FREEBIND: Final = 15
+_SO_RCVBUFFORCE: Final = 33
+_SO_SNDBUFFORCE: Final = 32
+_SOCKET_BUFFER: Final = 4 << 20
+_BATCH: Final = 256
+"""Datagrams read per wake-up before the outputs are flushed."""
+_WIRE_LOG_PERIOD_S: Final = 0.1
+_GARP_REPEATS_S: Final = (0.0, 0.2, 1.0)
+_VIP_BIND_RETRY_S: Final = 0.01
+_CONNECT_TIMEOUT_S: Final = 2.0
+_EVENT_LOG: Final = 400
+
+
+class StartupError(RuntimeError):
+    """The router cannot start here (names the missing interface, address or device)."""
+
+
+class SeqRuns:
+    """(SPI, sequence number) events as runs of consecutive numbers per SPI.
+
+    ``runs[i] = [spi, first, last, at_ms]``; a number that continues its SPI's latest run
+    extends it. ``dirty`` holds the runs changed since :meth:`take_dirty`.
+    """
+
+    __slots__ = ("_open", "count", "dirty", "runs")
+
+    def __init__(self) -> None:
+        self.runs: list[list[int]] = []
+        self._open: dict[int, int] = {}
+        self.dirty: set[int] = set()
+        self.count = 0
+        """Events recorded."""
+
+    def add(self, spi: int, seq: int, now: int) -> None:
+        """Record one (SPI, seq)."""
+        self.count += 1
+        index = self._open.get(spi)
+        if index is not None:
+            run = self.runs[index]
+            if run[2] + 1 == seq:
+                run[2] = seq
+                self.dirty.add(index)
+                return
+        index = len(self.runs)
+        self._open[spi] = index
+        self.runs.append([spi, seq, seq, now])
+        self.dirty.add(index)
+
+    def take_dirty(self) -> list[tuple[int, list[int]]]:
+        """The runs changed since the last call, with their indices."""
+        out = [(i, self.runs[i]) for i in sorted(self.dirty)]
+        self.dirty.clear()
+        return out
+
+
+@dataclass(slots=True)
+class _Side:
+    """One interface of the router as the driver sees it."""
+
+    side: Side
+    address: IPv4Address
+    ifname: str = ""
+    prefix: IPv4Interface | None = None
+    mac: bytes = b""
+    hsrp: socket.socket | None = None
+    hsrp_targets: tuple[tuple[str, int], ...] = ()
+
+
+class _SspStream(asyncio.Protocol):
+    """One SSP TCP connection; octets go to the router only while it is the current one."""
+
+    def __init__(self, owner: LiveRouter, *, accepted: bool) -> None:
+        self._owner = owner
+        self._accepted = accepted
+        self.transport: asyncio.Transport | None = None
+        self.connection = 0
+        """The router's connection id (0 until attached)."""
+        self.pending: list[bytes] = []
+        self.held: list[bytes] = []
+        """Octets written while the SSP path is cut (TCP keeps them)."""
+        self.ended = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self._accepted:
+            self._owner.ssp_incoming(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.connection == 0:
+            self.pending.append(data)
+        else:
+            self._owner.ssp_octets(self, data)
+
+    def eof_received(self) -> bool | None:
+        if not self.ended:
+            self.ended = True
+            self._owner.ssp_octets(self, b"")
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ended:
+            self.ended = True
+            self._owner.ssp_broken(self, exc)
+
+    def write(self, data: bytes, *, cut: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if cut:
+            self.held.append(data)
+        else:
+            self.transport.write(data)
+
+
+class LiveRouter:
+    """One router on real sockets (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: RouterConfig,
+        *,
+        plan: LivePlan,
+        entropy: Entropy,
+        clock: LiveClock | None = None,
+        control_path: str | None = None,
+        wire_log: str | None = None,
+        log: TextIO | None = None,
+    ) -> None:
+        self._config = config
+        self._plan = plan
+        self._clock = clock or LiveClock()
+        self._log_stream = log if log is not None else sys.stderr
+        self._control = ControlServer(control_path, self._on_control) if control_path else None
+        self._wire_log_path = wire_log
+        self._wire_log: TextIO | None = None
+        self.router = Router(config, entropy=entropy, now=self._clock.now())
+        self._sides = {
+            side: _Side(side=side, address=self.router.core.group(side).config.address)
+            for side in Side
+        }
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed: int | None = None
+        self._stop = asyncio.Event()
+        self._esp: socket.socket | None = None
+        self._lan_rx: socket.socket | None = None
+        self._lan_tx: socket.socket | None = None
+        self._tun: int | None = None
+        self._vip_retry: dict[Side, asyncio.TimerHandle] = {}
+        self._claimed: set[Side] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ssp_server: asyncio.AbstractServer | None = None
+        self._streams: dict[int, _SspStream] = {}
+        self._ssp_cut = False
+        self._wire: dict[IPv4Address, str] = {}
+        self._sources: dict[str, IPv4Address] = {}
+        """Socket address text -> document address (ESP sources seen)."""
+        self.tx = SeqRuns()
+        """ESP packets sent."""
+        self.rx = SeqRuns()
+        """ESP packets accepted and delivered to the LAN."""
+        self.drops: dict[str, int] = {}
+        """Driver-level drops by reason."""
+        self.sa_requests: list[int] = []
+        """When the router asked IKE for an SA (RequestSa), ms (first 1000)."""
+        self.sa_request_count = 0
+        self.events: list[tuple[int, str]] = []
+        """(ms, text): what happened, for the lab's timeline (last few hundred)."""
+        self.takeovers: list[dict[str, Any]] = []
+        self.roles: list[dict[str, Any]] = []
+        self.started_ms = self._clock.now()
+
+    # --- life cycle --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Open everything, run until ``stop``, then release the virtual IPs and close."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._open()
+            if self._control is not None:
+                await self._control.start()
+            if not self.router.ssp_is_client:
+                await self._listen_ssp()
+            if self._wire_log_path:
+                self._wire_log = open(self._wire_log_path, "a", buffering=1)  # noqa: SIM115
+                self._loop.call_later(_WIRE_LOG_PERIOD_S, self._flush_wire_log)
+            self._note(f"up ({self._plan.mode}), pid {os.getpid()}")
+            self._pump()
+            await self._stop.wait()
+        finally:
+            await self._close()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish."""
+        self._stop.set()
+
+    def _open(self) -> None:
+        loop = self._require_loop()
+        for state in self._sides.values():
+            if self._plan.loopback:
+                state.hsrp = self._hsrp_loopback(state)
+            else:
+                self._hsrp_netns(state)
+            loop.add_reader(state.hsrp.fileno(), self._on_hsrp, state)  # type: ignore[union-attr]
+        if self._plan.loopback:
+            self._lan_tx = self._udp((self._wire_of(self._sides[Side.INSIDE].address), 0))
+        else:
+            for side in Side:
+                self._release(side)
+            vip = self.router.outside_virtual_ip()
+            if vip is not None:
+                self._esp = self._udp((str(vip), NATT_PORT), freebind=True)
+                loop.add_reader(self._esp.fileno(), self._on_esp)
+            self._open_tun()
+
+    async def _close(self) -> None:
+        loop = self._require_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+        for side in Side:
+            self._release(side)
+        for handle in self._vip_retry.values():
+            handle.cancel()
+        for state in self._sides.values():
+            if state.hsrp is not None:
+                loop.remove_reader(state.hsrp.fileno())
+                state.hsrp.close()
+        if self._esp is not None:
+            loop.remove_reader(self._esp.fileno())
+            self._esp.close()
+        if self._lan_tx is not None:
+            self._lan_tx.close()
+        if self._tun is not None:
+            loop.remove_reader(self._tun)
+            os.close(self._tun)
+        for stream in self._streams.values():
+            if stream.transport is not None:
+                stream.transport.abort()
+        if self._ssp_server is not None:
+            self._ssp_server.close()
+        self._flush_wire_log(again=False)
+        if self._wire_log is not None:
+            self._wire_log.close()
+        if self._control is not None:
+            await self._control.close()
+        self._note("down")
+
+    def _require_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            msg = "LiveRouter.run() has not started"
+            raise RuntimeError(msg)
+        return self._loop
+
+    # --- sockets -----------------------------------------------------------------------
+
+    def _wire_of(self, address: IPv4Address) -> str:
+        text = self._wire.get(address)
+        if text is None:
+            text = str(self._plan.to_wire(address))
+            self._wire[address] = text
+        return text
+
+    @staticmethod
+    def _udp(bind: tuple[str, int], *, freebind: bool = False) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            if freebind:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
+            for option, fallback in (
+                (_SO_RCVBUFFORCE, socket.SO_RCVBUF),
+                (_SO_SNDBUFFORCE, socket.SO_SNDBUF),
+            ):
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
+                except OSError:
+                    sock.setsockopt(socket.SOL_SOCKET, fallback, _SOCKET_BUFFER)
+            sock.bind(bind)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _hsrp_netns(self, state: _Side) -> None:
+        found = netif.interface_for_address(state.address)
+        if found is None:
+            msg = (
+                f"{self._config.hostname}: no interface in this network namespace has the "
+                f"{state.side.value} address {state.address}"
+            )
+            raise StartupError(msg)
+        state.ifname, state.prefix = found
+        state.mac = netif.interface_mac(state.ifname)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, state.ifname.encode())
+        sock.bind((HSRP_GROUP, HSRP_PORT))
+        group = socket.inet_aton(HSRP_GROUP) + state.address.packed
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, state.address.packed)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        state.hsrp = sock
+        state.hsrp_targets = ((HSRP_GROUP, HSRP_PORT),)
+
+    def _hsrp_loopback(self, state: _Side) -> socket.socket:
+        interface = self.router.core.interface(state.side).address
+        assert interface is not None  # Router refuses an interface without an address
+        state.prefix = interface
+        state.hsrp_targets = tuple(
+            (self._wire_of(member), HSRP_PORT)
+            for member in self._plan.hsrp_members
+            if member != state.address and member in interface.network
+        )
+        return self._udp((self._wire_of(state.address), HSRP_PORT))
+
+    def _open_tun(self) -> None:
+        try:
+            self._tun = netif.open_tun(self._plan.tun_name)
+        except OSError as error:
+            msg = f"cannot open TUN device {self._plan.tun_name}: {error.strerror}"
+            raise StartupError(msg) from error
+        netif.ip("link", "set", self._plan.tun_name, "up")
+        netif.ip(
+            "route", "replace", str(protected_network(self._config)), "dev", self._plan.tun_name
+        )
+        self._require_loop().add_reader(self._tun, self._on_tun)
+
+    # --- the core loop: feed, flush, re-arm ---------------------------------------------
+
+    def _pump(self, outputs: list[Output] | None = None) -> None:
+        router = self.router
+        for out in router.outputs() if outputs is None else outputs:
+            # Most frequent first: the data path's outputs.
+            if isinstance(out, SendUdp4500):
+                self._send_esp(out)
+            elif isinstance(out, SendLan):
+                self._send_lan(out.ip_packet)
+            elif isinstance(out, SendHsrp):
+                self._send_hsrp(out)
+            elif isinstance(out, SspWrite):
+                stream = self._streams.get(out.connection)
+                if stream is not None:
+                    stream.write(out.data, cut=self._ssp_cut)
+            elif isinstance(out, SspShut):
+                stream = self._streams.pop(out.connection, None)
+                if stream is not None and stream.transport is not None:
+                    stream.ended = True
+                    stream.transport.close()
+            elif isinstance(out, SspOpen):
+                task = self._require_loop().create_task(self._connect(out))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            elif isinstance(out, SendGratuitousArp):
+                self._claim(out.side, announce=True)
+            elif isinstance(out, RequestSa):
+                self.sa_request_count += 1
+                if len(self.sa_requests) < 1000:
+                    self.sa_requests.append(self._clock.now())
+            elif isinstance(out, SendOutsideClear):
+                self._send_clear(out.ip_packet)
+        self._drain_events()
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = self.router.get_timer()
+        if deadline == self._armed:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._armed = deadline
+        if deadline is None:
+            return
+        loop = self._require_loop()
+        delay = max(0.001, (deadline - self._clock.now()) / 1000.0 + 0.0002)
+        self._timer = loop.call_at(loop.time() + delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._armed = None
+        self.router.handle_timer(self._clock.now())
+        self._pump()
+
+    def _drain_events(self) -> None:
+        router = self.router
+        while (event := router.next_event()) is not None:
+            if isinstance(event, GroupEvent):
+                inner = event.event
+                if isinstance(inner, StateChanged):
+                    self._note(
+                        f"hsrp {event.side.value}: {inner.old_state.name.title()} -> "
+                        f"{inner.new_state.name.title()} ({inner.cell})"
+                    )
+                    if inner.new_state is HsrpState.ACTIVE:
+                        self._claim(event.side)
+                    elif inner.old_state is HsrpState.ACTIVE:
+                        self._release(event.side)
+            elif isinstance(event, RoleChanged):
+                self.roles.append(
+                    {"at_ms": event.at_ms, "old": event.old.value, "new": event.new.value}
+                )
+                self._note(f"role {event.old.value} -> {event.new.value}")
+            elif isinstance(event, Takeover):
+                report = event.report
+                self.takeovers.append(
+                    {
+                        "at_ms": event.at_ms,
+                        "promoted": list(report.promoted_ipsec),
+                        "discarded": list(report.discarded_ipsec),
+                    }
+                )
+                self._note(
+                    f"takeover: promoted {list(report.promoted_ipsec)}, "
+                    f"discarded {list(report.discarded_ipsec)}"
+                )
+            elif isinstance(event, SspEvent):
+                if isinstance(event.event, Established):
+                    self._note("ssp connected")
+                elif isinstance(event.event, Closed):
+                    self._note(f"ssp disconnected: {event.event.reason}")
+
+    def _note(self, text: str) -> None:
+        now = self._clock.now()
+        self.events.append((now, text))
+        del self.events[:-_EVENT_LOG]
+        print(f"{now} {self._config.hostname}: {text}", file=self._log_stream, flush=True)
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
+
+    # --- HSRP --------------------------------------------------------------------------
+
+    def _on_hsrp(self, state: _Side) -> None:
+        sock = state.hsrp
+        if sock is None:
+            return
+        for _ in range(_BATCH):
+            try:
+                data, (host, _port) = sock.recvfrom(2048)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop("hsrp-recv-error")
+                break
+            src = self._plan.from_wire(IPv4Address(host))
+            if src == state.address:
+                continue
+            self.router.receive_hsrp(state.side, data, src, self._clock.now())
+        self._pump()
+
+    def _send_hsrp(self, out: SendHsrp) -> None:
+        state = self._sides[out.side]
+        if state.hsrp is None:
+            return
+        for target in state.hsrp_targets:
+            try:
+                state.hsrp.sendto(out.payload, target)
+            except OSError:
+                self._drop("hsrp-send-error")
+
+    # --- virtual IPs -------------------------------------------------------------------
+
+    def _claim(self, side: Side, *, announce: bool = False) -> None:
+        """Own the virtual IP of ``side``; ``announce``: a gratuitous ARP even if owned."""
+        vip = self.router.core.group(side).virtual_ip
+        if vip is None:
+            return
+        if self._plan.loopback:
+            self._bind_vip(side)
+            return
+        state = self._sides[side]
+        if state.prefix is None:
+            return
+        loop = self._require_loop()
+        if side in self._claimed:
+            if announce:
+                self._garp(side, vip)
+            return
+        try:
+            netif.add_address(
+                state.ifname, IPv4Interface(f"{vip}/{state.prefix.network.prefixlen}")
+            )
+        except netif.IpCommandError as error:
+            self._note(f"cannot claim {vip}: {error}")
+            self._drop("vip-claim-failed")
+            return
+        self._claimed.add(side)
+        for delay in _GARP_REPEATS_S:
+            loop.call_later(delay, self._garp, side, vip)
+
+    def _garp(self, side: Side, vip: IPv4Address) -> None:
+        if self.router.core.group(side).state is not HsrpState.ACTIVE:
+            return
+        state = self._sides[side]
+        try:
+            netif.send_gratuitous_arp(state.ifname, state.mac, vip)
+        except OSError:
+            self._drop("garp-send-error")
+
+    def _release(self, side: Side) -> None:
+        vip = self.router.core.group(side).virtual_ip
+        if vip is None:
+            return
+        if self._plan.loopback:
+            self._unbind_vip(side)
+            return
+        self._claimed.discard(side)
+        state = self._sides[side]
+        if state.prefix is not None:
+            netif.delete_address(
+                state.ifname, IPv4Interface(f"{vip}/{state.prefix.network.prefixlen}")
+            )
+
+    def _bind_vip(self, side: Side) -> None:
+        """Loopback mode: own the virtual IP by binding its address (retry while held)."""
+        self._vip_retry.pop(side, None)
+        if self.router.core.group(side).state is not HsrpState.ACTIVE:
+            return
+        if (self._esp if side is Side.OUTSIDE else self._lan_rx) is not None:
+            return
+        vip = self.router.core.group(side).virtual_ip
+        assert vip is not None
+        port = NATT_PORT if side is Side.OUTSIDE else self._plan.lan_port
+        loop = self._require_loop()
+        try:
+            sock = self._udp((self._wire_of(vip), port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                self._drop("vip-bind-failed")
+            self._vip_retry[side] = loop.call_later(_VIP_BIND_RETRY_S, self._bind_vip, side)
+            return
+        if side is Side.OUTSIDE:
+            self._esp = sock
+            loop.add_reader(sock.fileno(), self._on_esp)
+        else:
+            self._lan_rx = sock
+            loop.add_reader(sock.fileno(), self._on_lan_datagram)
+
+    def _unbind_vip(self, side: Side) -> None:
+        handle = self._vip_retry.pop(side, None)
+        if handle is not None:
+            handle.cancel()
+        sock = self._esp if side is Side.OUTSIDE else self._lan_rx
+        if sock is None:
+            return
+        self._require_loop().remove_reader(sock.fileno())
+        sock.close()
+        if side is Side.OUTSIDE:
+            self._esp = None
+        else:
+            self._lan_rx = None
+
+    # --- ESP in UDP 4500 ---------------------------------------------------------------
+
+    def _on_esp(self) -> None:
+        sock = self._esp
+        if sock is None:
+            return
+        router = self.router
+        sources = self._sources
+        now = self._clock.now()
+        for _ in range(_BATCH):
+            try:
+                data, (host, _port) = sock.recvfrom(65535)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop("esp-recv-error")
+                break
+            src = sources.get(host)
+            if src is None:
+                src = sources[host] = self._plan.from_wire(IPv4Address(host))
+                if len(sources) > 1024:  # a flood of sources: do not grow without bound
+                    sources.clear()
+            router.receive_udp4500(data, src, now)
+            outputs = router.outputs()
+            if len(data) >= 8 and any(type(o) is SendLan for o in outputs):
+                self.rx.add(int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big"), now)
+            self._pump(outputs)
+
+    def _send_esp(self, out: SendUdp4500) -> None:
+        self.tx.add(out.spi, out.seq, self._clock.now())
+        sock = self._esp
+        if sock is None:
+            self._drop("esp-no-vip-socket")
+            return
+        try:
+            sock.sendto(out.payload, (self._wire_of(out.dst), NATT_PORT))
+        except OSError:
+            self._drop("esp-send-error")
+
+    # --- LAN side ----------------------------------------------------------------------
+
+    def _on_tun(self) -> None:
+        fd = self._tun
+        if fd is None:
+            return
+        router = self.router
+        now = self._clock.now()
+        for _ in range(_BATCH):
+            try:
+                packet = os.read(fd, 65535)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop("tun-read-error")
+                break
+            router.receive_lan(packet, now)
+        self._pump()
+
+    def _on_lan_datagram(self) -> None:
+        sock = self._lan_rx
+        if sock is None:
+            return
+        router = self.router
+        now = self._clock.now()
+        for _ in range(_BATCH):
+            try:
+                packet = sock.recv(65535)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop("lan-recv-error")
+                break
+            router.receive_lan(packet, now)
+        self._pump()
+
+    def _send_lan(self, packet: bytes) -> None:
+        if self._tun is not None:
+            try:
+                os.write(self._tun, packet)
+            except OSError:
+                self._drop("tun-write-error")
+            return
+        if self._lan_tx is None or len(packet) < 20:
+            self._drop("lan-no-path")
+            return
+        try:
+            dst = self._wire_of(IPv4Address(packet[16:20]))
+            self._lan_tx.sendto(packet, (dst, self._plan.lan_port))
+        except (OSError, ValueError):
+            self._drop("lan-send-error")
+
+    def _send_clear(self, packet: bytes) -> None:
+        if self._tun is None:
+            self._drop("clear-no-path")
+            return
+        try:
+            os.write(self._tun, packet)
+        except OSError:
+            self._drop("tun-write-error")
+
+    # --- SSP ---------------------------------------------------------------------------
+
+    async def _listen_ssp(self) -> None:
+        loop = self._require_loop()
+        group = self._config.ssp_groups[0]
+        try:
+            self._ssp_server = await loop.create_server(
+                lambda: _SspStream(self, accepted=True),
+                host=self._wire_of(self.router.ssp_address),
+                port=group.port,
+                reuse_address=True,
+            )
+        except OSError as error:
+            msg = f"cannot listen for SSP on {self.router.ssp_address}:{group.port}: {error}"
+            raise StartupError(msg) from error
+
+    async def _connect(self, out: SspOpen) -> None:
+        loop = self._require_loop()
+        try:
+            if self._ssp_cut:
+                await asyncio.sleep(_CONNECT_TIMEOUT_S)
+                raise TimeoutError
+            _, stream = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _SspStream(self, accepted=False),
+                    host=self._wire_of(out.dst),
+                    port=out.port,
+                    local_addr=(self._wire_of(out.src), 0),
+                ),
+                _CONNECT_TIMEOUT_S,
+            )
+        except (OSError, TimeoutError):
+            self.router.ssp_connect_failed(self._clock.now())
+            self._pump()
+            return
+        self.router.ssp_connected(self._clock.now())
+        self._attach(stream)
+        self._pump()
+
+    def ssp_incoming(self, stream: _SspStream) -> None:
+        """The server side accepted a TCP connection: let the router admit or refuse it."""
+        assert stream.transport is not None
+        host = stream.transport.get_extra_info("peername")[0]
+        src = self._plan.from_wire(IPv4Address(host))
+        if self._ssp_cut or not self.router.ssp_accept(src, self._clock.now()):
+            self._drop("ssp-refused")
+            stream.ended = True
+            stream.transport.abort()
+            self._pump()
+            return
+        self._attach(stream)
+        self._pump()
+
+    def _attach(self, stream: _SspStream) -> None:
+        if self.router.ssp_connection is None or stream.transport is None:
+            if stream.transport is not None:
+                stream.ended = True
+                stream.transport.close()
+            return
+        stream.connection = self.router.ssp_connection_id
+        self._streams[stream.connection] = stream
+        pending, stream.pending = stream.pending, []
+        for data in pending:
+            self.ssp_octets(stream, data)
+
+    def _current(self, stream: _SspStream) -> bool:
+        return (
+            self.router.ssp_connection is not None
+            and stream.connection == self.router.ssp_connection_id
+        )
+
+    def ssp_octets(self, stream: _SspStream, data: bytes) -> None:
+        """Octets (``b""``: end of stream) from an SSP connection."""
+        if not self._current(stream):
+            return
+        self.router.ssp_receive(data, self._clock.now())
+        self._pump()
+
+    def ssp_broken(self, stream: _SspStream, exc: Exception | None) -> None:
+        """The TCP connection failed (reset) or closed."""
+        self._streams.pop(stream.connection, None)
+        if not self._current(stream):
+            return
+        now = self._clock.now()
+        if exc is None:
+            self.router.ssp_receive(b"", now)
+        else:
+            self.router.ssp_lost(now)
+        self._pump()
+
+    def _set_ssp_cut(self, cut: bool) -> None:
+        self._ssp_cut = cut
+        for stream in list(self._streams.values()):
+            if stream.transport is None or stream.transport.is_closing():
+                continue
+            if cut:
+                stream.transport.pause_reading()
+            else:
+                held, stream.held = stream.held, []
+                for data in held:
+                    stream.transport.write(data)
+                stream.transport.resume_reading()
+        self._note("ssp path cut" if cut else "ssp path healed")
+
+    # --- the wire log --------------------------------------------------------------------
+
+    def _flush_wire_log(self, *, again: bool = True) -> None:
+        if self._wire_log is not None:
+            lines = [
+                json.dumps({"k": kind, "i": i, "run": run})
+                for kind, runs in (("tx", self.tx), ("rx", self.rx))
+                for i, run in runs.take_dirty()
+            ]
+            if lines:
+                with contextlib.suppress(OSError):
+                    self._wire_log.write("\n".join(lines) + "\n")
+        if again and self._loop is not None and not self._stop.is_set():
+            self._loop.call_later(_WIRE_LOG_PERIOD_S, self._flush_wire_log)
+
+    # --- control -------------------------------------------------------------------------
+
+    def _on_control(self, message: dict[str, Any]) -> dict[str, Any]:
+        handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "show": self._op_show,
+            "status": lambda _m: {"ok": True, "status": self.status()},
+            "install_sa": self._op_install_sa,
+            "fault": self._op_fault,
+            "interface": self._op_interface,
+            "stop": self._op_stop,
+        }
+        handler = handlers.get(message["op"])
+        if handler is None:
+            return {
+                "ok": False,
+                "error": f"unknown op {message['op']!r} (one of {sorted(handlers)})",
+            }
+        return handler(message)
+
+    def _op_show(self, message: dict[str, Any]) -> dict[str, Any]:
+        command = str(message.get("command", ""))
+        text = show(self.router, command, now=self._clock.now, epoch_ms=self._clock.epoch_ms)
+        return {"ok": True, "text": text}
+
+    def _op_install_sa(self, message: dict[str, Any]) -> dict[str, Any]:
+        params = new_sa_from_json(message["sa"])
+        result = self.router.install_sa(params, self._clock.now())
+        self._pump()
+        if isinstance(result, IpsecSaPair):
+            self._note(f"SA {result.sa_id} installed (stand-in IKE)")
+            return {"ok": True, "sa_id": result.sa_id}
+        return {"ok": False, "error": f"SA refused: {result.reason}"}
+
+    def _op_fault(self, message: dict[str, Any]) -> dict[str, Any]:
+        what = message.get("ssp")
+        if what not in ("cut", "heal"):
+            return {"ok": False, "error": f"fault ssp must be 'cut' or 'heal', not {what!r}"}
+        self._set_ssp_cut(what == "cut")
+        return {"ok": True}
+
+    def _op_interface(self, message: dict[str, Any]) -> dict[str, Any]:
+        side = Side(message["side"])
+        now = self._clock.now()
+        if message.get("up", True):
+            self.router.interface_up(side, now)
+        else:
+            self.router.interface_down(side, now)
+        self._pump()
+        return {"ok": True}
+
+    def _op_stop(self, _message: dict[str, Any]) -> dict[str, Any]:
+        self._require_loop().call_soon(self.stop)
+        return {"ok": True}
+
+    def status(self) -> dict[str, Any]:
+        """The router's state as plain JSON-able data (the lab reads it)."""
+        router = self.router
+        counters = router.forwarder.counters()
+        return {
+            "hostname": router.hostname,
+            "pid": os.getpid(),
+            "mode": self._plan.mode,
+            "now_ms": self._clock.now(),
+            "started_ms": self.started_ms,
+            "role": router.role.value,
+            "groups": {
+                side.value: {
+                    "state": router.core.group(side).state.name.title(),
+                    "priority": router.core.group(side).effective_priority,
+                    "hold_ms": router.core.group(side).config.hold_ms,
+                    "hello_ms": router.core.group(side).config.hello_ms,
+                }
+                for side in Side
+            },
+            "ssp": {
+                "link": router.ssp_link.value,
+                "connection": router.ssp_connection_id,
+                "established_ms": router.ssp_established_ms,
+                "cut": self._ssp_cut,
+            },
+            "sas": [
+                {
+                    "sa_id": sa.sa_id,
+                    "status": sa.status.value,
+                    "stale": sa.stale,
+                    "inbound_spi": sa.inbound_spi,
+                    "outbound_spi": sa.outbound_spi,
+                    "outbound_seq": sa.outbound_seq,
+                    "inbound_right_edge": sa.inbound_right_edge,
+                }
+                for sa in router.sadb.ipsec_sas()
+            ],
+            "takeovers": self.takeovers,
+            "roles": self.roles,
+            "sa_requests": {"count": self.sa_request_count, "at_ms": self.sa_requests},
+            "forward": {
+                "encrypted": counters.encrypted_packets,
+                "decrypted": counters.decrypted_packets,
+                "delivered": counters.delivered_packets,
+                "cleartext_permit_sent": counters.cleartext_permit_sent,
+                "drops": {str(k): v for k, v in counters.drops.items() if v},
+            },
+            "drops": dict(self.drops),
+            "tx": {"count": self.tx.count, "runs": self.tx.runs},
+            "rx": {"count": self.rx.count, "runs": self.rx.runs},
+            "events": self.events[-100:],
+        }

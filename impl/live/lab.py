@@ -1,0 +1,870 @@
+"""``vpnha lab``: the document's topology live, traffic both ways, a crash, figures.
+
+Theory of operation
+-------------------
+:func:`run_lab` builds the product document's two-router topology (Figure 6,
+``examples/router1.cfg`` and ``router2.cfg``), runs every node as its own process,
+and records what happened; it judges nothing (``properties/lab.py`` does).
+
+**Topology.** As root, five network namespaces named ``vpnha-<pid>-<random>-*``
+(so parallel runs and leftovers never collide): ``r1`` and ``r2`` (each with an
+inside and an outside veth), ``lan`` (the LAN host, default gateway the inside
+virtual IP), ``peer`` (the remote IPsec peer, its address on ``lo``, reached over
+the outside segment) and ``sw``, which holds the two bridges, the inside and the
+outside segment. Without root (or without ``ip`` or ``/dev/net/tun``) the same
+topology runs on loopback: every document /24 network gets a 127.x.y.0/24 of its
+own (see :mod:`.plan`), and the run says so.
+
+**Story.** Start both routers (``vpnha router``, the document's timers: hello
+500 ms, hold 3 s; ``standby delay`` scaled down, see :class:`LabOptions`), the peer
+and the LAN host; wait until one router is ACTIVE, the other STANDBY and SSP is up;
+the stand-in IKE (:mod:`.standin_ike`) installs an SA pair on the ACTIVE router
+through its control socket and hands the mirror to the peer; wait until SSP has
+replicated it; send a sequenced UDP stream both ways; (optionally cut SSP); let
+the peer record its last packets (the attacker's capture); SIGKILL the active
+router (in netns mode its virtual IPs are then removed from its namespace: a dead
+box answers no ARP); wait for the standby to take over; replay the capture at the
+cluster; restart the old router (preempt brings it back when it wins the
+election); stop the traffic; collect every report and wire log. Whenever a router
+asks for an SA (``RequestSa``) while ACTIVE, the stand-in IKE serves it and counts
+a renegotiation.
+
+Every process is stopped and every namespace deleted at the end, on error and on
+Ctrl-C or SIGTERM too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final, Literal
+
+from vpnha.impl.config import RouterConfig, load_config
+from vpnha.impl.entropy import OsEntropy
+
+from .clock import LiveClock
+from .control import ControlError, request
+from .plan import DEFAULT_LAN_PORT, LivePlan
+from .standin_ike import negotiate, new_sa_to_json, protected_network
+
+__all__ = ["LabError", "LabObservation", "LabOptions", "run_lab"]
+
+_POLL_S: Final = 0.05
+_START_TIMEOUT_S: Final = 15.0
+_NS_PARTS: Final = ("sw", "r1", "r2", "lan", "peer")
+_DELAY_LINE: Final = " standby delay minimum 30 reload 60\n"
+
+
+class LabError(RuntimeError):
+    """The lab could not run its story (says which step, with the processes' log tails)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabOptions:
+    """What ``vpnha lab`` runs."""
+
+    mode: Literal["auto", "netns", "loopback"] = "auto"
+    """``auto``: network namespaces when root and the tools are there, else loopback."""
+    rate_pps: int = 200
+    """Packets per second of each test stream, 1-100000."""
+    size: int = 64
+    """UDP payload octets of each test packet, 16-1400."""
+    phase_s: float = 2.0
+    """Seconds of traffic before the crash, after the takeover and after the restart."""
+    standby_delay_s: tuple[int, int] = (2, 4)
+    """``standby delay minimum`` and ``reload`` written into both configurations, seconds
+    (the document's 30 and 60 would make every boot wait a minute)."""
+    ssp_cut: bool = False
+    """Cut the SSP path ``phase_s`` before the crash (the standby cannot bound counters)."""
+    replay_count: int = 32
+    """Captured ESP packets the attacker re-sends after the takeover."""
+    configs: tuple[str, str] | None = None
+    """Router 1 and router 2 configuration files (default: the shipped examples)."""
+    pcap_dir: str | None = None
+    """Netns mode: capture both segments (``dumpcap``) into this folder."""
+    keep_dir: bool = False
+    """Keep the run folder (configurations, logs) instead of deleting it."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rate_pps <= 100_000:
+            msg = f"rate_pps {self.rate_pps} must be 1-100000"
+            raise ValueError(msg)
+        if not 16 <= self.size <= 1400:
+            msg = f"size {self.size} must be 16-1400"
+            raise ValueError(msg)
+        if not 0.2 <= self.phase_s <= 600:
+            msg = f"phase_s {self.phase_s} must be 0.2-600"
+            raise ValueError(msg)
+        minimum, reload = self.standby_delay_s
+        if not (0 <= minimum <= 3600 and 0 <= reload <= 3600):
+            msg = f"standby_delay_s {self.standby_delay_s} must be two values 0-3600"
+            raise ValueError(msg)
+
+
+@dataclass(slots=True, kw_only=True)
+class LabObservation:
+    """Everything the lab saw (times are ms of the shared monotonic clock)."""
+
+    mode: str
+    """``netns`` or ``loopback``."""
+    mode_reason: str
+    """Why this mode (e.g. "not root")."""
+    prefix: str
+    """Namespace (or run) name prefix."""
+    hostnames: tuple[str, str]
+    hold_ms: int
+    hello_ms: int
+    rate_pps: int
+    ssp_cut: bool
+    first_active: int = -1
+    """Index (0, 1) of the router that was ACTIVE first."""
+    preempt_expected: bool = False
+    """Whether the restarted router wins the election (so preempt must bring it back)."""
+    traffic_start_ms: int = 0
+    traffic_stop_ms: int = 0
+    cut_ms: int | None = None
+    kill_ms: int = 0
+    takeover_at_ms: int | None = None
+    """When the survivor's role became ACTIVE."""
+    restart_ms: int = 0
+    back_at_ms: int | None = None
+    """When the restarted router became ACTIVE again (preempt), if it did."""
+    negotiations: int = 0
+    """Stand-in IKE negotiations (the first one included)."""
+    replays_sent: int = 0
+    peer: dict[str, Any] = field(default_factory=dict)
+    lan: dict[str, Any] = field(default_factory=dict)
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Last status of every router incarnation (``r1#1``, ``r1#2``, ...)."""
+    wire_logs: dict[str, dict[str, list[list[int]]]] = field(default_factory=dict)
+    """Per incarnation: ``tx`` and ``rx`` runs ``[spi, first, last, at_ms]`` from its file."""
+    timeline: list[tuple[int, str, str]] = field(default_factory=list)
+    """(ms, node, text), sorted."""
+    cleaned: bool = False
+    """Every process stopped and every namespace removed."""
+
+
+@dataclass(slots=True)
+class _Node:
+    name: str
+    netns: str | None
+    control: str
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    incarnation: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Topology:
+    configs: tuple[RouterConfig, RouterConfig]
+    inside_vip: IPv4Address
+    outside_vip: IPv4Address
+    peer: IPv4Address
+    lan_host: IPv4Address
+    remote_host: IPv4Address
+    peer_outside: IPv4Address
+    """Netns mode: the peer's address on the outside segment (the routers' next hop)."""
+
+
+def _topology(configs: tuple[RouterConfig, RouterConfig]) -> _Topology:
+    first = configs[0]
+    inside, outside = first.inside_interface(), first.outside_interface()
+    if inside is None or outside is None or inside.address is None or outside.address is None:
+        msg = f"{first.hostname}: needs an inside and an outside interface with addresses"
+        raise LabError(msg)
+    vips = [i.standby_groups[0].virtual_ip for i in (inside, outside)]
+    if vips[0] is None or vips[1] is None:
+        msg = f"{first.hostname}: both standby groups need a virtual IP"
+        raise LabError(msg)
+    entries = first.crypto_map(outside.crypto_map or "")
+    if not entries or not entries[0].peers:
+        msg = f"{first.hostname}: the outside crypto map names no peer"
+        raise LabError(msg)
+    remote = protected_network(first)
+    return _Topology(
+        configs=configs,
+        inside_vip=vips[0],
+        outside_vip=vips[1],
+        peer=entries[0].peers[0],
+        lan_host=inside.address.network.network_address + 50,
+        remote_host=remote.network_address + 10,
+        peer_outside=outside.address.network.broadcast_address - 1,
+    )
+
+
+def _choose_mode(wanted: str) -> tuple[str, str]:
+    reasons = []
+    if os.geteuid() != 0:
+        reasons.append("not root")
+    if shutil.which("ip") is None:
+        reasons.append("no ip command (iproute2)")
+    if not os.path.exists("/dev/net/tun"):
+        reasons.append("no /dev/net/tun")
+    if wanted == "loopback":
+        return "loopback", "asked for"
+    if wanted == "netns":
+        if reasons:
+            msg = f"netns mode needs root, iproute2 and TUN: {', '.join(reasons)}"
+            raise LabError(msg)
+        return "netns", "root"
+    if reasons:
+        return "loopback", ", ".join(reasons)
+    return "netns", "root"
+
+
+def _example(name: str) -> Path:
+    return Path(str(resources.files("vpnha") / "examples" / name))
+
+
+def _config_text(path: Path, delay: tuple[int, int]) -> str:
+    text = path.read_text()
+    line = f" standby delay minimum {delay[0]} reload {delay[1]}\n"
+    return text.replace(_DELAY_LINE, line)
+
+
+class _Lab:
+    """One run: its folder, namespaces, processes and what they reported."""
+
+    def __init__(self, options: LabOptions, progress: Callable[[str], None]) -> None:
+        self.options = options
+        self.progress = progress
+        self.clock = LiveClock()
+        self.mode, reason = _choose_mode(options.mode)
+        self.dir = Path(tempfile.mkdtemp(prefix="vpnha-lab-"))
+        self.prefix = f"vpnha-{os.getpid()}-{secrets.token_hex(2)}"
+        sources = (
+            (Path(options.configs[0]), Path(options.configs[1]))
+            if options.configs
+            else (_example("router1.cfg"), _example("router2.cfg"))
+        )
+        paths = []
+        for index, source in enumerate(sources):
+            target = self.dir / f"router{index + 1}.cfg"
+            target.write_text(_config_text(source, options.standby_delay_s))
+            paths.append(target)
+        self.config_paths = (paths[0], paths[1])
+        configs = (load_config(paths[0]), load_config(paths[1]))
+        self.topo = _topology(configs)
+        self.plan_path = self.dir / "plan.json"
+        self.plan = self._plan()
+        self.plan_path.write_text(self.plan.to_json())
+        self.namespaces: list[str] = []
+        self.dumpcap: subprocess.Popen[bytes] | None = None
+        hold = configs[0].outside_interface().standby_groups[0]  # type: ignore[union-attr]
+        self.obs = LabObservation(
+            mode=self.mode,
+            mode_reason=reason,
+            prefix=self.prefix,
+            hostnames=(configs[0].hostname, configs[1].hostname),
+            hold_ms=hold.hold_ms,
+            hello_ms=hold.hello_ms,
+            rate_pps=options.rate_pps,
+            ssp_cut=options.ssp_cut,
+        )
+        self.routers = [
+            _Node(f"r{i + 1}", self._ns(f"r{i + 1}"), str(self.dir / f"r{i + 1}.sock"), Path())
+            for i in range(2)
+        ]
+        self.peer = _Node("peer", self._ns("peer"), str(self.dir / "peer.sock"), Path())
+        self.lan = _Node("lan", self._ns("lan"), str(self.dir / "lan.sock"), Path())
+        self.sa_requests_seen = [0, 0]
+        self.last_status: list[dict[str, Any] | None] = [None, None]
+        self.sa_installed = False
+
+    # --- plan and namespaces ------------------------------------------------------------
+
+    def _ns(self, part: str) -> str | None:
+        return f"{self.prefix}-{part}" if self.mode == "netns" else None
+
+    def _plan(self) -> LivePlan:
+        if self.mode == "netns":
+            return LivePlan(mode="netns")
+        topo = self.topo
+        second = 16 + (os.getpid() + secrets.randbelow(1 << 16)) % 230
+        networks = []
+        document = [
+            topo.configs[0].inside_interface().address.network,  # type: ignore[union-attr]
+            topo.configs[0].outside_interface().address.network,  # type: ignore[union-attr]
+            IPv4Network(f"{topo.peer}/24", strict=False),
+            IPv4Network(f"{topo.remote_host}/24", strict=False),
+        ]
+        for third, net in enumerate(document, start=1):
+            networks.append((net, IPv4Network(f"127.{second}.{third}.0/{net.prefixlen}")))
+        members = tuple(
+            iface.address.ip
+            for config in topo.configs
+            for iface in (config.inside_interface(), config.outside_interface())
+            if iface is not None and iface.address is not None
+        )
+        return LivePlan(
+            mode="loopback",
+            networks=tuple(networks),
+            hsrp_members=members,
+            lan_port=DEFAULT_LAN_PORT,
+        )
+
+    def _ip(self, *args: str, netns: str | None = None) -> None:
+        command = ["ip", *(["-n", netns] if netns else []), *args]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            msg = f"{' '.join(command)}: {result.stderr.strip()}"
+            raise LabError(msg)
+
+    def _sysctl(self, netns: str, *settings: str, required: bool = True) -> None:
+        """Write ``key=value`` settings under /proc/sys inside ``netns`` (no procps needed)."""
+        script = "; ".join(
+            f"echo {value} > /proc/sys/{key.replace('.', '/')}"
+            for key, _, value in (setting.partition("=") for setting in settings)
+        )
+        result = subprocess.run(
+            ["ip", "netns", "exec", netns, "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if required and result.returncode != 0:
+            msg = f"sysctl in {netns}: {result.stderr.strip()}"
+            raise LabError(msg)
+
+    def build(self) -> None:
+        """Create the namespaces, bridges, veths, addresses and routes (netns mode)."""
+        if self.mode != "netns":
+            return
+        topo = self.topo
+        for part in _NS_PARTS:
+            name = f"{self.prefix}-{part}"
+            self._ip("netns", "add", name)
+            self.namespaces.append(name)
+            # No IPv6 chatter on the segments (best effort: IPv6 may be compiled out).
+            self._sysctl(
+                name,
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+                required=False,
+            )
+            self._sysctl(
+                name,
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+                "net.ipv4.conf.all.arp_accept=1",
+                "net.ipv4.conf.default.arp_accept=1",
+            )
+            self._ip("link", "set", "lo", "up", netns=name)
+        sw = f"{self.prefix}-sw"
+        for bridge in ("br-in", "br-out"):
+            self._ip("link", "add", bridge, "type", "bridge", "mcast_snooping", "0", netns=sw)
+            self._ip("link", "set", bridge, "up", netns=sw)
+
+        def attach(part: str, ifname: str, bridge: str, address: str) -> None:
+            ns = f"{self.prefix}-{part}"
+            port = f"{part}-{ifname}"
+            self._ip(
+                "link",
+                "add",
+                ifname,
+                "netns",
+                ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                port,
+                "netns",
+                sw,
+            )
+            self._ip("link", "set", port, "master", bridge, "up", netns=sw)
+            self._ip("addr", "add", address, "dev", ifname, netns=ns)
+            self._ip("link", "set", ifname, "up", netns=ns)
+
+        for index, config in enumerate(topo.configs):
+            part = f"r{index + 1}"
+            inside, outside = config.inside_interface(), config.outside_interface()
+            assert inside is not None
+            assert outside is not None
+            attach(part, "in0", "br-in", str(inside.address))
+            attach(part, "out0", "br-out", str(outside.address))
+            ns = f"{self.prefix}-{part}"
+            self._sysctl(ns, "net.ipv4.ip_forward=1")
+            self._ip("route", "add", f"{topo.peer}/32", "via", str(topo.peer_outside), netns=ns)
+        inside_net = topo.configs[0].inside_interface().address.network  # type: ignore[union-attr]
+        outside_net = topo.configs[0].outside_interface().address.network  # type: ignore[union-attr]
+        attach("lan", "eth0", "br-in", f"{topo.lan_host}/{inside_net.prefixlen}")
+        self._ip("route", "add", "default", "via", str(topo.inside_vip), netns=f"{self.prefix}-lan")
+        attach("peer", "eth0", "br-out", f"{topo.peer_outside}/{outside_net.prefixlen}")
+        self._ip("addr", "add", f"{topo.peer}/32", "dev", "lo", netns=f"{self.prefix}-peer")
+        if self.options.pcap_dir:
+            self._start_capture(sw)
+
+    def _start_capture(self, sw: str) -> None:
+        dumpcap = shutil.which("dumpcap")
+        if dumpcap is None:
+            self.progress("--pcap: dumpcap (tshark) not found; no capture")
+            return
+        folder = Path(self.options.pcap_dir or ".")
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / "lab.pcapng"
+        self.dumpcap = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                sw,
+                dumpcap,
+                "-q",
+                "-i",
+                "br-in",
+                "-i",
+                "br-out",
+                "-w",
+                str(target),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+
+    # --- processes ----------------------------------------------------------------------
+
+    def _spawn(self, node: _Node, args: list[str]) -> None:
+        node.incarnation += 1
+        node.log = self.dir / f"{node.name}-{node.incarnation}.log"
+        prefix = ["ip", "netns", "exec", node.netns] if node.netns else []
+        with node.log.open("wb") as log:
+            node.process = subprocess.Popen(
+                [*prefix, sys.executable, "-m", *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start_router(self, index: int) -> None:
+        """Start (or restart) router ``index`` as ``vpnha router``."""
+        node = self.routers[index]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(node.control)
+        self._spawn(
+            node,
+            [
+                "vpnha.impl.live.process",
+                str(self.config_paths[index]),
+                "--plan",
+                str(self.plan_path),
+                "--control",
+                node.control,
+                "--wire-log",
+                str(self._wire_path(index, node.incarnation + 1)),
+            ],
+        )
+        self._event(node.name, f"process started (pid {node.process.pid})")  # type: ignore[union-attr]
+
+    def _wire_path(self, index: int, incarnation: int) -> Path:
+        return self.dir / f"r{index + 1}-{incarnation}.wire"
+
+    def start_hosts(self) -> None:
+        """Start the remote peer and the LAN host."""
+        topo = self.topo
+        common = ["--plan", str(self.plan_path), "--remote-host", str(topo.remote_host)]
+        self._spawn(
+            self.peer,
+            [
+                "vpnha.impl.live.hosts",
+                "peer",
+                "--control",
+                self.peer.control,
+                "--address",
+                str(topo.peer),
+                "--cluster",
+                str(topo.outside_vip),
+                "--lan-host",
+                str(topo.lan_host),
+                *common,
+            ],
+        )
+        self._spawn(
+            self.lan,
+            [
+                "vpnha.impl.live.hosts",
+                "lan",
+                "--control",
+                self.lan.control,
+                "--address",
+                str(topo.lan_host),
+                "--gateway",
+                str(topo.inside_vip),
+                *common,
+            ],
+        )
+
+    def wait_controls(self) -> None:
+        """Wait until every process answers on its control socket."""
+        for node in (*self.routers, self.peer, self.lan):
+            self.wait(functools.partial(self._answers, node), _START_TIMEOUT_S, f"{node.name} up")
+
+    def _answers(self, node: _Node) -> bool:
+        if node.process is not None and node.process.poll() is not None:
+            msg = f"{node.name} exited with status {node.process.returncode}"
+            raise LabError(msg + self._tail(node))
+        try:
+            request(
+                node.control, {"op": "status" if node in self.routers else "report"}, timeout_s=1
+            )
+        except ControlError:
+            return False
+        return True
+
+    def _tail(self, node: _Node, lines: int = 12) -> str:
+        try:
+            text = node.log.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "\n  " + f"--- {node.log.name} ---\n  " + "\n  ".join(text)
+
+    def kill(self, index: int) -> None:
+        """SIGKILL router ``index``; in netns mode the dead box's addresses go with it."""
+        node = self.routers[index]
+        assert node.process is not None
+        node.process.kill()
+        self.obs.kill_ms = self.clock.now()
+        node.process.wait()
+        self._event(node.name, "SIGKILL")
+        config = self.topo.configs[index]
+        if node.netns:
+            for ifname, iface in (
+                ("in0", config.inside_interface()),
+                ("out0", config.outside_interface()),
+            ):
+                assert iface is not None
+                assert iface.address is not None
+                vip = iface.standby_groups[0].virtual_ip
+                prefix = iface.address.network.prefixlen
+                subprocess.run(
+                    ["ip", "-n", node.netns, "addr", "del", f"{vip}/{prefix}", "dev", ifname],
+                    capture_output=True,
+                    check=False,
+                )
+
+    def stop_all(self) -> None:
+        """Stop every process: ask, then SIGTERM, then SIGKILL."""
+        nodes = [n for n in (*self.routers, self.peer, self.lan) if n.process is not None]
+        for node in nodes:
+            if node.process is not None and node.process.poll() is None:
+                with contextlib.suppress(ControlError):
+                    op = "stop" if node in self.routers else "exit"
+                    request(node.control, {"op": op}, timeout_s=1)
+        deadline = time.monotonic() + 3
+        for node in nodes:
+            process = node.process
+            assert process is not None
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                try:
+                    process.wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        if self.dumpcap is not None:
+            self.dumpcap.terminate()
+            try:
+                self.dumpcap.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                self.dumpcap.kill()
+                self.dumpcap.wait()
+
+    def cleanup(self) -> None:
+        """Stop everything, delete the namespaces and (unless kept) the run folder."""
+        try:
+            self.stop_all()
+        finally:
+            for name in self.namespaces:
+                subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+            left = set(_list_namespaces()) & set(self.namespaces)
+            self.obs.cleaned = not left
+            if not self.options.keep_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- observation --------------------------------------------------------------------
+
+    def _event(self, node: str, text: str) -> None:
+        self.obs.timeline.append((self.clock.now(), node, text))
+
+    def status(self, index: int) -> dict[str, Any] | None:
+        """Router ``index``'s status (None while it is down or silent)."""
+        node = self.routers[index]
+        if node.process is None or node.process.poll() is not None:
+            return None
+        try:
+            answer = request(node.control, {"op": "status"}, timeout_s=2)
+        except ControlError:
+            return None
+        status: dict[str, Any] = answer["status"]
+        self.last_status[index] = status
+        self.obs.statuses[f"{node.name}#{node.incarnation}"] = status
+        self._serve_ike(index, status)
+        return status
+
+    def _serve_ike(self, index: int, status: dict[str, Any]) -> None:
+        """The stand-in IKE answers a router that asked for an SA while ACTIVE."""
+        count = int(status["sa_requests"]["count"])
+        asked = count > self.sa_requests_seen[index]
+        self.sa_requests_seen[index] = count
+        usable = any(sa["status"] == "ACTIVE" for sa in status["sas"])
+        if asked and self.sa_installed and status["role"] == "ACTIVE" and not usable:
+            self._event(self.routers[index].name, "asked for an SA (RequestSa)")
+            self.negotiate(index)
+
+    def negotiate(self, index: int) -> None:
+        """Stand-in IKE: an SA pair on router ``index``, the mirror on the peer."""
+        params, mirror = negotiate(self.topo.configs[index], OsEntropy(), now_ms=self.clock.now())
+        try:
+            request(self.routers[index].control, {"op": "install_sa", "sa": new_sa_to_json(params)})
+        except ControlError as error:
+            raise LabError(f"stand-in IKE: {error}") from error
+        request(self.peer.control, {"op": "sa", "sa": mirror.to_json()})
+        self.obs.negotiations += 1
+        self.sa_installed = True
+        self._event(
+            "ike",
+            f"SA negotiated with {self.routers[index].name} "
+            f"(spi in {params.inbound_spi:#010x}, out {params.outbound_spi:#010x})",
+        )
+
+    def wait(self, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+        """Poll ``predicate`` until true; LabError naming ``what`` on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                tails = "".join(self._tail(n) for n in self.routers)
+                msg = f"timed out after {timeout_s:.0f} s waiting for {what}{tails}"
+                raise LabError(msg)
+            time.sleep(_POLL_S)
+
+    def settle(self, seconds: float) -> None:
+        """Let ``seconds`` pass, polling the routers (and serving IKE) meanwhile."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            for index in (0, 1):
+                self.status(index)
+            time.sleep(min(_POLL_S * 2, max(0.0, end - time.monotonic())))
+
+    def roles(self) -> tuple[str | None, str | None]:
+        """Both routers' SSP device roles (None: down)."""
+        first, second = self.status(0), self.status(1)
+        return (
+            None if first is None else str(first["role"]),
+            None if second is None else str(second["role"]),
+        )
+
+    def stable(self) -> int | None:
+        """The ACTIVE router's index when one is ACTIVE, the other STANDBY and SSP is up."""
+        statuses = [self.status(0), self.status(1)]
+        if any(s is None for s in statuses):
+            return None
+        roles = [str(s["role"]) for s in statuses]  # type: ignore[index]
+        links = [s["ssp"]["link"] for s in statuses]  # type: ignore[index]
+        if sorted(roles) == ["ACTIVE", "STANDBY"] and links == ["Connected", "Connected"]:
+            return roles.index("ACTIVE")
+        return None
+
+    def read_wire_logs(self) -> None:
+        """Fold every incarnation's wire log file into ``obs.wire_logs``."""
+        for index in (0, 1):
+            for incarnation in range(1, self.routers[index].incarnation + 1):
+                path = self._wire_path(index, incarnation)
+                runs: dict[str, dict[int, list[int]]] = {"tx": {}, "rx": {}}
+                with contextlib.suppress(OSError):
+                    for line in path.read_text().splitlines():
+                        with contextlib.suppress(ValueError, KeyError, TypeError):
+                            record = json.loads(line)
+                            runs[record["k"]][int(record["i"])] = [int(v) for v in record["run"]]
+                self.obs.wire_logs[f"r{index + 1}#{incarnation}"] = {
+                    kind: [found[i] for i in sorted(found)] for kind, found in runs.items()
+                }
+
+    # --- the story ----------------------------------------------------------------------
+
+    def story(self) -> None:
+        """Elect, negotiate, traffic, (cut), crash, takeover, replay, restart, collect."""
+        options, obs, topo = self.options, self.obs, self.topo
+        minimum, reload = options.standby_delay_s
+        self.progress(f"mode {self.mode} ({obs.mode_reason}); run {self.prefix}")
+        self.build()
+        for index in (0, 1):
+            self.start_router(index)
+        self.start_hosts()
+        self.wait_controls()
+        self.progress(f"routers up; waiting for the election (standby delay reload {reload} s)")
+        active: list[int] = []
+
+        def elected() -> bool:
+            found = self.stable()
+            if found is not None:
+                active.append(found)
+            return found is not None
+
+        self.wait(elected, reload + 6 * obs.hold_ms / 1000 + 10, "one ACTIVE, one STANDBY, SSP up")
+        first = active[-1]
+        obs.first_active = first
+        other = 1 - first
+        self.progress(f"{obs.hostnames[first]} ACTIVE, {obs.hostnames[other]} STANDBY")
+        self.negotiate(first)
+
+        def replicated() -> bool:
+            status = self.status(other)
+            return status is not None and any(sa["status"] == "STDBY" for sa in status["sas"])
+
+        self.wait(replicated, 5, "SSP to replicate the SA to the standby")
+        for node in (self.peer, self.lan):
+            request(node.control, {"op": "start", "rate": options.rate_pps, "size": options.size})
+        obs.traffic_start_ms = self.clock.now()
+        self._event("lab", f"traffic both ways, {options.rate_pps} packets/s each")
+        self.settle(options.phase_s)
+        if options.ssp_cut:
+            for index in (0, 1):
+                request(self.routers[index].control, {"op": "fault", "ssp": "cut"})
+            obs.cut_ms = self.clock.now()
+            self._event("lab", "SSP path cut")
+            # Long enough that the standby's copies are past the SSP grace period at the
+            # takeover: it must discard them and renegotiate, not guess the counters.
+            self.settle(max(options.phase_s, 2.0))
+        request(self.peer.control, {"op": "capture"})
+        self.progress(f"SIGKILL {obs.hostnames[first]}")
+        self.kill(first)
+
+        def taken_over() -> bool:
+            status = self.status(other)
+            return status is not None and status["role"] == "ACTIVE"
+
+        self.wait(taken_over, 3 * obs.hold_ms / 1000 + 5, f"{obs.hostnames[other]} to take over")
+        status = self.last_status[other] or {}
+        roles = [r for r in status.get("roles", []) if r["new"] == "ACTIVE"]
+        obs.takeover_at_ms = int(roles[-1]["at_ms"]) if roles else self.clock.now()
+        self.progress(f"{obs.hostnames[other]} took over")
+        self.settle(0.3)
+        answer = request(self.peer.control, {"op": "replay", "count": options.replay_count})
+        obs.replays_sent = int(answer.get("replayed", 0))
+        self._event("attacker", f"re-sent {obs.replays_sent} captured ESP packets")
+        self.settle(max(0.0, options.phase_s - 0.3))
+        if options.ssp_cut:
+            request(self.routers[other].control, {"op": "fault", "ssp": "heal"})
+        self.progress(f"restarting {obs.hostnames[first]}")
+        self.start_router(first)
+        obs.restart_ms = self.clock.now()
+        self.wait(lambda: self._answers(self.routers[first]), _START_TIMEOUT_S, "the restart")
+        obs.preempt_expected = self._wins(first)
+
+        def back() -> bool:
+            if obs.preempt_expected:
+                status = self.status(first)
+                return status is not None and status["role"] == "ACTIVE"
+            return self.stable() is not None
+
+        self.wait(back, reload + minimum + 6 * obs.hold_ms / 1000 + 10, "the cluster to settle")
+        status = self.last_status[first] or {}
+        roles = [r for r in status.get("roles", []) if r["new"] == "ACTIVE"]
+        obs.back_at_ms = int(roles[-1]["at_ms"]) if roles else None
+        self.settle(options.phase_s)
+        for node in (self.peer, self.lan):
+            request(node.control, {"op": "stop"})
+        obs.traffic_stop_ms = self.clock.now()
+        self.settle(0.3)
+        obs.peer = request(self.peer.control, {"op": "report"})["report"]
+        obs.lan = request(self.lan.control, {"op": "report"})["report"]
+        for index in (0, 1):
+            self.status(index)
+        self._event("lab", "traffic stopped")
+        _ = topo
+
+    def _wins(self, index: int) -> bool:
+        """Whether router ``index`` wins the outside election (priority, then address)."""
+        mine = self.topo.configs[index].outside_interface()
+        theirs = self.topo.configs[1 - index].outside_interface()
+        assert mine is not None
+        assert theirs is not None
+        a, b = mine.standby_groups[0], theirs.standby_groups[0]
+        if not a.preempt:
+            return False
+        if a.priority != b.priority:
+            return a.priority > b.priority
+        assert mine.address is not None
+        assert theirs.address is not None
+        return mine.address.ip > theirs.address.ip
+
+    def finish(self) -> None:
+        """Fold the routers' own event logs into the timeline, sorted."""
+        for name, status in self.obs.statuses.items():
+            for at_ms, text in status.get("events", []):
+                self.obs.timeline.append((int(at_ms), name.split("#")[0], str(text)))
+        self.obs.timeline.sort(key=lambda event: event[0])
+
+
+def _list_namespaces() -> list[str]:
+    result = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def stale_namespaces() -> list[str]:
+    """Namespaces a lab run left behind (its process is gone)."""
+    stale = []
+    for name in _list_namespaces():
+        parts = name.split("-")
+        if len(parts) >= 4 and parts[0] == "vpnha" and parts[1].isdigit():
+            pid = int(parts[1])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                stale.append(name)
+            except PermissionError:
+                pass
+    return stale
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt (as Ctrl-C does), so ``finally`` cleans up."""
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_lab(options: LabOptions, progress: Callable[[str], None] | None = None) -> LabObservation:
+    """Run the lab story once; everything started is stopped whatever happens."""
+    say = progress or (lambda _text: None)
+    if os.geteuid() == 0 and shutil.which("ip"):
+        for name in stale_namespaces():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    with _terminate_as_interrupt():
+        lab = _Lab(options, say)
+        try:
+            lab.story()
+            lab.read_wire_logs()
+        finally:
+            lab.cleanup()
+        lab.finish()
+        return lab.obs

@@ -1,0 +1,376 @@
+"""Standing agreement tests: each Z3 encoding's rules, evaluated on concrete values drawn by
+Hypothesis, give what ``vpnha.model`` computes (mypyvy's solver smoke test, made standing)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import z3
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from vpnha.model import hsrp as model_hsrp
+from vpnha.model import sadb, vam
+from vpnha.model.hsrp import Event, GroupParams, GroupState, Message, OpCode, Phase
+from vpnha.properties.z3 import counters, hsrp
+from vpnha.properties.z3.engine import Frame
+
+AUTH = b"cisco\x00\x00\x00"
+NOW = 50_000
+PHASES = [Phase.INITIAL, Phase.LISTEN, Phase.SPEAK, Phase.STANDBY, Phase.ACTIVE]
+INDEX = {name: i for i, name in enumerate(hsrp.PHASES)}
+
+
+def _value(expr: z3.ExprRef) -> int | bool:
+    value = z3.simplify(expr)
+    if z3.is_int_value(value):
+        return int(value.as_long())
+    assert z3.is_true(value) or z3.is_false(value), value
+    return z3.is_true(value)
+
+
+@st.composite
+def group_cases(draw: st.DrawFn) -> tuple[GroupParams, GroupState]:
+    hello = draw(st.integers(1, 5_000))
+    params = GroupParams(
+        group=1,
+        own_ip=draw(st.integers(0, 2**32 - 1)),
+        virtual_ip=0x0A000001,
+        priority=draw(st.integers(1, 255)),
+        preempt=draw(st.booleans()),
+        preempt_delay_ms=draw(st.sampled_from([0, 1_000, 30_000])),
+        hello_ms=hello,
+        hold_ms=draw(st.integers(hello + 1, 4 * hello + 10_000)),
+        auth=AUTH,
+    )
+    phase = draw(st.sampled_from(PHASES))
+    timer = st.one_of(st.none(), st.integers(NOW, NOW + 20_000))
+    state = GroupState(
+        phase=phase,
+        priority=draw(st.integers(0, 255)),
+        virtual_ip=params.virtual_ip,
+        active_expiry=draw(timer),
+        standby_expiry=draw(timer),
+        hello_due=None if phase is Phase.INITIAL else draw(st.integers(NOW, NOW + hello)),
+        enable_due=None,
+        enabled_at=draw(st.one_of(st.none(), st.integers(0, NOW))),
+        active_ip=None,
+        standby_ip=None,
+        unauthenticated=0,
+    )
+    return params, state
+
+
+def _terms(state: GroupState) -> hsrp.GroupTerms:
+    def timer(due: int | None) -> tuple[z3.BoolRef, z3.ArithRef]:
+        return z3.BoolVal(due is not None), z3.IntVal(0 if due is None else due - NOW)
+
+    act_on, act_rem = timer(state.active_expiry)
+    sby_on, sby_rem = timer(state.standby_expiry)
+    hel_on, hel_rem = timer(state.hello_due)
+    since = 0 if state.enabled_at is None else NOW - state.enabled_at
+    return hsrp.GroupTerms(
+        z3.IntVal(INDEX[state.phase.value]),
+        z3.IntVal(state.priority),
+        act_on,
+        act_rem,
+        sby_on,
+        sby_rem,
+        hel_on,
+        hel_rem,
+        z3.IntVal(since),
+    )
+
+
+def _config(params: GroupParams) -> hsrp.GroupConfig:
+    return hsrp.GroupConfig(
+        own_ip=z3.IntVal(params.own_ip),
+        hello_ms=z3.IntVal(params.hello_ms),
+        hold_ms=z3.IntVal(params.hold_ms),
+        preempt=z3.BoolVal(params.preempt),
+        preempt_delay_ms=z3.IntVal(params.preempt_delay_ms),
+    )
+
+
+def _compare(result: model_hsrp.Step, enc: tuple[hsrp.GroupTerms, hsrp.Sent]) -> None:
+    after, sent = enc
+    state = result.state
+    assert hsrp.PHASES[int(_value(after.phase))] == state.phase.value
+    for on, rem, due in (
+        (after.act_on, after.act_rem, state.active_expiry),
+        (after.sby_on, after.sby_rem, state.standby_expiry),
+        (after.hel_on, after.hel_rem, state.hello_due),
+    ):
+        assert _value(on) == (due is not None)
+        if due is not None:
+            assert _value(rem) == due - NOW
+    sends = [o.message for o in result.outputs if isinstance(o, model_hsrp.Send)]
+    hellos = [m for m in sends if m.op is OpCode.HELLO]
+    assert _value(sent.hello) == bool(hellos)
+    if hellos:
+        assert hsrp.PHASES[int(_value(sent.hello_state))] == hellos[-1].state.value
+    assert _value(sent.coup) == any(m.op is OpCode.COUP for m in sends)
+    assert _value(sent.resign) == any(m.op is OpCode.RESIGN for m in sends)
+
+
+@given(
+    case=group_cases(),
+    event=st.sampled_from(
+        [
+            Event.A_ENABLED,
+            Event.B_DISABLED,
+            Event.C_ACTIVE_TIMER,
+            Event.D_STANDBY_TIMER,
+            Event.E_HELLO_TIMER,
+        ]
+    ),
+    jitter=st.integers(0, 10_000),
+)
+def test_group_step_agrees_with_the_model_on_local_events(
+    case: tuple[GroupParams, GroupState], event: Event, jitter: int
+) -> None:
+    params, state = case
+    jitter %= params.hello_ms
+    if event is Event.A_ENABLED and state.phase is Phase.INITIAL:
+        state = replace(state, active_expiry=None, standby_expiry=None)
+    expected = model_hsrp.step(params, state, event, now=NOW, jitter_ms=jitter)
+    encoded = hsrp.group_step(
+        _terms(state),
+        _config(params),
+        z3.IntVal(hsrp.EVENTS.index(event.value)),
+        jitter_ms=z3.IntVal(jitter),
+    )
+    _compare(expected, encoded)
+
+
+# Received-message events (RFC 2281 §5.5 f-l): the message that produces each one.
+MESSAGE_EVENTS = {
+    "f": (OpCode.HELLO, Phase.SPEAK, True),
+    "g": (OpCode.HELLO, Phase.ACTIVE, True),
+    "h": (OpCode.HELLO, Phase.ACTIVE, False),
+    "i": (OpCode.RESIGN, Phase.ACTIVE, None),
+    "j": (OpCode.COUP, Phase.SPEAK, True),
+    "k": (OpCode.HELLO, Phase.STANDBY, True),
+    "l": (OpCode.HELLO, Phase.STANDBY, False),
+}
+
+
+@pytest.mark.parametrize("letter", sorted(MESSAGE_EVENTS))
+@given(
+    case=group_cases(),
+    tie=st.booleans(),
+    gap=st.integers(1, 255),
+    sender_ip=st.integers(0, 2**32 - 1),
+)
+def test_receive_agrees_with_the_model(
+    letter: str, case: tuple[GroupParams, GroupState], tie: bool, gap: int, sender_ip: int
+) -> None:
+    """Every receiver phase × every message event (and the classification itself)."""
+    params, state = case
+    op, sender_phase, higher = MESSAGE_EVENTS[letter]
+    if sender_ip == params.own_ip:
+        sender_ip = (sender_ip + 1) % 2**32
+    if tie:
+        priority = state.priority
+        ok = (sender_ip > params.own_ip) == bool(higher)
+    else:
+        priority = state.priority + gap if higher else state.priority - gap
+        ok = 0 <= priority <= 255
+    if higher is None:
+        priority, ok = gap, True
+    assume(ok)
+    message = Message(
+        op=op,
+        group=params.group,
+        state=sender_phase,
+        priority=priority,
+        src_ip=sender_ip,
+        virtual_ip=params.virtual_ip,
+        hello_ms=params.hello_ms,
+        hold_ms=params.hold_ms,
+        auth=AUTH,
+    )
+    expected, event = model_hsrp.receive(params, state, message, now=NOW)
+    assert event is not None
+    assert event.value == letter
+    terms = _terms(state)
+    encoded_event = hsrp.classify(
+        terms,
+        _config(params),
+        op=z3.IntVal([OpCode.HELLO, OpCode.COUP, OpCode.RESIGN].index(op)),
+        state=z3.IntVal(INDEX[sender_phase.value]),
+        priority=z3.IntVal(priority),
+        src_ip=z3.IntVal(sender_ip),
+    )
+    assert hsrp.EVENTS[int(_value(encoded_event))] == letter
+    if state.phase is Phase.INITIAL:
+        encoded_event = z3.IntVal(-1)
+    step = hsrp.group_step(terms, _config(params), encoded_event, jitter_ms=z3.IntVal(0))
+    _compare(expected, step)
+
+
+# ------------------------------------------------------------------ counters
+
+
+def _counter_state(
+    value: int, floor: int | None, cap: int | None, *, kind: str = "out"
+) -> dict[str, z3.ExprRef]:
+    spec = counters.CounterSpec(kind="out" if kind == "out" else "in", jump_min=1, jump_max=None)
+    system = counters.counter_system(spec)
+    state = system.state("x.")
+    pinned = {
+        "act0": z3.BoolVal(True),
+        "v0": z3.IntVal(value),
+        "fon0": z3.BoolVal(floor is not None),
+        "fl0": z3.IntVal(floor or 0),
+        "capon0": z3.BoolVal(cap is not None),
+        "cap0": z3.IntVal(cap or 0),
+    }
+    return {**state, **pinned}
+
+
+@given(
+    value=st.integers(0, 3 * 10**7),
+    floor=st.one_of(st.none(), st.integers(0, 3 * 10**7)),
+    cap=st.one_of(st.none(), st.integers(0, 4 * 10**7)),
+    millions=st.integers(1, 10),
+    packets=st.integers(1, 2 * 10**7),
+)
+def test_hold_back_agrees_with_the_model(
+    value: int, floor: int | None, cap: int | None, millions: int, packets: int
+) -> None:
+    """``use`` is enabled for n packets iff the model's limit (rules 1, 5, 6) allows them."""
+    jump = millions * 1_000_000
+    counter = sadb.Counter(value=value, floor=floor, sent=value, cap=cap)
+    bound = sadb.limit(counter, jump)
+    model_allows = (bound is None or value + packets <= bound) and value + packets <= sadb.SEQ_MAX
+    spec = counters.CounterSpec(kind="out", jump_min=1, jump_max=None)
+    system = counters.counter_system(spec)
+    pre = _counter_state(value, floor, cap)
+    post = system.state("y.")
+    frame = Frame(pre=pre, post=post, par={"J": z3.IntVal(jump), "W": z3.IntVal(64)}, prefix="i.")
+    use = dict(system.transitions)["use0"]
+    solver = z3.Solver()
+    solver.add(use(frame), frame.inputs["n"] == packets)
+    assert (solver.check() == z3.sat) == model_allows
+    if model_allows:
+        assert solver.model().eval(post["v0"]).as_long() == value + packets
+
+
+@given(
+    copy=st.integers(0, 10**6),
+    interval=st.integers(1, 10_000),
+    window=st.integers(1, 1024),
+    seq=st.integers(-5, 10**6 + 20_000),
+)
+def test_promotion_and_window_agree_with_the_model(
+    copy: int, interval: int, window: int, seq: int
+) -> None:
+    """Takeover moves the copy J ahead with the whole window seen; the window then accepts
+    exactly what RFC 4303 §3.4.3 (as the model states it) accepts."""
+    promoted = sadb.promote_counter(sadb.Counter(value=copy, floor=0, sent=copy), interval)
+    top = promoted.value
+    seen = frozenset(range(max(1, top - window + 1), top + 1))
+    spec = counters.CounterSpec(kind="in", jump_min=0, jump_max=10_000)
+    system = counters.counter_system(spec)
+    pre = system.state("p.")
+    mid = system.state("q.")
+    post = system.state("r.")
+    par = {"J": z3.IntVal(interval), "W": z3.IntVal(window)}
+    promote = dict(system.transitions)["promote1"]
+    use = dict(system.transitions)["use1"]
+    first = Frame(pre=pre, post=mid, par=par, prefix="a.")
+    second = Frame(pre=mid, post=post, par=par, prefix="b.")
+    solver = z3.Solver()
+    solver.add(
+        pre["cpy1"],
+        pre["usable1"],
+        z3.Not(pre["act1"]),
+        pre["v1"] == copy,
+        promote(first),
+        use(second),
+        second.inputs["seq"] == seq,
+    )
+    verdict = solver.check()
+    assert (verdict == z3.sat) == sadb.accept_window(top, seen, seq, window)
+    check = z3.Solver()
+    check.add(pre["v1"] == copy, pre["cpy1"], pre["usable1"], z3.Not(pre["act1"]), promote(first))
+    assert check.check() == z3.sat
+    assert check.model().eval(mid["v1"]).as_long() == top
+
+
+# ------------------------------------------------------------------------ card
+
+
+@given(
+    capacity=st.one_of(st.none(), st.integers(0, 50)),
+    active=st.integers(0, 30),
+    copies=st.integers(0, 30),
+)
+def test_admission_agrees_with_the_model(capacity: int | None, active: int, copies: int) -> None:
+    from vpnha.properties.z3 import vam as enc
+
+    system = enc.vam_system((capacity, capacity), load=10**6)
+    pre = system.state("a.")
+    post = system.state("b.")
+    frame = Frame(pre=pre, post=post, par={}, prefix="i.")
+    establish = dict(system.transitions)["establish0"]
+    solver = z3.Solver()
+    solver.add(pre["act0"] == active, pre["cpy0"] == copies, pre["issued"] == 0, establish(frame))
+    assert solver.check() == z3.sat
+    admitted = solver.model().eval(post["act0"]).as_long() == active + 1
+    refusal = vam.admit(
+        capacity=capacity,
+        in_use=vam.sas_per_pair() * (active + copies),
+        transform=("esp-3des",),
+        supported=frozenset({"esp-3des"}),
+    )
+    assert admitted == (refusal is None)
+
+
+# ------------------------------------------------------------------- life cycle
+
+
+@given(
+    stale=st.booleans(),
+    expires_in=st.integers(-5_000, 5_000),
+    connected=st.booleans(),
+    heard_ago=st.integers(0, 20_000),
+)
+def test_promotion_condition_covers_the_models(
+    stale: bool, expires_in: int, connected: bool, heard_ago: int
+) -> None:
+    """The model promotes a copy iff it is usable (not stale, SSP up or heard within the
+    grace) and not expired; the encoding lets every non-stale, unexpired copy be promoted
+    (the lease only narrows it), so it includes every promotion the model makes."""
+    from vpnha.model import system as msys
+    from vpnha.properties.z3 import lifecycle
+    from vpnha.properties.z3.replay import example_params
+
+    system = msys.boot(example_params())
+    router = system.routers[1]
+    router.epoch = 1 if connected else None
+    router.last_heard_ms = system.now - heard_ago
+    expires = system.now + expires_in
+    model_allows = msys.copy_usable(system, 1, stale=stale) and expires > system.now
+    enc = lifecycle.lifecycle_system()
+    pre, post = enc.state("a."), enc.state("b.")
+    frame = Frame(pre=pre, post=post, par={"EXP": z3.IntVal(max(1, expires))}, prefix="i.")
+    promote = dict(enc.transitions)["promote1"]
+    solver = z3.Solver()
+    solver.add(
+        pre["cpy1"],
+        pre["usable1"] == (not stale),
+        z3.Not(pre["act1"]),
+        pre["exp1"] == expires,
+        pre["now"] == system.now,
+        promote(frame),
+    )
+    encoding_allows = solver.check() == z3.sat
+    assert encoding_allows == (not stale and expires > system.now)
+    assert not model_allows or encoding_allows
+    expire = dict(enc.transitions)["expire1"]
+    solver = z3.Solver()
+    solver.add(pre["cpy1"], pre["exp1"] == expires, pre["now"] == system.now, expire(frame))
+    # ``_expire`` removes an instance once ``expires_ms <= now``.
+    assert (solver.check() == z3.sat) == (expires <= system.now)

@@ -1237,7 +1237,10 @@ class SaDatabase:
 
         A copy kept meanwhile could fall behind (the active resets its floors when it
         answers), and the command's word is "clear": nothing is kept for a takeover to
-        promote until the full copy arrives.
+        promote until the full copy arrives. What each cleared copy counted is kept as a
+        remnant and announced, like any dropped SA's: it may be this router's own use as
+        a former active (a split brain while SSP was down), which the active must adopt
+        before re-seeding its floors (Z3 found the duplicate sequence number without it).
         """
         if self._active:
             raise LocalProtocolError("only a standby asks the active for a resync")
@@ -1245,11 +1248,15 @@ class SaDatabase:
             for sa in list(self._ipsec.values()):
                 if sa.status is HaStatus.STANDBY:
                     self._remove_ipsec(sa, now, tombstone=False)
+                    if sa.expiry_ms > now:
+                        self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
             self._degraded_copies = {k for k in self._degraded_copies if k[0] is not Doi.IPSEC}
         elif doi is Doi.IKE:
             for ike in list(self._ike.values()):
                 if ike.status is HaStatus.STANDBY:
                     self._remove_ike(ike, now, tombstone=False)
+                    if ike.expiry_ms > now:
+                        self._keep_remnant(Doi.IKE, ike.sa_id, ike.expiry_ms, _ike_values(ike))
         else:
             raise LocalProtocolError(f"no resync for DOI {int(doi)}")
         self._queue(ResyncRequest(doi=doi))

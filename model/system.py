@@ -1077,10 +1077,10 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
                         router.ssp_counters, deletes=router.ssp_counters.deletes + 1
                     )
             else:
-                copy = router.sas.pop(sa_id, None)
+                held = router.sas.pop(sa_id, None)
                 router.degraded.discard(sa_id)
-                if copy is not None:
-                    _bury(system, router, copy)
+                if held is not None:
+                    _bury(system, router, held)
             _ssp_send(system, index, ssp.Ack(sa_id=sa_id, kind=None, value=0))
         case ssp.Update(sa_id=sa_id, kind=kind, value=value):
             _apply_update(system, index, sa_id, kind, value)
@@ -1429,6 +1429,13 @@ def _resync(system: System, index: int) -> None:
     if not router.up or router.role is Role.ACTIVE:
         system.note(index, "resync-refused", "resync is a standby command")
         return
+    # What a cleared copy counted is remembered and announced (as for any dropped SA): it
+    # may be this router's own use as a former active — a split brain while SSP was down —
+    # which the active must adopt before it replicates again (found by Z3: without it
+    # the active re-seeds its floors at its own values and reuses this router's numbers).
+    for held in router.sas.values():
+        if held.status is HaStatus.STANDBY:
+            _remember(router, held)
     router.sas = {k: v for k, v in router.sas.items() if v.status is not HaStatus.STANDBY}
     router.ike = {k: v for k, v in router.ike.items() if v.status is not HaStatus.STANDBY}
     router.degraded.clear()

@@ -291,7 +291,10 @@ PROPERTIES: Final[tuple[Property, ...]] = (
         name="I3-resync-offline",
         expected="counterexample",
         fast=False,
-        summary="the model's rule as written: standby resync while SSP is down",
+        summary=(
+            "the resync rule before the fix (a resync while SSP is down forgot what the "
+            "cleared copies counted); the fixed rule is not encoded yet"
+        ),
         run=_i3_resync_offline,
     ),
     Property(

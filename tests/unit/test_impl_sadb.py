@@ -1257,3 +1257,30 @@ class TwoRouters(RuleBasedStateMachine):
 
 
 TestTwoRouters = TwoRouters.TestCase
+
+
+def test_resync_while_disconnected_keeps_a_former_actives_counters() -> None:
+    """Z3's I3-resync-offline schedule: B took the SA over during a split and used numbers
+    past A's; it leaves ACTIVE and resyncs while SSP is still down. The cleared copy's
+    counters must still be announced on reconnection, or A re-seeds its floors at its
+    own values and sends B's numbers again (the same sequence number twice)."""
+    pair, sa_id = replicated_pair()
+    a, b = pair.db(0), pair.db(1)
+    a.send_outbound(sa_id, 1, 0, pair.now)
+    pair.cut()
+    pair.notice(0)
+    pair.notice(1)
+    pair.tick(10)
+    b.become_active(pair.now)
+    used_by_b = b.send_outbound(sa_id, 2, 0, pair.now)
+    assert used_by_b.count == 2
+    last_of_b = used_by_b.first_seq + 1
+    assert last_of_b > J_OUT  # the takeover jumped ahead of A
+    b.leave_active(pair.now)
+    b.request_resync(pair.now)
+    assert b.ipsec_sa(sa_id) is None
+    pair.connect()
+    pair.settle()
+    grant = a.send_outbound(sa_id, 1, 0, pair.now)
+    assert grant.count == 1
+    assert grant.first_seq > last_of_b, "A reuses a number B sent during the split"

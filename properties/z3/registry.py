@@ -408,8 +408,12 @@ def run_proofs(
         return [run_one(name, trace_dir) for name in chosen]
     # A fresh process per property: Z3's search depends on what else was built in the
     # process, so this keeps every result (and counterexample) the same run after run.
-    # Forked (not spawned): the children start with everything imported and no Z3 term built.
-    context = multiprocessing.get_context("fork")
+    # Forked from a fork server (not from here, not spawned): the server starts clean with
+    # this module imported, so the children start fast and with no Z3 term built — a
+    # plain fork would inherit whatever the caller built (a test suite does) and Z3
+    # would then find other counterexamples.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
     with context.Pool(processes=jobs, maxtasksperchild=1) as pool:
         return pool.map(partial(run_one, trace_dir=trace_dir), chosen, chunksize=1)
 

@@ -2,20 +2,22 @@
 
 Theory of operation
 -------------------
-Three parts, in order, each with its own verdict:
+Four parts, in order, each with its own verdict:
 
 1. **Corpus.** Every ``*.itf.json`` in the counterexample directory replays as it
    says (a must-fail file fails with its signature, and without its mutant it
    passes; a must-pass file shows nothing).
-2. **Campaign.** A derandomised lockstep campaign on the clean implementation
+2. **Proofs.** The fast tier of ``vpnha prove`` (Z3): every property gives its
+   expected result (an unknown never does).
+3. **Campaign.** A derandomised lockstep campaign on the clean implementation
    (:func:`~vpnha.properties.campaign.hunt`) of a stated budget finds nothing.
-3. **Mutants.** For every seeded bug in :data:`vpnha.impl.mutants.MUTANTS`, a
+4. **Mutants.** For every seeded bug in :data:`vpnha.impl.mutants.MUTANTS`, a
    campaign with it switched on must find a failure within its budget; the time to
    the kill and the shrunk length are reported.
 
 The report renders as text, as one JSON object (``ok``, ``invariants``, ``mutants``,
-``corpus``, ``steps_per_second``, ``coverage``) and as JUnit XML (one test case per
-corpus file, one for the campaign, one per mutant).
+``corpus``, ``proofs``, ``steps_per_second``, ``coverage``) and as JUnit XML (one test
+case per corpus file, one for the campaign, one per mutant, one per proof).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from vpnha.impl.mutants import MUTANTS
 from .campaign import HuntResult, hsrp_cell_labels, hunt
 from .invariants import INVARIANTS
 from .trace import load_trace, replay, signature, verdict_matches
+from .z3.engine import Result
+from .z3.registry import as_expected, outcome, property_named, run_proofs, to_json
 
 __all__ = ["SEARCH_CHUNK", "GateReport", "run_campaign", "run_gate"]
 
@@ -56,16 +60,19 @@ class GateReport:
     corpus: list[CorpusResult] = field(default_factory=list)
     campaign: HuntResult | None = None
     mutants: list[HuntResult] = field(default_factory=list)
+    proofs: list[Result] = field(default_factory=list)
+    """The fast tier of ``vpnha prove`` (empty when the gate ran without it)."""
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        """Corpus green, campaign clean, every mutant killed."""
+        """Corpus green, campaign clean, every mutant killed, every proof as expected."""
         return (
             all(c.ok for c in self.corpus)
             and self.campaign is not None
             and not self.campaign.killed
             and all(m.killed for m in self.mutants)
+            and all(as_expected(p) for p in self.proofs)
         )
 
     def summary(self) -> dict[str, Any]:
@@ -108,6 +115,7 @@ class GateReport:
                 "steps": steps,
                 "failure": failure or None,
             },
+            "proofs": to_json(self.proofs),
             "steps_per_second": round(campaign.steps_per_second, 1) if campaign else 0.0,
             "coverage": {"hsrp_cells_hit": len(cells & total), "hsrp_cells_total": len(total)},
         }
@@ -134,10 +142,19 @@ class GateReport:
                 )
             else:
                 lines.append(f"  SURVIVED {m['name']:<30} {m['seconds']:>6.2f} s")
+        if self.proofs:
+            lines.append("proofs (Z3, fast tier):")
+            for proof in self.proofs:
+                expected = property_named(proof.property).expected
+                verdict = "ok  " if as_expected(proof) else "FAIL"
+                lines.append(
+                    f"  {verdict} {proof.property:<20} {outcome(proof):<15} "
+                    f"(expected {expected}) {proof.seconds:6.2f} s"
+                )
         return "\n".join(lines)
 
     def junit_xml(self) -> str:
-        """JUnit XML: suites ``corpus``, ``campaign`` and ``mutants``."""
+        """JUnit XML: suites ``corpus``, ``campaign``, ``mutants`` and ``proofs``."""
         root = ElementTree.Element("testsuites", name="vpnha gate")
         corpus = ElementTree.SubElement(root, "testsuite", name="corpus")
         for item in self.corpus:
@@ -160,6 +177,17 @@ class GateReport:
             )
             if not result.killed:
                 ElementTree.SubElement(case, "failure", message="survived")
+        if self.proofs:
+            proofs = ElementTree.SubElement(root, "testsuite", name="proofs")
+            for proof in self.proofs:
+                case = ElementTree.SubElement(
+                    proofs, "testcase", name=proof.property, time=f"{proof.seconds:.3f}"
+                )
+                if not as_expected(proof):
+                    expected = property_named(proof.property).expected
+                    ElementTree.SubElement(
+                        case, "failure", message=f"{outcome(proof)}, expected {expected}"
+                    )
         for suite in root:
             cases = list(suite)
             suite.set("tests", str(len(cases)))
@@ -228,6 +256,7 @@ def run_gate(
     mutant_examples: int = 60,
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
+    proofs: bool = True,
 ) -> GateReport:
     """Run the three parts (see the module docstring); with ``workers`` > 1 the campaign
     and the mutant campaigns run in that many processes at once (each is still the same
@@ -238,6 +267,12 @@ def run_gate(
     for path in sorted(corpus.glob("*.itf.json")):
         report.corpus.append(_replay_file(path))
     say(f"corpus: {len(report.corpus)} traces replayed")
+    if proofs:
+        report.proofs = run_proofs(True, jobs=max(2, workers))
+        say(
+            f"proofs: {sum(1 for p in report.proofs if as_expected(p))}/{len(report.proofs)} "
+            "as expected"
+        )
     jobs: list[tuple[str | None, int]] = [(None, examples)]
     jobs += [(name, mutant_examples) for name in sorted(MUTANTS)]
     if workers > 1:

@@ -249,6 +249,8 @@ def test_gate_passes_and_writes_junit(tmp_path: object, capsys: pytest.CaptureFi
     assert all(m["killed"] for m in summary["mutants"])
     assert {i["name"] for i in summary["invariants"]} >= {"I1", "I3", "I9", "I10"}
     assert summary["coverage"]["hsrp_cells_total"] > 30
+    assert {p["property"] for p in summary["proofs"]} >= {"I1", "I3", "I3-naive", "I4"}
+    assert {p["result"] for p in summary["proofs"]} == {"proved", "counterexample"}
     root = ElementTree.parse(junit).getroot()
     assert root.tag == "testsuites"
     assert sum(int(s.get("failures", "0")) for s in root) == 0

@@ -64,7 +64,63 @@ SHORT_MS = st.integers(min_value=1, max_value=4_000)
 LONG_MS = st.integers(min_value=4_000, max_value=120_000)
 
 
-class ModelMachine(RuleBasedStateMachine):
+class _SharedRules(RuleBasedStateMachine):
+    """The operations both machines draw the same way; each machine's ``_do`` applies one
+    (to the model alone, or to the model and the implementation in lockstep)."""
+
+    def _do(self, operation: op.Operation) -> None:
+        raise NotImplementedError
+
+    @rule(router=ROUTERS)
+    def crash(self, router: int) -> None:
+        self._do(op.Crash(router=router))
+
+    @rule(router=ROUTERS)
+    def restart(self, router: int) -> None:
+        self._do(op.Restart(router=router))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_down(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceDown(router=router, side=side))
+
+    @rule(router=ROUTERS, side=SIDES)
+    def interface_up(self, router: int, side: GroupSide) -> None:
+        self._do(op.InterfaceUp(router=router, side=side))
+
+    @rule(side=SIDES)
+    def partition(self, side: GroupSide) -> None:
+        self._do(op.Partition(side=side))
+
+    @rule(side=SIDES)
+    def heal(self, side: GroupSide) -> None:
+        self._do(op.Heal(side=side))
+
+    @rule()
+    def ssp_cut(self) -> None:
+        self._do(op.SspCut())
+
+    @rule()
+    def ssp_silent(self) -> None:
+        self._do(op.SspSilent())
+
+    @rule()
+    def ssp_heal(self) -> None:
+        self._do(op.SspHeal())
+
+    @rule(pick=st.integers(min_value=0, max_value=2**20))
+    def replay_captured(self, pick: int) -> None:
+        self._do(op.ReplayCaptured(pick=pick))
+
+    @rule(router=ROUTERS, side=SIDES, preempt=st.booleans())
+    def set_preempt(self, router: int, side: GroupSide, preempt: bool) -> None:
+        self._do(op.SetPreempt(router=router, side=side, preempt=preempt))
+
+    @rule(router=ROUTERS)
+    def resync(self, router: int) -> None:
+        self._do(op.Resync(router=router))
+
+
+class ModelMachine(_SharedRules):
     """The model under every operation, with I1–I10 asserted."""
 
     CONFIG_PAIR: ClassVar[tuple[str, str] | None] = None
@@ -202,30 +258,6 @@ class ModelMachine(RuleBasedStateMachine):
 
     # --------------------------------------------------------------- faults
 
-    @rule(router=ROUTERS)
-    def crash(self, router: int) -> None:
-        self._do(op.Crash(router=router))
-
-    @rule(router=ROUTERS)
-    def restart(self, router: int) -> None:
-        self._do(op.Restart(router=router))
-
-    @rule(router=ROUTERS, side=SIDES)
-    def interface_down(self, router: int, side: GroupSide) -> None:
-        self._do(op.InterfaceDown(router=router, side=side))
-
-    @rule(router=ROUTERS, side=SIDES)
-    def interface_up(self, router: int, side: GroupSide) -> None:
-        self._do(op.InterfaceUp(router=router, side=side))
-
-    @rule(side=SIDES)
-    def partition(self, side: GroupSide) -> None:
-        self._do(op.Partition(side=side))
-
-    @rule(side=SIDES)
-    def heal(self, side: GroupSide) -> None:
-        self._do(op.Heal(side=side))
-
     def _in_flight(self) -> bool:
         return self.system is not None and bool(self.system.hsrp_in_flight)
 
@@ -243,18 +275,6 @@ class ModelMachine(RuleBasedStateMachine):
     @rule(index=st.integers(min_value=0, max_value=7), ms=st.integers(min_value=1, max_value=5000))
     def delay_hello(self, index: int, ms: int) -> None:
         self._do(op.DelayHello(index=index, ms=ms))
-
-    @rule()
-    def ssp_cut(self) -> None:
-        self._do(op.SspCut())
-
-    @rule()
-    def ssp_silent(self) -> None:
-        self._do(op.SspSilent())
-
-    @rule()
-    def ssp_heal(self) -> None:
-        self._do(op.SspHeal())
 
     @rule(ms=st.integers(min_value=0, max_value=2_500))
     def ssp_delay(self, ms: int) -> None:
@@ -305,27 +325,15 @@ class ModelMachine(RuleBasedStateMachine):
     def receive_traffic(self, packets: int, size: int) -> None:
         self._do(op.ReceiveTraffic(packets=packets, size=size))
 
-    @rule(pick=st.integers(min_value=0, max_value=2**20))
-    def replay_captured(self, pick: int) -> None:
-        self._do(op.ReplayCaptured(pick=pick))
-
     @rule(from_peer=st.booleans())
     def dpd(self, from_peer: bool) -> None:
         self._do(op.DpdProbe(from_peer=from_peer))
 
     # -------------------------------------------------------- administration
 
-    @rule(router=ROUTERS)
-    def resync(self, router: int) -> None:
-        self._do(op.Resync(router=router))
-
     @rule(router=ROUTERS, side=SIDES, priority=st.integers(min_value=1, max_value=255))
     def set_priority(self, router: int, side: GroupSide, priority: int) -> None:
         self._do(op.SetPriority(router=router, side=side, priority=priority))
-
-    @rule(router=ROUTERS, side=SIDES, preempt=st.booleans())
-    def set_preempt(self, router: int, side: GroupSide, preempt: bool) -> None:
-        self._do(op.SetPreempt(router=router, side=side, preempt=preempt))
 
     # ----------------------------------------------------------- composites
 
@@ -406,7 +414,7 @@ LAST_FAILURE: list[LockstepFailure] = []
 """The most recent failing example's run (a campaign reads it after Hypothesis reports)."""
 
 
-class LockstepMachine(RuleBasedStateMachine):
+class LockstepMachine(_SharedRules):
     """Model and implementation in lockstep: same operations, same invariants, agreeing views.
 
     After every step: I1–I9 on the model's observation and on the implementation's,
@@ -486,22 +494,6 @@ class LockstepMachine(RuleBasedStateMachine):
     def advance_long(self, ms: int) -> None:
         self._do(op.Advance(ms=ms))
 
-    @rule(router=ROUTERS)
-    def crash(self, router: int) -> None:
-        self._do(op.Crash(router=router))
-
-    @rule(router=ROUTERS)
-    def restart(self, router: int) -> None:
-        self._do(op.Restart(router=router))
-
-    @rule(router=ROUTERS, side=SIDES)
-    def interface_down(self, router: int, side: GroupSide) -> None:
-        self._do(op.InterfaceDown(router=router, side=side))
-
-    @rule(router=ROUTERS, side=SIDES)
-    def interface_up(self, router: int, side: GroupSide) -> None:
-        self._do(op.InterfaceUp(router=router, side=side))
-
     @rule()
     def establish(self) -> None:
         """A new SA pair, one millisecond after anything before it.
@@ -528,24 +520,12 @@ class LockstepMachine(RuleBasedStateMachine):
     def receive_traffic(self, packets: int, size: int) -> None:
         self._do(op.ReceiveTraffic(packets=packets, size=size))
 
-    @rule(pick=st.integers(min_value=0, max_value=2**20))
-    def replay_captured(self, pick: int) -> None:
-        self._do(op.ReplayCaptured(pick=pick))
-
     @rule(
         pick=st.integers(min_value=0, max_value=2**20),
         ahead=st.sampled_from([1, 2, 63, 64, 100, 500]),
     )
     def forge_captured(self, pick: int, ahead: int) -> None:
         self._do(op.ForgeCaptured(pick=pick, ahead=ahead))
-
-    @rule(side=SIDES)
-    def partition(self, side: GroupSide) -> None:
-        self._do(op.Partition(side=side))
-
-    @rule(side=SIDES)
-    def heal(self, side: GroupSide) -> None:
-        self._do(op.Heal(side=side))
 
     @precondition(lambda self: self.established > 0)
     @rule(
@@ -575,29 +555,9 @@ class LockstepMachine(RuleBasedStateMachine):
         self._do(op.ReceiveTraffic(packets=packets, size=64))
         self._do(op.Advance(ms=100))
 
-    @rule()
-    def ssp_cut(self) -> None:
-        self._do(op.SspCut())
-
-    @rule()
-    def ssp_silent(self) -> None:
-        self._do(op.SspSilent())
-
-    @rule()
-    def ssp_heal(self) -> None:
-        self._do(op.SspHeal())
-
     @rule(router=ROUTERS, side=SIDES, priority=st.sampled_from([1, 90, 100, 105, 110, 255]))
     def set_priority(self, router: int, side: GroupSide, priority: int) -> None:
         self._do(op.SetPriority(router=router, side=side, priority=priority))
-
-    @rule(router=ROUTERS, side=SIDES, preempt=st.booleans())
-    def set_preempt(self, router: int, side: GroupSide, preempt: bool) -> None:
-        self._do(op.SetPreempt(router=router, side=side, preempt=preempt))
-
-    @rule(router=ROUTERS)
-    def resync(self, router: int) -> None:
-        self._do(op.Resync(router=router))
 
     def _active_sa_ids(self) -> list[int]:
         if self.pair is None:

@@ -33,7 +33,7 @@ import signal
 import socket
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from ipaddress import IPv4Address
 from typing import Any, Final
 
@@ -68,6 +68,16 @@ def _udp_payload_seq(ip_packet: bytes) -> int | None:
     if len(ip_packet) < start + 8:
         return None
     return int.from_bytes(ip_packet[start : start + 8], "big")
+
+
+def _waiting(sock: socket.socket) -> Iterator[bytes]:
+    """Every datagram already queued on a non-blocking ``sock`` (stops on would-block or
+    on an error: the next readiness callback tries again)."""
+    while True:
+        try:
+            yield sock.recv(65535)
+        except OSError:  # BlockingIOError included
+            return
 
 
 class _Traffic:
@@ -214,13 +224,7 @@ class RemotePeer(_Traffic):
     def on_readable(self) -> None:
         """Log, decrypt and replay-check every datagram waiting."""
         now = self.clock.now()
-        while True:
-            try:
-                data = self.sock.recv(65535)
-            except BlockingIOError:
-                return
-            except OSError:
-                return
+        for data in _waiting(self.sock):
             if len(data) < 8:
                 self._refuse(now, 0, 0, "too-short")
                 continue
@@ -318,13 +322,7 @@ class LanHost(_Traffic):
     def on_readable(self) -> None:
         """Log every test packet that arrived from the remote host."""
         now = self.clock.now()
-        while True:
-            try:
-                data = self.sock.recv(65535)
-            except BlockingIOError:
-                return
-            except OSError:
-                return
+        for data in _waiting(self.sock):
             if self._plan.loopback:
                 seq = _udp_payload_seq(data)
             else:

@@ -5,8 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis.database import DirectoryBasedExampleDatabase
-from vpnha.properties.campaign import hunt, hunt_parallel, open_database
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from vpnha.properties.campaign import HuntResult, hunt, hunt_parallel, open_database
+
+
+def _random_hunt(database: ExampleDatabase | None) -> HuntResult:
+    """A random search for a seeded bug that takes a few examples to find."""
+    return hunt(
+        mutant="sadb-no-jump",
+        max_examples=40,
+        steps=30,
+        derandomize=False,
+        database=database,
+        shrink_budget_s=5,
+    )
 
 
 def test_open_database_understands_its_three_forms(tmp_path: Path) -> None:
@@ -22,24 +34,10 @@ def test_a_failure_found_once_is_tried_first_next_time(tmp_path: Path) -> None:
     """A random search stores its failing example; the next search (another random
     seed) replays it before generating anything and fails at once."""
     database = open_database(str(tmp_path / "db"))
-    first = hunt(
-        mutant="sadb-no-jump",
-        max_examples=40,
-        steps=30,
-        derandomize=False,
-        database=database,
-        shrink_budget_s=5,
-    )
+    first = _random_hunt(database)
     assert first.killed
     assert any(path.is_file() for path in (tmp_path / "db").rglob("*"))
-    second = hunt(
-        mutant="sadb-no-jump",
-        max_examples=40,
-        steps=30,
-        derandomize=False,
-        database=database,
-        shrink_budget_s=5,
-    )
+    second = _random_hunt(database)
     assert second.killed
     assert second.examples <= 2
 
@@ -54,25 +52,11 @@ def test_machines_share_failures_through_redis(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(
         redis.Redis, "from_url", classmethod(lambda cls, url: fakeredis.FakeRedis(server=server))
     )
-    found = hunt(
-        mutant="sadb-no-jump",
-        max_examples=40,
-        steps=30,
-        derandomize=False,
-        database=open_database("redis://ci-shared:6379/0"),
-        shrink_budget_s=5,
-    )
+    found = _random_hunt(open_database("redis://ci-shared:6379/0"))
     assert found.killed
     assert fakeredis.FakeRedis(server=server).keys(b"vpnha:*")
     # "Another machine": a fresh client on the same server finds it at once.
-    again = hunt(
-        mutant="sadb-no-jump",
-        max_examples=40,
-        steps=30,
-        derandomize=False,
-        database=open_database("redis://ci-shared:6379/0"),
-        shrink_budget_s=5,
-    )
+    again = _random_hunt(open_database("redis://ci-shared:6379/0"))
     assert again.killed
     assert again.examples <= 2
 

@@ -257,8 +257,8 @@ class IkeSaStore(Protocol):
         """A usable SA with this peer, the newest first, or None."""
         ...
 
-    def add_ike(self, params: NewIkeSa, now: int) -> None:
-        """Keep (and replicate) a new SA."""
+    def add_ike(self, params: NewIkeSa, now: int) -> bool:
+        """Keep (and replicate) a new SA; False when this router may not (not ACTIVE)."""
         ...
 
     def remove_ike(self, cookies: tuple[bytes, bytes], now: int) -> None:
@@ -293,12 +293,13 @@ class MemoryIkeStore:
                 return sa
         return None
 
-    def add_ike(self, params: NewIkeSa, now: int) -> None:
+    def add_ike(self, params: NewIkeSa, now: int) -> bool:
         """Keep it."""
         key = (params.initiator_cookie, params.responder_cookie)
         self.sas[key] = params
         self._dpd_out[key] = params.dpd_out
         self._dpd_in[key] = params.dpd_in
+        return True
 
     def remove_ike(self, cookies: tuple[bytes, bytes], now: int) -> None:
         """Forget it."""
@@ -923,7 +924,9 @@ class IkeEngine:
             local_port=exchange.local[1],
             peer_port=exchange.peer[1],
         )
-        self._store.add_ike(params, now)
+        if not self._store.add_ike(params, now):
+            self._drop(DropReason.NOT_ACTIVE, f"IKE SA with {exchange.peer[0]} not kept")
+            return
         self._note(f"main mode with {exchange.peer[0]}: QM_IDLE")
         self._events.append(Phase1Established(at_ms=now, params=params))
 

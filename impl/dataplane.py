@@ -8,7 +8,7 @@ replication protects; the ESP contexts (:mod:`vpnha.impl.esp`) only do the
 cryptography. So:
 
 - **Outbound.** The ACTIVE pair of the crypto map entry towards the peer is asked
-  for one sequence number (``send_outbound``). A grant reserves ``first_seq``; the
+  for one sequence number (``next_outbound_seq``). A grant reserves it; the
   pair's :class:`EspOutboundSA` is advanced to it (forward only) and handed to the
   forwarder, which encapsulates at once. A refusal becomes :class:`Withheld`:
   held back (the standby has not confirmed enough), or exhausted / spent, which
@@ -25,6 +25,11 @@ cryptography. So:
 
 When several ACTIVE pairs serve one entry and peer (a rekey overlap), the one that
 expires last is used for outbound traffic.
+
+Lookups are remembered until the database's ``generation`` moves (an SA added,
+removed or flagged for a rekey, or a role change): the pair and its contexts per
+(entry, peer) and per inbound SPI, so a packet costs the database no search and no
+record read.
 """
 
 from __future__ import annotations
@@ -88,25 +93,36 @@ class _Contexts:
     inbound: EspInboundSA
 
 
-class _Gate:
-    """The database's window as the forwarder's inbound gate for one SA pair."""
+_Route = tuple[int, _Contexts | None]
+"""An outbound lookup's answer: the pair's id and its ESP contexts (None: unsupported)."""
 
-    __slots__ = ("_db", "_sa_id")
+
+class _Gate:
+    """The database's window as the forwarder's inbound gate for one SA pair.
+
+    A gate is handed out with a lookup that was valid for the database's generation it
+    remembers; while the generation holds, its SA exists (no per-packet lookup).
+    """
+
+    __slots__ = ("_db", "_generation", "_sa_id")
 
     def __init__(self, db: SaDatabase, sa_id: int) -> None:
         self._db = db
         self._sa_id = sa_id
+        self._generation = db.generation
 
     def check(self, seq: int) -> ForwardDropReason | None:
-        if self._db.ipsec_sa(self._sa_id) is None:
+        db = self._db
+        if db.generation != self._generation and db.ipsec_sa(self._sa_id) is None:
             return ForwardDropReason.UNKNOWN_SPI
-        verdict = self._db.inbound_check(self._sa_id, seq, 0)
+        verdict = db.inbound_check(self._sa_id, seq, 0)
         return None if verdict is TrafficVerdict.ACCEPTED else VERDICT_DROPS[verdict]
 
     def accept(self, seq: int, size: int, now: int) -> ForwardDropReason | None:
-        if self._db.ipsec_sa(self._sa_id) is None:
+        db = self._db
+        if db.generation != self._generation and db.ipsec_sa(self._sa_id) is None:
             return ForwardDropReason.UNKNOWN_SPI
-        verdict = self._db.accept_inbound(self._sa_id, seq, size, now)
+        verdict = db.accept_inbound(self._sa_id, seq, size, now)
         return None if verdict is TrafficVerdict.ACCEPTED else VERDICT_DROPS[verdict]
 
 
@@ -121,9 +137,11 @@ class SadbSaTable:
         self._unsupported_packets = 0
         self._inbound: dict[int, InboundSa | Withheld | None] = {}
         self._inbound_generation = -1
-        self._outbound_ids: dict[tuple[str, int, IPv4Address], int] = {}
-        """The pair last chosen per (map, entry, peer), valid while the SA set is unchanged."""
+        self._routes: dict[tuple[str, int, IPv4Address], _Route | None] = {}
+        """The pair chosen per (map, entry, peer), valid while the SA set is unchanged."""
         self._generation = -1
+        self._last: tuple[CryptoMapEntry, IPv4Address, _Route | None] | None = None
+        """The last lookup by identity of its entry and peer (hashing an address is slow)."""
 
     @property
     def unsupported_packets(self) -> int:
@@ -136,20 +154,29 @@ class SadbSaTable:
         self, entry: CryptoMapEntry, peer: IPv4Address, size: int, now: int
     ) -> EspOutboundSA | Withheld | None:
         """The ACTIVE pair's outbound context with one sequence number reserved, or why not."""
-        sa = self._outbound_pair(entry, peer)
-        if sa is None:
+        db = self._db
+        if db.generation != self._generation:
+            self._routes.clear()
+            self._last = None
+            self._generation = db.generation
+        last = self._last
+        if last is not None and last[0] is entry and last[1] is peer:
+            route = last[2]
+        else:
+            route = self._route(entry, peer)
+            self._last = (entry, peer, route)
+        if route is None:
             return None
-        contexts = self._contexts_of(sa)
+        sa_id, contexts = route
         if contexts is None:
             self._unsupported_packets += 1
             return None
-        grant = self._db.send_outbound(sa.sa_id, 1, size, now)
-        if not grant.count:
-            reason = grant.reason or TrafficVerdict.HELD_BACK
-            return Withheld(reason=VERDICT_DROPS[reason], rekey=reason in _REKEY_VERDICTS)
+        seq = db.next_outbound_seq(sa_id, size, now)
+        if isinstance(seq, TrafficVerdict):
+            return Withheld(reason=VERDICT_DROPS[seq], rekey=seq in _REKEY_VERDICTS)
         outbound = contexts.outbound
-        if outbound.next_seq < grant.first_seq:
-            outbound.advance_to(grant.first_seq)
+        if outbound.next_seq < seq:
+            outbound.advance_to(seq)
         return outbound
 
     def inbound_sa(self, spi: int) -> InboundSa | Withheld | None:
@@ -213,25 +240,15 @@ class SadbSaTable:
             del self._contexts[sa_id]
         self._unsupported = {i for i in self._unsupported if self._db.ipsec_sa(i) is not None}
 
-    def _outbound_pair(self, entry: CryptoMapEntry, peer: IPv4Address) -> IpsecSaPair | None:
+    def _route(self, entry: CryptoMapEntry, peer: IPv4Address) -> _Route | None:
+        """The pair for (entry, peer) in the current generation, with its ESP contexts."""
         key = (entry.name, entry.seq, peer)
-        known = self._outbound_ids.get(key)
-        if known is not None:
-            sa = self._db.ipsec_sa(known)
-            if (
-                sa is not None
-                and sa.status is HaStatus.ACTIVE
-                and not sa.rekey_needed
-                and self._db.generation == self._generation
-            ):
-                return sa
+        if key in self._routes:
+            return self._routes[key]
         best = self._scan_outbound(entry, peer)
-        self._generation = self._db.generation
-        if best is None:
-            self._outbound_ids.pop(key, None)
-        else:
-            self._outbound_ids[key] = best.sa_id
-        return best
+        route = None if best is None else (best.sa_id, self._contexts_of(best))
+        self._routes[key] = route
+        return route
 
     def _scan_outbound(self, entry: CryptoMapEntry, peer: IPv4Address) -> IpsecSaPair | None:
         best: IpsecSaPair | None = None

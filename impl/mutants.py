@@ -71,6 +71,16 @@ MUTANTS: Final[dict[str, str]] = {
     "forward-cleartext-without-sa": (
         "forwarding: protected traffic with no SA is sent in the clear instead of dropped"
     ),
+    "ike-dpd-no-jump": (
+        "IKE: a takeover promotes IKE SA copies without jumping DPD_OUT ahead (a number reused)"
+    ),
+    "ike-phase1-iv-not-replicated": (
+        "IKE: the standby's copy lacks the last phase-1 CBC block (its phase-2 IVs are wrong)"
+    ),
+    "ike-message-id-counter": (
+        "IKE: message ids count up from 1 per router instead of being drawn (a new active "
+        "reuses the old one's)"
+    ),
 }
 """Every seeded bug: name -> what is wrong."""
 

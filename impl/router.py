@@ -39,10 +39,29 @@ from .config.schema import DEFAULT_SSP_KEY, InterfaceConfig
 from .dataplane import SadbSaTable
 from .entropy import Entropy
 from .errors import LocalProtocolError
-from .forward import Action, DeliverLan, Forwarder, NeedSa, SendClear, SendEsp
+from .forward import (
+    Action,
+    DeliverIke,
+    DeliverLan,
+    Forwarder,
+    NeedSa,
+    SendClear,
+    SendEsp,
+    slot_setters,
+)
 from .hsrp import HsrpEvent, HsrpGroup, HsrpGroupConfig, HsrpState
 from .hsrp.core import GratuitousArpNeeded
-from .sadb import IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
+from .ike.core import (
+    NAT_T_PORT,
+    NON_ESP_MARKER,
+    IkeEngine,
+    IkeEvent,
+    IpsecSaNegotiated,
+    PeerDeleted,
+)
+from .ike.policy import PROTO_ESP
+from .ike.store import SadbIkeStore
+from .sadb import HaStatus, IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
 from .ssp.core import (
     Closed,
     Established,
@@ -55,6 +74,7 @@ from .ssp.core import (
 from .ssp.core import Event as SspConnEvent
 from .ssp.messages import CounterUpdate, IkeSaAdd, IpsecSaAdd, Message, RoleChange, SaDelete
 from .ssp.wire import DeviceRole as WireRole
+from .ssp.wire import Doi
 from .vam import CryptoEngine, Refusal
 
 __all__ = [
@@ -69,6 +89,7 @@ __all__ = [
     "RouterEvent",
     "SendGratuitousArp",
     "SendHsrp",
+    "SendIke",
     "SendLan",
     "SendOutsideClear",
     "SendUdp4500",
@@ -349,6 +370,20 @@ class SendUdp4500:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SendIke:
+    """Send an IKE datagram from the outside virtual IP (UDP 500, or 4500 after NAT-T)."""
+
+    src_port: int
+    """500 or 4500."""
+    dst: IPv4Address
+    """The remote IKE peer."""
+    dst_port: int
+    """The peer's port."""
+    payload: bytes
+    """The UDP payload (the ISAKMP message, after the non-ESP marker on 4500)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SendOutsideClear:
     """Forward an unprotected IPv4 packet out of the outside interface."""
 
@@ -412,6 +447,7 @@ Output = (
     SendHsrp
     | SendGratuitousArp
     | SendUdp4500
+    | SendIke
     | SendOutsideClear
     | SendLan
     | RequestSa
@@ -433,6 +469,14 @@ class SspEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class IkeReport:
+    """Something the IKE engine reported (for logs, timelines and the lab's figures)."""
+
+    event: IkeEvent
+    """The engine's event (its ``at_ms`` says when)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Takeover:
     """The SA database took over (device role became ACTIVE)."""
 
@@ -442,7 +486,7 @@ class Takeover:
     """Which copies were promoted and which discarded."""
 
 
-Event = RouterEvent | SspEvent | Takeover
+Event = RouterEvent | SspEvent | Takeover | IkeReport
 """Everything :meth:`Router.next_event` returns."""
 
 
@@ -487,6 +531,7 @@ class Router:
         ssp_retry_ms: int = DEFAULT_SSP_RETRY_MS,
         latency_allowance_ms: int = DEFAULT_LATENCY_ALLOWANCE_MS,
         hsrp_entropy: Entropy | None = None,
+        negotiate: bool = False,
     ) -> None:
         self._core = RouterCore(config, entropy=entropy, now=now, hsrp_entropy=hsrp_entropy)
         self._config = config
@@ -528,11 +573,21 @@ class Router:
             replay_intervals=dict(config.crypto_map_ha),
         )
         self._table = SadbSaTable(self._db, entropy)
+        # The core keeps its two speakers for life: the data path reads them directly.
+        self._outside = outside = self._core.group(Side.OUTSIDE)
+        inside = self._core.group(Side.INSIDE)
         self._forwarder = Forwarder(
             config,
             sa_table=self._table,
-            outside_active=lambda: self._core.group(Side.OUTSIDE).state is HsrpState.ACTIVE,
-            inside_active=lambda: self._core.group(Side.INSIDE).state is HsrpState.ACTIVE,
+            outside_active=lambda: outside.state is HsrpState.ACTIVE,
+            inside_active=lambda: inside.state is HsrpState.ACTIVE,
+        )
+        self._negotiate = negotiate
+        vip = outside.virtual_ip
+        self._ike = (
+            IkeEngine(config, entropy, SadbIkeStore(self._db), local_address=vip)
+            if vip is not None
+            else None
         )
         self._outputs: list[Output] = []
         self._events: deque[Event] = deque()
@@ -624,7 +679,7 @@ class Router:
 
     def outside_virtual_ip(self) -> IPv4Address | None:
         """The outside group's virtual IP."""
-        return self._core.group(Side.OUTSIDE).virtual_ip
+        return self._outside.virtual_ip
 
     # --- the sans-IO surface -----------------------------------------------------------
 
@@ -647,6 +702,7 @@ class Router:
             self._db.get_timer(),
             self._retry_at,
             self._conn.get_timer() if self._conn is not None else None,
+            self._ike.get_timer() if self._ike is not None else None,
         ):
             if candidate is not None and (deadline is None or candidate < deadline):
                 deadline = candidate
@@ -663,6 +719,11 @@ class Router:
         if deadline is not None and deadline <= now:
             self._db.expire(now)
             self._table.forget_missing()
+        if self._ike is not None:
+            deadline = self._ike.get_timer()
+            if deadline is not None and deadline <= now:
+                self._ike.handle_timer(now)
+                self._drain_ike(now)
         self._after(now)
 
     def receive_hsrp(self, side: Side, data: bytes, src: IPv4Address, now: int) -> None:
@@ -672,13 +733,47 @@ class Router:
 
     def receive_lan(self, ip_packet: bytes, now: int) -> None:
         """An IPv4 packet from the LAN to forward (clear or ESP)."""
-        self._forward(self._forwarder.from_lan(ip_packet, now))
+        self._forward(self._forwarder.from_lan(ip_packet, now), now)
         self._after_traffic()
 
     def receive_udp4500(self, payload: bytes, src: IPv4Address, now: int) -> None:
         """A UDP 4500 payload from ``src`` on the outside (ESP, IKE or a NAT keepalive)."""
-        self._forward(self._forwarder.from_outside(payload, src, now))
-        self._after_traffic()
+        actions = self._forwarder.from_outside(payload, src, now)
+        self._forward(actions, now)
+        if actions and type(actions[0]) is DeliverIke:
+            self._after(now)  # IKE may have armed a timer or changed the database
+        else:
+            self._after_traffic()
+
+    def receive_ike(
+        self, payload: bytes, src: IPv4Address, src_port: int, dst_port: int, now: int
+    ) -> None:
+        """A UDP datagram for the outside virtual IP's port 500 (or an IKE one for 4500)."""
+        if self._ike is None:
+            return
+        vip = self._outside.virtual_ip
+        assert vip is not None  # the engine exists only with one
+        self._ike.receive(payload, src=(src, src_port), dst=(vip, dst_port), now=now)
+        self._drain_ike(now)
+        self._after(now)
+
+    def send_dpd(self, now: int, cookies: tuple[bytes, bytes] | None = None) -> bool:
+        """Send R-U-THERE on the IKE SA with these cookies, or on each ACTIVE one (False:
+        none sent: no such SA, a probe still pending, or the number held back)."""
+        if self._ike is None:
+            return False
+        sent = False
+        for sa in self._db.ike_sas(HaStatus.ACTIVE):
+            if cookies is None or sa.cookies == cookies:
+                sent |= self._ike.send_dpd(sa.cookies, now)
+        self._drain_ike(now)
+        self._after(now)
+        return sent
+
+    @property
+    def ike(self) -> IkeEngine | None:
+        """The IKE engine (None when the outside interface has no virtual IP)."""
+        return self._ike
 
     def interface_down(self, side: Side, now: int) -> None:
         """An interface went down (tracking, HSRP disable)."""
@@ -697,6 +792,14 @@ class Router:
         return result
 
     def delete_sa(self, sa_id: int, now: int) -> bool:
+        """Delete SA pair ``sa_id`` (``clear crypto sa``); IKE tells the peer."""
+        sa = self._db.ipsec_sa(sa_id)
+        if sa is not None and self._ike is not None and self._db.is_active:
+            self._ike.send_delete(PROTO_ESP, (sa.inbound_spi.to_bytes(4, "big"),), sa.peer, now)
+            self._drain_ike(now)
+        return self._delete_sa(sa_id, now)
+
+    def _delete_sa(self, sa_id: int, now: int) -> bool:
         """Delete an SA pair (IKE delete or ``clear crypto sa``); False if unknown."""
         done = self._db.delete(sa_id, now)
         self._table.forget_missing()
@@ -715,11 +818,15 @@ class Router:
         self._core.group(side).set_preempt(preempt, now)
         self._after(now)
 
-    def request_resync(self, now: int) -> bool:
-        """``clear crypto sa ha standby resync``; False (nothing done) on the ACTIVE router."""
+    def request_resync(self, now: int, *, ike: bool = True) -> bool:
+        """``clear crypto sa ha standby resync`` and (``ike``) ``clear crypto isakmp ha
+        standby resync``: the standby's IPsec and IKE copies are cleared and the active
+        is asked for both again; False (nothing done) on the ACTIVE router."""
         if self._db.is_active:
             return False
         self._db.request_resync(now)
+        if ike:
+            self._db.request_resync(now, Doi.IKE)
         self._after(now)
         return True
 
@@ -836,26 +943,27 @@ class Router:
             if data:
                 self._outputs.append(SspWrite(data=data, connection=self._conn_id))
 
-    def _forward(self, actions: list[Action]) -> None:
+    def _forward(self, actions: list[Action], now: int) -> None:
         for action in actions:
             if isinstance(action, SendEsp):
-                vip = self.outside_virtual_ip()
+                vip = self._outside.virtual_ip
                 if vip is None:
                     continue
                 self._outputs.append(
-                    SendUdp4500(
-                        src=vip,
-                        dst=action.peer,
-                        spi=action.spi,
-                        seq=action.seq,
-                        payload=action.udp_payload,
-                    )
+                    _send_udp4500(vip, action.peer, action.spi, action.seq, action.udp_payload)
                 )
             elif isinstance(action, SendClear):
                 self._outputs.append(SendOutsideClear(ip_packet=action.ip_packet))
             elif isinstance(action, DeliverLan):
-                self._outputs.append(SendLan(ip_packet=action.ip_packet))
+                self._outputs.append(_send_lan(action.ip_packet))
             elif isinstance(action, NeedSa):
+                if self._negotiate and self._ike is not None:
+                    # Only the ACTIVE router negotiates: one that is taking over (role
+                    # INIT, copies not yet promoted) would give the peer an IKE SA that
+                    # it cannot keep, and the peer would replace the replicated one.
+                    if self._db.is_active and self._ike.initiate(action.peer, now):
+                        self._drain_ike(now)
+                    continue
                 self._outputs.append(
                     RequestSa(
                         crypto_map=action.entry.name,
@@ -863,7 +971,40 @@ class Router:
                         peer=action.peer,
                     )
                 )
-            # DeliverIke: no IKE core yet (issue 7); the forwarder counted it.
+            elif isinstance(action, DeliverIke) and self._ike is not None:
+                vip = self._outside.virtual_ip
+                assert vip is not None
+                self._ike.receive(
+                    NON_ESP_MARKER + action.ike_message,
+                    src=(action.src, NAT_T_PORT),
+                    dst=(vip, NAT_T_PORT),
+                    now=now,
+                )
+                self._drain_ike(now)
+
+    def _drain_ike(self, now: int) -> None:
+        """Send what the IKE engine queued; install and delete what it negotiated."""
+        engine = self._ike
+        if engine is None:
+            return
+        for datagram in engine.datagrams_to_send():
+            self._outputs.append(
+                SendIke(
+                    src_port=datagram.src[1],
+                    dst=datagram.dst[0],
+                    dst_port=datagram.dst[1],
+                    payload=datagram.payload,
+                )
+            )
+        while (event := engine.next_event()) is not None:
+            self._events.append(IkeReport(event=event))
+            if isinstance(event, IpsecSaNegotiated) and self._db.is_active:
+                self._db.add_ipsec_pair(event.params, now)
+            elif isinstance(event, PeerDeleted) and event.protocol == PROTO_ESP:
+                spis = {int.from_bytes(spi, "big") for spi in event.spis}
+                for sa in self._db.ipsec_sas(HaStatus.ACTIVE):
+                    if sa.inbound_spi in spis or sa.outbound_spi in spis:
+                        self._delete_sa(sa.sa_id, now)
 
     def _after(self, now: int) -> None:
         """Drain every part's events, run the glue, collect the outputs."""
@@ -894,9 +1035,18 @@ class Router:
 
         Traffic changes no HSRP or SSP connection state, so the full ``_after`` pass is
         not needed; the database may have queued counter updates and a spent SA may
-        have brought its deadline forward.
+        have brought its deadline forward. Every other input flushes the connection
+        before it returns, so only what the database queues now can be waiting in it.
         """
-        self._flush_ssp()
+        messages = self._db.messages_to_send()
+        if messages:
+            conn = self._conn
+            if conn is not None and conn.established:
+                for message in messages:
+                    self._send(message)
+                data = conn.data_to_send()
+                if data:
+                    self._outputs.append(SspWrite(data=data, connection=self._conn_id))
         db_deadline = self._db.get_timer()
         if db_deadline is not None and (self._deadline is None or db_deadline < self._deadline):
             self._deadline = db_deadline
@@ -960,6 +1110,33 @@ class Router:
                 self._end_connection(now, event.reason)
                 return True
         return progressed
+
+
+_new_record = object.__new__
+_set_udp_src, _set_udp_dst, _set_udp_spi, _set_udp_seq, _set_udp_payload = slot_setters(
+    SendUdp4500, "src", "dst", "spi", "seq", "payload"
+)
+(_set_lan_packet,) = slot_setters(SendLan, "ip_packet")
+
+
+def _send_udp4500(
+    src: IPv4Address, dst: IPv4Address, spi: int, seq: int, payload: bytes
+) -> SendUdp4500:
+    """``SendUdp4500(src=..., dst=..., spi=..., seq=..., payload=...)``, built per packet."""
+    output: SendUdp4500 = _new_record(SendUdp4500)
+    _set_udp_src(output, src)
+    _set_udp_dst(output, dst)
+    _set_udp_spi(output, spi)
+    _set_udp_seq(output, seq)
+    _set_udp_payload(output, payload)
+    return output
+
+
+def _send_lan(ip_packet: bytes) -> SendLan:
+    """``SendLan(ip_packet=...)``, built per packet."""
+    output: SendLan = _new_record(SendLan)
+    _set_lan_packet(output, ip_packet)
+    return output
 
 
 def _config_error(config: RouterConfig, message: str) -> ConfigError:

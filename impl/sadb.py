@@ -116,6 +116,19 @@ when a jump lands past it, the SA carries no more outbound traffic and is flagge
 "rekey needed". **Lifetimes** are absolute instants and are replicated as such (never
 extended); an SA whose octets reach its kilobyte lifetime is spent and deleted at the
 next ``expire``.
+
+**The per-packet path.** ``next_outbound_seq``, ``inbound_check`` and ``accept_inbound``
+run for every packet. The four counters of an ACTIVE SA then live in a small mutable
+``_Traffic`` beside its frozen record, with lines derived from the record: the hold-back
+limits, 2^32 − 1, the lifetime, and the value at which ``_queue_updates`` would send a
+COUNTER_UPDATE. A packet inside every line moves those counters and nothing else; any
+other packet takes the full path. Before anything else reads or changes the records
+(views, SSP messages, role and connection changes, expiry) the counters are written
+back and the lines dropped, to be derived anew at the next packet: a public method
+that changes records starts with ``_begin_change``, one that only reads them with
+``_fold`` (or ``_fold_all``). An SA is queued for ``_queue_updates`` when a counter
+reaches its due value, so what is replicated, and when, is what marking it after
+every packet gave.
 """
 
 from __future__ import annotations
@@ -575,6 +588,47 @@ class _Remnant:
     """Counter values (internal units) when it was discarded."""
 
 
+_UNBOUNDED: Final = 1 << 96
+"""Stands for "no limit" in :class:`_Traffic` (above any count an SA can reach)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _Traffic:
+    """The per-packet state of one ACTIVE IPsec SA pair: its four counters, and the lines
+    up to which a packet needs no other look at the record.
+
+    The data path moves these instead of copying the frozen record per packet; ``_fold``
+    writes them back into it. Every line is derived from the record when this is built,
+    and it is dropped whenever anything but traffic changes the record, so a line is
+    never stale. A packet that would cross a line takes the full path.
+    """
+
+    outbound_seq: int
+    """OUT."""
+    inbound_right_edge: int
+    """IN."""
+    inbound_bitmap: int
+    """The replay bitmap of IN's window."""
+    bytes_used: int
+    """BYTES."""
+    outbound_stop: int
+    """Highest OUT a packet may reach here: below 2^32 − 1 and the hold-back line."""
+    inbound_stop: int
+    """Highest sequence number accepted here: 2^32 − 1 or the hold-back line."""
+    bytes_stop: int
+    """Highest BYTES a packet may reach here: below the lifetime, at the hold-back line."""
+    outbound_due: int
+    """OUT at which a COUNTER_UPDATE falls due (_UNBOUNDED: none is sent)."""
+    inbound_due: int
+    """IN at which a COUNTER_UPDATE falls due (_UNBOUNDED: none is sent)."""
+    bytes_due: int
+    """BYTES at which a COUNTER_UPDATE falls due (_UNBOUNDED: none is sent)."""
+    plain_inbound: bool
+    """No seeded bug is on that changes how an inbound packet is recorded."""
+    dirty: bool = False
+    """The counters moved since they were last written into the record."""
+
+
 _K = TypeVar("_K")
 _Handler = Callable[["SaDatabase", Message, int, int], None]
 
@@ -660,6 +714,10 @@ class SaDatabase:
         self._degraded_copies: set[_Key] = set()
         self._remnants: dict[_Key, _Remnant] = {}
         self._moved: set[_Key] = set()
+        # The per-packet path (see ``_Traffic``) and what is derived from the records.
+        self._traffic: dict[int, _Traffic] = {}
+        self._timer: int | None = None
+        self._timer_known = False
         # Counters.
         self._outbound_held: dict[TrafficVerdict, int] = {}
         self._inbound_dropped: dict[TrafficVerdict, int] = {}
@@ -695,7 +753,8 @@ class SaDatabase:
 
     @property
     def generation(self) -> int:
-        """Changes whenever an IPsec SA is added or removed or the router changes role.
+        """Changes whenever an IPsec SA is added, removed or flagged "rekey needed", or the
+        router changes role.
 
         A reader that caches lookups (the data path's SA table) re-reads when it moves.
         """
@@ -746,10 +805,12 @@ class SaDatabase:
 
     def ipsec_sa(self, sa_id: int) -> IpsecSaPair | None:
         """The IPsec SA pair ``sa_id`` (ACTIVE or copy), or None."""
+        self._fold(sa_id)
         return self._ipsec.get(sa_id)
 
     def ipsec_sas(self, status: HaStatus | None = None) -> tuple[IpsecSaPair, ...]:
         """IPsec SA pairs by id (``show crypto ipsec sa [standby]``); None = all."""
+        self._fold_all()
         return tuple(
             sa for _, sa in sorted(self._ipsec.items()) if status is None or sa.status is status
         )
@@ -847,6 +908,7 @@ class SaDatabase:
         The pair is replicated at once when the full copy has been sent on this
         connection; otherwise it is not held back (no standby copy exists).
         """
+        self._begin_change()
         self._require_active("add an IPsec SA")
         sa_id = self._new_id(self._ipsec)
         refusal = self._engine.try_install(sa_id, params.transforms)
@@ -884,6 +946,7 @@ class SaDatabase:
 
     def add_ike_sa(self, params: NewIkeSa, now: int) -> IkeSa:
         """Install a newly established IKE SA (ACTIVE only); replicated like an IPsec pair."""
+        self._begin_change()
         self._require_active("add an IKE SA")
         sa_id = self._new_id(self._ike)
         sa = IkeSa(
@@ -919,6 +982,7 @@ class SaDatabase:
         An ACTIVE pair's delete is replicated when replicating; either way the SA is
         remembered until its expiry so that no later add brings it back (DESIGN I6).
         """
+        self._begin_change()
         sa = self._ipsec.get(sa_id)
         if sa is None:
             return False
@@ -928,6 +992,7 @@ class SaDatabase:
 
     def delete_ike(self, sa_id: int, now: int) -> bool:
         """Delete IKE SA ``sa_id`` (ACTIVE or copy); False if unknown."""
+        self._begin_change()
         sa = self._ike.get(sa_id)
         if sa is None:
             return False
@@ -937,6 +1002,7 @@ class SaDatabase:
 
     def expire(self, now: int) -> list[tuple[Doi, int]]:
         """Delete every SA whose lifetime ended (expiry <= now, or octets spent)."""
+        self._begin_change()
         gone: list[tuple[Doi, int]] = []
         for sa in list(self._ipsec.values()):
             if sa.expiry_ms <= now or sa.spent:
@@ -955,16 +1021,47 @@ class SaDatabase:
 
     def get_timer(self) -> int | None:
         """When ``expire`` must next be called, ms; None when no SA is held."""
-        deadlines = [sa.expiry_ms for sa in self._ipsec.values()]
-        deadlines += [sa.expiry_ms for sa in self._ike.values()]
-        deadlines += self._spent_at.values()
-        return min(deadlines, default=None)
+        if not self._timer_known:
+            # Remembered until the records change (``_begin_change``) or an SA is spent:
+            # the router asks after every packet.
+            deadlines = [sa.expiry_ms for sa in self._ipsec.values()]
+            deadlines += [sa.expiry_ms for sa in self._ike.values()]
+            deadlines += self._spent_at.values()
+            self._timer = min(deadlines, default=None)
+            self._timer_known = True
+        return self._timer
 
     # --- data plane --------------------------------------------------------------------
 
     def outbound_allowance(self, sa_id: int, packets: int, size: int) -> int:
         """How many of ``packets`` packets of ``size`` octets may be sent now (no change)."""
+        self._fold(sa_id)
         return self._outbound_allowance(self._ipsec_or_raise(sa_id), packets, size)[0]
+
+    def next_outbound_seq(self, sa_id: int, size: int, now: int) -> int | TrafficVerdict:
+        """``send_outbound`` for one packet of ``size`` octets: its sequence number, or
+        the verdict that held it back (counted the same way).
+
+        The per-packet path: while the packet stays inside the lines of the SA's
+        ``_Traffic`` only the counters move; anything else goes to ``send_outbound``.
+        """
+        traffic = self._traffic.get(sa_id) or self._start_traffic(sa_id)
+        if traffic is not None and size >= 0:
+            seq = traffic.outbound_seq + 1
+            used = traffic.bytes_used + size
+            if seq <= traffic.outbound_stop and used <= traffic.bytes_stop:
+                # The grant send_outbound would make: below 2^32 − 1 and every hold-back
+                # line, the lifetime not reached (so no rekey flag and nothing spent).
+                traffic.outbound_seq = seq
+                traffic.bytes_used = used
+                traffic.dirty = True
+                if seq >= traffic.outbound_due or used >= traffic.bytes_due:
+                    self._moved.add((Doi.IPSEC, sa_id))
+                return seq
+        grant = self.send_outbound(sa_id, 1, size, now)
+        if grant.count:
+            return grant.first_seq
+        return grant.reason or TrafficVerdict.HELD_BACK
 
     def send_outbound(self, sa_id: int, packets: int, size: int, now: int) -> OutboundGrant:
         """Take sequence numbers for up to ``packets`` packets of ``size`` octets each.
@@ -972,10 +1069,12 @@ class SaDatabase:
         The rest are held back and counted by reason (hold-back, rekey needed,
         lifetime, standby copy).
         """
+        self._fold(sa_id)
         sa = self._ipsec_or_raise(sa_id)
         granted, reason = self._outbound_allowance(sa, packets, size)
         first = sa.outbound_seq + 1
         if granted:
+            self._traffic.pop(sa_id, None)  # the record moves on: the lines are derived anew
             sa = replace(
                 sa,
                 outbound_seq=sa.outbound_seq + granted,
@@ -998,11 +1097,16 @@ class SaDatabase:
 
         Call it before the ICV check; call ``accept_inbound`` once the ICV verified.
         """
+        traffic = self._traffic.get(sa_id) or self._start_traffic(sa_id)
+        if traffic is not None and self._plain_new_packet(traffic, seq, size):
+            return TrafficVerdict.ACCEPTED
+        self._fold(sa_id)
         sa = self._ipsec_or_raise(sa_id)
         verdict = self._inbound_verdict(sa, seq, size)
         if verdict is not TrafficVerdict.ACCEPTED:
             _bump(self._inbound_dropped, verdict)
         elif mutants.active("esp-window-before-icv"):
+            self._traffic.pop(sa_id, None)
             edge, bitmap = _advance_window(
                 sa.inbound_right_edge, sa.inbound_bitmap, seq, self._window_mask, self._window
             )
@@ -1012,8 +1116,30 @@ class SaDatabase:
 
     def accept_inbound(self, sa_id: int, seq: int, size: int, now: int) -> TrafficVerdict:
         """Record an authenticated inbound packet: window, edge, octets; refusals counted."""
+        traffic = self._traffic.get(sa_id) or self._start_traffic(sa_id)
+        if traffic is not None and self._plain_new_packet(traffic, seq, size):
+            # The window moves as _advance_window moves it; the lifetime is not reached.
+            edge = traffic.inbound_right_edge
+            if seq > edge:
+                shift = seq - edge
+                traffic.inbound_bitmap = (
+                    ((traffic.inbound_bitmap << shift) | 1) & self._window_mask
+                    if shift < self._window
+                    else 1
+                )
+                traffic.inbound_right_edge = seq
+            else:
+                traffic.inbound_bitmap |= 1 << (edge - seq)
+            used = traffic.bytes_used + size
+            traffic.bytes_used = used
+            traffic.dirty = True
+            if seq >= traffic.inbound_due or used >= traffic.bytes_due:
+                self._moved.add((Doi.IPSEC, sa_id))
+            return TrafficVerdict.ACCEPTED
+        self._fold(sa_id)
         sa = self._ipsec_or_raise(sa_id)
         if mutants.active("esp-window-before-icv"):  # the check already moved the window
+            self._traffic.pop(sa_id, None)
             self._ipsec[sa_id] = sa = replace(sa, bytes_used=sa.bytes_used + size)
             self._note_spent(sa, now)
             return TrafficVerdict.ACCEPTED
@@ -1021,6 +1147,7 @@ class SaDatabase:
         if verdict is not TrafficVerdict.ACCEPTED:
             _bump(self._inbound_dropped, verdict)
             return verdict
+        self._traffic.pop(sa_id, None)
         edge, bitmap = _advance_window(
             sa.inbound_right_edge, sa.inbound_bitmap, seq, self._window_mask, self._window
         )
@@ -1069,6 +1196,7 @@ class SaDatabase:
         The glue then sends ROLE(ACTIVE) asking for an answer: the full copy goes out
         when the other end's ROLE comes back (proof that it is alive).
         """
+        self._begin_change()
         if self._active:
             return TakeoverReport()
         self._generation += 1
@@ -1149,7 +1277,7 @@ class SaDatabase:
                 ike,
                 status=HaStatus.ACTIVE,
                 stale=False,
-                dpd_out=ike.dpd_out + DPD_JUMP,
+                dpd_out=ike.dpd_out + (0 if mutants.active("ike-dpd-no-jump") else DPD_JUMP),
                 dpd_out_sync=_NO_SYNC,
                 dpd_in_sync=_NO_SYNC,
             )
@@ -1170,6 +1298,7 @@ class SaDatabase:
         When connected, its counters are announced (queued for ``messages_to_send``);
         the glue sends its ROLE message after them.
         """
+        self._begin_change()
         if not self._active:
             return
         self._generation += 1
@@ -1209,6 +1338,7 @@ class SaDatabase:
         ``peer_incarnation`` is the number the other end drew at boot (from its HELLO);
         None = unknown, and then an SA it does not announce is taken as forgotten.
         """
+        self._begin_change()
         self._connected = True
         self._peer_incarnation = peer_incarnation
         self.ssp_heard(now)
@@ -1223,6 +1353,7 @@ class SaDatabase:
 
     def ssp_disconnected(self, now: int) -> None:
         """The SSP connection is gone; floors stay (nothing is lifted by a timeout)."""
+        self._begin_change()
         self._connected = False
         self._reset_connection()
 
@@ -1244,6 +1375,7 @@ class SaDatabase:
         """
         if self._active:
             raise LocalProtocolError("only a standby asks the active for a resync")
+        self._begin_change()
         if doi is Doi.IPSEC:
             for sa in list(self._ipsec.values()):
                 if sa.status is HaStatus.STANDBY:
@@ -1274,7 +1406,8 @@ class SaDatabase:
 
     def messages_to_send(self) -> list[Message]:
         """Everything queued for the other end, then the counter updates now due."""
-        if self._connected and self._active and self._replicating:
+        if self._moved and self._connected and self._active and self._replicating:
+            self._begin_change()
             self._queue_updates()
         out, self._outbox = self._outbox, []
         return out
@@ -1284,6 +1417,7 @@ class SaDatabase:
         self.ssp_heard(now)
         if message.TYPE in IGNORED_MESSAGES:
             return
+        self._begin_change()
         handler = _MESSAGE_RULES[(self._active, message.TYPE)]
         handler(self, message, seq, now)
 
@@ -1403,7 +1537,11 @@ class SaDatabase:
             skeyid_d=message.skeyid_d,
             skeyid_a=message.skeyid_a,
             skeyid_e=message.skeyid_e,
-            last_phase1_cbc_block=message.last_phase1_cbc_block,
+            last_phase1_cbc_block=(
+                b""
+                if mutants.active("ike-phase1-iv-not-replicated")
+                else message.last_phase1_cbc_block
+            ),
             message_ids=message.message_ids,
             dpd_out=dpd_out,
             dpd_in=dpd_in,
@@ -1596,11 +1734,91 @@ class SaDatabase:
         sa = self._ipsec[sa_id]
         if not sa.rekey_needed:
             self._ipsec[sa_id] = replace(sa, rekey_needed=True)
+            self._generation += 1  # it carries no more outbound traffic
             self._count["rekey_needed"] += 1
 
     def _note_spent(self, sa: IpsecSaPair, now: int) -> None:
         if sa.spent and sa.sa_id not in self._spent_at:
             self._spent_at[sa.sa_id] = now
+            self._timer_known = False
+
+    def _begin_change(self) -> None:
+        """Anything but the per-packet path is about to read or change the records: write
+        the traffic counters back, and forget what was derived from the records."""
+        if self._traffic:
+            self._fold_all()
+            self._traffic.clear()
+        self._timer_known = False
+
+    def _fold(self, sa_id: int) -> None:
+        """Write the traffic counters of ``sa_id`` into its record (they stay in use)."""
+        traffic = self._traffic.get(sa_id)
+        if traffic is not None and traffic.dirty:
+            self._ipsec[sa_id] = replace(
+                self._ipsec[sa_id],
+                outbound_seq=traffic.outbound_seq,
+                inbound_right_edge=traffic.inbound_right_edge,
+                inbound_bitmap=traffic.inbound_bitmap,
+                bytes_used=traffic.bytes_used,
+            )
+            traffic.dirty = False
+
+    def _fold_all(self) -> None:
+        for sa_id in self._traffic:
+            self._fold(sa_id)
+
+    def _start_traffic(self, sa_id: int) -> _Traffic | None:
+        """The per-packet state of ``sa_id`` from its record; None unless it is ACTIVE."""
+        sa = self._ipsec.get(sa_id)
+        if sa is None or sa.status is not HaStatus.ACTIVE:
+            return None
+        out_limit = self.limit(sa, CounterKind.OUTBOUND_SEQ)
+        in_limit = self.limit(sa, CounterKind.INBOUND_EDGE)
+        bytes_limit = self.limit(sa, CounterKind.BYTES)
+        traffic = _Traffic(
+            outbound_seq=sa.outbound_seq,
+            inbound_right_edge=sa.inbound_right_edge,
+            inbound_bitmap=sa.inbound_bitmap,
+            bytes_used=sa.bytes_used,
+            outbound_stop=min(SEQ_MAX - 1, _UNBOUNDED if out_limit is None else out_limit),
+            inbound_stop=min(SEQ_MAX, _UNBOUNDED if in_limit is None else in_limit),
+            bytes_stop=min(
+                sa.lifetime_bytes - 1, _UNBOUNDED if bytes_limit is None else bytes_limit
+            ),
+            outbound_due=self._update_due(sa, CounterKind.OUTBOUND_SEQ),
+            inbound_due=self._update_due(sa, CounterKind.INBOUND_EDGE),
+            bytes_due=self._update_due(sa, CounterKind.BYTES),
+            # These seeded bugs live on the full path (inbound_check, accept_inbound):
+            # with one on, every inbound packet takes it.
+            plain_inbound=not (
+                mutants.active("esp-window-before-icv")
+                or mutants.active("sadb-inbound-bytes-not-counted")
+            ),
+        )
+        self._traffic[sa_id] = traffic
+        return traffic
+
+    def _plain_new_packet(self, traffic: _Traffic, seq: int, size: int) -> bool:
+        """Whether the full path would accept this inbound packet and only move the window
+        and the octets: no seeded bug on the inbound path, a sequence number right of the
+        window or unseen inside it, every line kept, the lifetime not reached."""
+        if not (
+            traffic.plain_inbound
+            and 0 < seq <= traffic.inbound_stop
+            and size >= 0
+            and traffic.bytes_used + size <= traffic.bytes_stop
+        ):
+            return False
+        offset = traffic.inbound_right_edge - seq
+        return offset < 0 or (offset < self._window and not (traffic.inbound_bitmap >> offset) & 1)
+
+    def _update_due(self, sa: IpsecSaPair, kind: CounterKind) -> int:
+        """The value of ``kind`` at which ``_queue_ipsec_updates`` sends a COUNTER_UPDATE."""
+        sync = _ipsec_sync(sa, kind)
+        jump = self.jump(sa, kind)
+        if sync.last_sent is None or (kind is CounterKind.INBOUND_EDGE and jump == 0):
+            return _UNBOUNDED
+        return sync.last_sent + max(1, _ceil_half(jump))
 
     def _outbound_allowance(
         self, sa: IpsecSaPair, packets: int, size: int

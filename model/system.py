@@ -276,6 +276,8 @@ class System:
     """Cluster → peer packets the peer refused as replays."""
     dpd_sent: list[tuple[int, int, int]] = field(default_factory=list)
     """(time, IKE id, R-U-THERE number) the cluster sent (I8)."""
+    dpd_completed: int = 0
+    """DPD exchanges (either direction) that got their R-U-THERE-ACK."""
     delivered_to_remote: int = 0
     delivered_to_lan: int = 0
     cleartext_leaked: int = 0
@@ -1783,6 +1785,7 @@ def _dpd(system: System, *, from_peer: bool) -> None:
         # The peer's own R-U-THERE numbers: accepted if newer (RFC 3706 §5.5); not replicated
         # ahead because rejecting the peer's probe would make it declare us dead.
         router.ike[ike.ike_id] = replace(ike, dpd_in=ike.dpd_in + 1)
+        system.dpd_completed += 1
         return
     room = _headroom(ike.dpd_out, system.jump(Kind.DPD_OUT))
     if room == 0:
@@ -1791,4 +1794,5 @@ def _dpd(system: System, *, from_peer: bool) -> None:
     seq = ike.dpd_out.value + 1
     router.ike[ike.ike_id] = replace(ike, dpd_out=replace(ike.dpd_out, value=seq))
     system.dpd_sent.append((system.now, ike.ike_id, seq))
+    system.dpd_completed += 1  # the peer answers every R-U-THERE that reaches it
     _maybe_update(system, index, ike.ike_id, Kind.DPD_OUT)

@@ -11,6 +11,7 @@ addressing a capture on each segment would show:
 - gratuitous ARP: an ARP reply broadcast by the virtual MAC for the virtual IP;
 - ESP in UDP 4500 (RFC 3948, UDP checksum 0) between the outside virtual IP (virtual
   MAC) and the remote peer;
+- IKE: UDP 500, or UDP 4500 with the non-ESP marker once NAT traversal moved it;
 - LAN and cleartext traffic: the IPv4 packets as they were forwarded;
 - SSP: the routers' TCP connection on the inside segment (client port 40000 + the
   connection number, server port the configured one), with handshake, data in the
@@ -56,6 +57,7 @@ PEER_MAC: Final = bytes.fromhex("0200000000fe")
 LAN_HOST_MAC: Final = bytes.fromhex("0200000000fd")
 SSP_CLIENT_PORT_BASE: Final = 40000
 NATT_PORT: Final = 4500
+IKE_PORT: Final = 500
 HSRP_PORT: Final = 1985
 
 
@@ -95,10 +97,10 @@ class _Frames:
             return [ethernet_for_ipv4(udp, packet.src_mac, multicast_mac())]
         if kind == "garp":
             return [_arp_reply(packet.src_mac, packet.src)]
-        if kind == "esp":
-            udp = ipv4_udp(
-                packet.src, packet.dst, NATT_PORT, NATT_PORT, packet.payload, checksum=False
-            )
+        if kind in ("esp", "ike"):
+            # IKE goes on 500 until NAT traversal moves it to 4500 behind the non-ESP marker.
+            port = NATT_PORT if kind == "esp" or packet.payload[:4] == bytes(4) else IKE_PORT
+            udp = ipv4_udp(packet.src, packet.dst, port, port, packet.payload, checksum=False)
             from_peer = packet.sender == "peer"
             src_mac = PEER_MAC if from_peer else self.outside_vmac
             dst_mac = self.outside_vmac if from_peer else PEER_MAC

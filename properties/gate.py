@@ -253,7 +253,7 @@ def run_gate(
     corpus: Path,
     examples: int = 60,
     steps: int = 30,
-    mutant_examples: int = 60,
+    mutant_examples: int = 150,
     progress: Callable[[str], None] | None = None,
     workers: int = 1,
     proofs: bool = True,

@@ -88,6 +88,23 @@ class LabFigures:
     """Stand-in IKE negotiations after the first."""
     cleartext_permit_sent: int
     """Protected packets a router sent in the clear (I9)."""
+    peer: str = "own"
+    """The remote peer: ``own`` (the project's ESP code) or ``strongswan``."""
+    peer_replay_failures: int = 0
+    """strongSwan: inbound ESP packets it refused ("sequence number verification failed")."""
+    peer_new_sas: int = 0
+    """strongSwan: IKE or CHILD SAs beyond the first and the rekeys the lab asked for,
+    and re-authentications (the document's promise: none)."""
+    peer_deletes: int = 0
+    """strongSwan: DELETEs sent or received before the lab stopped it."""
+    peer_dpd_failures: int = 0
+    """strongSwan: peers it declared dead by DPD."""
+    dpd_answered_after_takeover: int = 0
+    """R-U-THEREs from the peer that a router answered after the crash."""
+    dpd_acked_by_peer: int = 0
+    """Our R-U-THEREs after the crash that the peer acknowledged."""
+    rekey_after_takeover: bool = False
+    """strongSwan: every CHILD rekey after a takeover was answered by the new active."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,18 +149,36 @@ def _lost(sent: int, received: Iterable[int]) -> int:
     return sent - len(got)
 
 
+def _quiet_after(obs: LabObservation, instant: int) -> int | None:
+    """Start of the first traffic pause after ``instant`` (a gap window ends there)."""
+    starts = [start for start, _ in obs.quiet if start >= instant]
+    return min(starts) if starts else None
+
+
+def _ike_events(obs: LabObservation, kind: str, after_ms: int) -> int:
+    return sum(
+        1
+        for status in obs.statuses.values()
+        for event in status.get("ike", {}).get("events", [])
+        if event.get("kind") == kind and int(event.get("at_ms", 0)) > after_ms
+    )
+
+
 def lab_figures(obs: LabObservation) -> LabFigures:
     """The figures of one run."""
     peer, lan = obs.peer, obs.lan
     to_remote = [row for row in peer.get("received", []) if row[3] >= 0]
     remote_times = sorted(row[0] for row in to_remote)
     lan_times = sorted(row[0] for row in lan.get("received", []))
-    gap = _longest_gap(remote_times, obs.kill_ms, obs.restart_ms or None)
-    gap_lan = _longest_gap(lan_times, obs.kill_ms, obs.restart_ms or None)
+    ends = [t for t in (obs.restart_ms or None, _quiet_after(obs, obs.kill_ms)) if t]
+    end = min(ends) if ends else None
+    gap = _longest_gap(remote_times, obs.kill_ms, end)
+    gap_lan = _longest_gap(lan_times, obs.kill_ms, end)
     if obs.kill_ms and not any(t > obs.kill_ms for t in remote_times):
         gap = max(gap, obs.traffic_stop_ms - obs.kill_ms)
-    preempt_gap = _longest_gap(remote_times, obs.restart_ms, None) if obs.restart_ms else 0
-    preempt_gap_lan = _longest_gap(lan_times, obs.restart_ms, None) if obs.restart_ms else 0
+    preempt_end = _quiet_after(obs, obs.restart_ms) if obs.restart_ms else None
+    preempt_gap = _longest_gap(remote_times, obs.restart_ms, preempt_end) if obs.restart_ms else 0
+    preempt_gap_lan = _longest_gap(lan_times, obs.restart_ms, preempt_end) if obs.restart_ms else 0
     wire = Counter((row[1], row[2]) for row in peer.get("seen", []))
     reused_wire = sum(1 for count in wire.values() if count > 1)
     tx_runs = [run for logs in obs.wire_logs.values() for run in logs.get("tx", [])]
@@ -185,15 +220,49 @@ def lab_figures(obs: LabObservation) -> LabFigures:
         replays_sent=obs.replays_sent,
         jump_dropped=max(0, router_replay_drops - obs.replays_sent + replays_delivered),
         replays_delivered=replays_delivered,
-        renegotiations=max(0, obs.negotiations - 1),
         cleartext_permit_sent=cleartext,
+        **({"renegotiations": max(0, obs.negotiations - 1)} | _strongswan_figures(obs)),
     )
+
+
+def _strongswan_figures(obs: LabObservation) -> dict[str, Any]:
+    """The figures the real peer's log gives (the peer's own view of the failover)."""
+    if obs.peer_kind != "strongswan":
+        return {}
+    log = obs.strongswan
+    new_sas = (
+        max(0, int(log.get("ike_sa_established", 0)) - 1)
+        + max(0, int(log.get("child_sa_established", 0)) - 1 - len(obs.rekeys))
+        + int(log.get("reauth_started", 0))
+        + int(log.get("reauth_detected", 0))
+    )
+    deletes = sum(
+        int(log.get(key, 0))
+        for key in (
+            "ike_delete_sent",
+            "ike_delete_received",
+            "child_delete_sent",
+            "child_delete_received",
+        )
+    )
+    return {
+        "peer": "strongswan",
+        "peer_replay_failures": len(log.get("replay_failures", [])),
+        "peer_new_sas": new_sas,
+        "peer_deletes": deletes,
+        "peer_dpd_failures": int(log.get("dpd_timeouts", 0)),
+        "dpd_answered_after_takeover": _ike_events(obs, "dpd-answered", obs.kill_ms),
+        "dpd_acked_by_peer": _ike_events(obs, "dpd-acked", obs.kill_ms),
+        "rekey_after_takeover": bool(obs.rekeys) and all(r["ok"] for r in obs.rekeys),
+        "renegotiations": new_sas,
+    }
 
 
 def lab_checks(obs: LabObservation, figures: LabFigures) -> list[LabCheck]:
     """Every invariant and goal of the run, held or not."""
     bound = figures.hold_ms + figures.hello_ms
-    checks = [
+    checks = _strongswan_checks(figures) if figures.peer == "strongswan" else []
+    checks += [
         LabCheck(
             name="I3 no (SPI, seq) transmitted twice",
             ok=figures.seq_reused == 0,
@@ -212,8 +281,8 @@ def lab_checks(obs: LabObservation, figures: LabFigures) -> list[LabCheck]:
         ),
         LabCheck(
             name="peer refused no replay",
-            ok=figures.replay_refused == 0,
-            detail=f"{figures.replay_refused} refused as replays",
+            ok=figures.replay_refused == 0 and figures.peer_replay_failures == 0,
+            detail=f"{figures.replay_refused + figures.peer_replay_failures} refused as replays",
         ),
         LabCheck(
             name="I9 no protected cleartext",
@@ -267,6 +336,40 @@ def lab_checks(obs: LabObservation, figures: LabFigures) -> list[LabCheck]:
     return checks
 
 
+def _strongswan_checks(figures: LabFigures) -> list[LabCheck]:
+    """What an unmodified strongSwan must not notice (issue 7's promise)."""
+    return [
+        LabCheck(
+            name="strongSwan: no new IKE or CHILD SA, no re-authentication",
+            ok=figures.peer_new_sas == 0,
+            detail=f"{figures.peer_new_sas} new SAs beyond the rekeys asked for",
+        ),
+        LabCheck(
+            name="strongSwan: no DELETE",
+            ok=figures.peer_deletes == 0,
+            detail=f"{figures.peer_deletes} DELETEs sent or received",
+        ),
+        LabCheck(
+            name="strongSwan: no DPD failure",
+            ok=figures.peer_dpd_failures == 0,
+            detail=f"{figures.peer_dpd_failures} peers declared dead",
+        ),
+        LabCheck(
+            name="strongSwan: CHILD rekey answered by the router that took over",
+            ok=figures.rekey_after_takeover,
+            detail="answered" if figures.rekey_after_takeover else "not answered",
+        ),
+        LabCheck(
+            name="DPD answered both ways after the takeover",
+            ok=figures.dpd_answered_after_takeover > 0 and figures.dpd_acked_by_peer > 0,
+            detail=(
+                f"{figures.dpd_answered_after_takeover} of the peer's R-U-THEREs answered, "
+                f"{figures.dpd_acked_by_peer} of ours acknowledged"
+            ),
+        ),
+    ]
+
+
 def lab_json(obs: LabObservation, figures: LabFigures, checks: list[LabCheck]) -> dict[str, Any]:
     """One JSON object: the figures, the verdicts, and where the run happened."""
     return {
@@ -278,6 +381,8 @@ def lab_json(obs: LabObservation, figures: LabFigures, checks: list[LabCheck]) -
         "first_active": obs.hostnames[obs.first_active] if obs.first_active >= 0 else None,
         "preempt_expected": obs.preempt_expected,
         "peer_refused": obs.peer.get("refused", {}),
+        "strongswan": obs.strongswan,
+        "rekeys": obs.rekeys,
         "checks": [asdict(check) for check in checks],
     }
 
@@ -316,6 +421,17 @@ def render_lab(obs: LabObservation, figures: LabFigures, checks: list[LabCheck])
         f"  attacker's replays delivered     {figures.replays_delivered:>7} of "
         f"{figures.replays_sent}",
         f"  renegotiations                   renegotiations {figures.renegotiations:>6}",
+    ]
+    if figures.peer == "strongswan":
+        lines += [
+            f"  strongSwan replay failures       {figures.peer_replay_failures:>7}",
+            f"  strongSwan new SAs / DELETEs     {figures.peer_new_sas} / {figures.peer_deletes}",
+            f"  strongSwan DPD failures          peer_dpd_failures {figures.peer_dpd_failures}",
+            f"  DPD after the takeover           answered {figures.dpd_answered_after_takeover}, "
+            f"acknowledged {figures.dpd_acked_by_peer}",
+            f"  CHILD rekey after the takeover   {figures.rekey_after_takeover!s:>7}",
+        ]
+    lines += [
         "",
         "Checks:",
     ]

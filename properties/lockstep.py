@@ -174,8 +174,10 @@ class LockstepPair:
             case op.InterfaceUp(router=router, side=side):
                 history.disturbed_ms = self.now
                 return lambda w: w.interface_up(router, _SIDES[side])
-            case op.Establish(spi_in=spi_in, spi_out=spi_out):
-                return lambda w: w.establish_sa(spi_in=spi_in, spi_out=spi_out)
+            case op.Establish(spi_in=spi_in, spi_out=spi_out, cookie_i=ci, cookie_r=cr):
+                return lambda w: w.establish_sa(spi_in=spi_in, spi_out=spi_out, cookies=(ci, cr))
+            case op.DpdProbe(from_peer=from_peer):
+                return lambda w: w.dpd(from_peer=from_peer)
             case op.SendTraffic(packets=packets, size=size):
                 self._note_traffic()
                 return lambda w: w.lan_send(packets, size)
@@ -296,6 +298,7 @@ def differences(
                 impl.delivered_to_remote,
             ),
             "packets the peer refused as replays": (model.peer_refused, impl.peer_refused),
+            "DPD exchanges answered": (model.dpd_completed, impl.dpd_completed),
         }
         found += [f"{key}: model {m!r}, impl {i!r}" for key, (m, i) in traffic.items() if m != i]
     for index in (0, 1):
@@ -324,4 +327,25 @@ def differences(
                 for key in fa
                 if fa[key] != fb.get(key)
             ]
+        found += _ike_differences(name, left, right, counters=counters)
+    return found
+
+
+def _ike_differences(name: str, left: RouterObs, right: RouterObs, *, counters: bool) -> list[str]:
+    """IKE SAs matched by CKY-I (the harness hands both sides the same cookies)."""
+    found: list[str] = []
+    model_ike = {ike.ike_id: ike for ike in left.ike}
+    impl_ike = {ike.ike_id: ike for ike in right.ike}
+    for ike_id in sorted(model_ike.keys() | impl_ike.keys()):
+        label = f"{name} IKE SA {ike_id:#x}"
+        m, i = model_ike.get(ike_id), impl_ike.get(ike_id)
+        if m is None or i is None:
+            found.append(f"{label}: held on the {'model' if i is None else 'impl'} only")
+            continue
+        fields: list[tuple[str, object, object]] = [("status", m.status, i.status)]
+        if m.status == "STANDBY":
+            fields.append(("usable", not m.stale, not i.stale))
+        if counters:
+            fields.append(("DPD_OUT", m.dpd_out, i.dpd_out))
+        found += [f"{label} {key}: model {a!r}, impl {b!r}" for key, a, b in fields if a != b]
     return found

@@ -430,6 +430,8 @@ class LockstepMachine(_SharedRules):
         self.watches = (ContinuityWatch(), ContinuityWatch())
         self.observed: tuple[Observation, Observation] | None = None
         self.established = 0
+        self.cookies = 0
+        """The last CKY-I handed out (each new IKE SA gets the next)."""
         self.operations: list[op.Operation] = []
         self.latency_ms = 1
         self.seed = 1
@@ -494,23 +496,51 @@ class LockstepMachine(_SharedRules):
     def advance_long(self, ms: int) -> None:
         self._do(op.Advance(ms=ms))
 
-    @rule()
-    def establish(self) -> None:
+    @rule(reuse=st.booleans())
+    def establish(self, reuse: bool = True) -> None:
         """A new SA pair, one millisecond after anything before it.
+
+        Under the newest IKE SA the router answering for the outside virtual IP holds
+        ACTIVE (``reuse``: Quick Mode only), else under a new one (Main Mode first). A new
+        IKE SA always gets cookies never used before, as real ones are: two IKE SAs
+        with one cookie pair (one on each router after a split) would be one SA to the
+        model and two to the peer.
 
         Outbound traffic uses the newest pair (the model: the last negotiated; the
         implementation: the one that expires last, a replicated absolute instant). Two
         negotiations in the same millisecond have no defined order, so the harness
         spaces them.
         """
+        assert self.pair is not None
         self.established += 1
         base = 0x1000 + 2 * self.established
         self._do(op.Advance(ms=1))
+        model = self.pair.model
+        owner = model.owner(GroupSide.OUTSIDE)
+        held = (
+            [k for k, ike in model.routers[owner].ike.items() if ike.status.value == "ACTIVE"]
+            if owner is not None
+            else []
+        )
+        if reuse and held:
+            cookie = max(held)
+        else:
+            self.cookies += 1
+            cookie = self.cookies
         self._do(
             op.Establish(
-                sa_id=self.established, spi_in=base, spi_out=base + 1, cookie_i=1, cookie_r=2
+                sa_id=self.established,
+                spi_in=base,
+                spi_out=base + 1,
+                cookie_i=cookie,
+                cookie_r=cookie + 0x10000,
             )
         )
+
+    @rule(from_peer=st.booleans())
+    def dpd(self, from_peer: bool) -> None:
+        """A DPD exchange on the newest IKE SA of the router answering for the outside VIP."""
+        self._do(op.DpdProbe(from_peer=from_peer))
 
     @rule(packets=st.integers(min_value=1, max_value=30), size=SIZES)
     def send_traffic(self, packets: int, size: int) -> None:
@@ -592,6 +622,25 @@ class LockstepMachine(_SharedRules):
         self._do(op.Crash(router=failed))
         wait = before_model.config.hold_ms + before_model.config.hello_ms + extra
         self._do(op.Advance(ms=wait))
+
+    @precondition(_has_active)
+    @rule(
+        first=st.booleans(),
+        then=st.booleans(),
+        settle=st.integers(min_value=20, max_value=500),
+        extra=st.integers(min_value=0, max_value=500),
+    )
+    def dpd_across_failover(self, first: bool, then: bool, settle: int, extra: int) -> None:
+        """The IKE SA life cycle across a takeover: an SA (a new one if the ACTIVE router
+        holds no IKE SA), a DPD exchange (``first``: from the peer), the ACTIVE router
+        crashes, and after hold + hello another DPD exchange on the same IKE SA — now
+        with the router that took over from its replicated copy (DPD numbers, message
+        ids, the phase-2 IV must all carry on)."""
+        self.establish()
+        self._do(op.Advance(ms=settle))
+        self._do(op.DpdProbe(from_peer=first))
+        self.fail_active(extra)
+        self._do(op.DpdProbe(from_peer=then))
 
     @rule(
         packets=st.integers(min_value=1, max_value=20),

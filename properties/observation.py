@@ -184,6 +184,8 @@ class Observation:
     """Last time anything changed HSRP's inputs."""
     boot_ms: tuple[int, int]
     config: ConfigFacts
+    dpd_completed: int = 0
+    """DPD exchanges (either direction) whose R-U-THERE-ACK came back."""
 
     def router(self, index: int) -> RouterObs:
         """Router 0 or 1."""
@@ -311,6 +313,7 @@ def observe_model(system: msys.System) -> Observation:
             for r in system.accepted
         ),
         dpd_sent=tuple(system.dpd_sent),
+        dpd_completed=system.dpd_completed,
         cleartext_leaked=system.cleartext_leaked,
         peer_refused=system.peer_refused,
         delivered_to_lan=system.delivered_to_lan,
@@ -428,7 +431,7 @@ def _impl_router(world: World, index: int) -> RouterObs:
     )
     ike = tuple(
         IkeObs(
-            ike_id=sa.sa_id,
+            ike_id=int.from_bytes(sa.initiator_cookie, "big"),
             status=sa.status.name,
             stale=sa.status is ImplHaStatus.STANDBY and not db.promotable(sa, now),
             dpd_out=sa.dpd_out,
@@ -561,7 +564,8 @@ def observe_world(world: World) -> Observation:
         routers=(_impl_router(world, 0), _impl_router(world, 1)),
         transmitted=_runs(world.transmitted),
         accepted=_runs(world.accepted_by_router),
-        dpd_sent=(),
+        dpd_sent=tuple(world.dpd_by_cluster),
+        dpd_completed=world.dpd_completed,
         cleartext_leaked=world.stats.cleartext_leaked,
         peer_refused=world.stats.peer_refused,
         delivered_to_lan=world.stats.delivered_to_lan,

@@ -60,14 +60,24 @@ from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.esp import Drop, EspInboundSA, EspOutboundSA, build_ipv4, build_udp
 from vpnha.impl.hsrp import HsrpState
 from vpnha.impl.hsrp.core import StateChanged, virtual_mac
+from vpnha.impl.ike.core import (
+    NAT_T_PORT,
+    DpdAnswered,
+    IkeEngine,
+    IpsecSaNegotiated,
+    MemoryIkeStore,
+)
+from vpnha.impl.ike.mirror import mirror_config
 from vpnha.impl.router import (
     GroupEvent,
+    IkeReport,
     Output,
     RequestSa,
     RoleChanged,
     Router,
     SendGratuitousArp,
     SendHsrp,
+    SendIke,
     SendLan,
     SendOutsideClear,
     SendUdp4500,
@@ -259,6 +269,7 @@ class World:
         answer_sa_requests: bool = True,
         host_latency_ms: int | None = None,
         hsrp_jitter: bool = True,
+        stand_in_ike: bool = False,
     ) -> None:
         self.now = now
         self.latency_ms = latency_ms
@@ -331,6 +342,23 @@ class World:
         outside = configs[0].outside_interface()
         vip = outside.standby_groups[0].virtual_ip if outside is not None else None
         self._vip = vip if vip is not None else IPv4Address(0)
+        self.stand_in_ike = stand_in_ike
+        """True: ``establish_sa`` hands out drawn keys (no IKE on the wire); False: the
+        peer runs the IKE engine against the router's (Main Mode, Quick Mode, DPD)."""
+        self.peer_ike_store = MemoryIkeStore()
+        self.peer_ike = IkeEngine(
+            mirror_config(configs[0]),
+            SeededEntropy(seed * 7919 + 29),
+            self.peer_ike_store,
+            local_address=self._peer,
+        )
+        """The remote peer's IKE (the mirror of router 1's crypto configuration)."""
+        self._to_peer: list[SendIke] = []
+        self.dpd_by_cluster: list[tuple[int, int, int]] = []
+        """(time, IKE id = CKY-I as an integer, number) of every R-U-THERE a router sent
+        (I8 on the implementation's side)."""
+        self.dpd_completed = 0
+        """DPD exchanges (either direction) whose R-U-THERE-ACK came back."""
         for index in (0, 1):
             self._boot(index)
 
@@ -581,6 +609,7 @@ class World:
                     router.delete_sa(sa.sa_id, self.now)
                     self._deleted[sa.sa_id] = "unacked"
                     self._collect(index)
+                    self._ike_pump()
                     self.peer_sas.pop(spi_in, None)
                     self.events.append((self.now, self.name(index), f"SA {sa.sa_id} deleted"))
                     return True
@@ -589,7 +618,11 @@ class World:
     # --- IKE stand-in --------------------------------------------------------------------
 
     def establish_sa(
-        self, *, spi_in: int | None = None, spi_out: int | None = None
+        self,
+        *,
+        spi_in: int | None = None,
+        spi_out: int | None = None,
+        cookies: tuple[int, int] | None = None,
     ) -> IpsecSaPair | None:
         """Negotiate an SA pair between the peer and the router that answers for the
         outside virtual IP, if it is ACTIVE (None otherwise: the peer's IKE reaches
@@ -604,8 +637,196 @@ class World:
         router = self._slots[index].router
         if router is None or not router.sadb.is_active:
             return None
-        return self._negotiate(
-            index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
+        if self.stand_in_ike or router.ike is None:
+            return self._negotiate(
+                index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
+            )
+        return self._establish_with_ike(
+            index, router, router.ike, spi_in=spi_in, spi_out=spi_out, cookies=cookies
+        )
+
+    def _establish_with_ike(
+        self,
+        index: int,
+        router: Router,
+        engine: IkeEngine,
+        *,
+        spi_in: int | None,
+        spi_out: int | None,
+        cookies: tuple[int, int] | None,
+    ) -> IpsecSaPair | None:
+        """The peer negotiates with the router on the wire: Quick Mode under the IKE SA
+        with CKY-I ``cookies[0]`` if the router holds it ACTIVE, else Main Mode first.
+        Every value the harness chose (SPIs, cookies, DPD's first number 0) is handed
+        to the two engines; the exchange runs at this instant."""
+        rng = self._entropy
+        spi_in = spi_in if spi_in is not None else 0x1000 + rng.randbelow(0xFFFF_0000)
+        spi_out = spi_out if spi_out is not None else 0x1000 + rng.randbelow(0xFFFF_0000)
+        if cookies is None:
+            cookies = (1 + rng.randbelow(0xFFFF_FFFF), 1 + rng.randbelow(0xFFFF_FFFF))
+        cookie_i, cookie_r = (c.to_bytes(8, "big") for c in cookies)
+        engine.hints.spis.append(spi_in)
+        self.peer_ike.hints.spis.append(spi_out)
+        held = next(
+            (
+                sa.cookies
+                for sa in router.sadb.ike_sas(HaStatus.ACTIVE)
+                if sa.initiator_cookie == cookie_i
+                and self.peer_ike_store.ike_by_cookies(sa.cookies) is not None
+            ),
+            None,
+        )
+        if held is not None:
+            self.peer_ike.start_quick_mode(held, self.now)
+        else:
+            # The harness reuses cookie values where the model reuses IKE ids: whatever
+            # either side remembers of an earlier SA with these cookies is gone.
+            self.peer_ike.forget((cookie_i, cookie_r))
+            self.peer_ike_store.remove_ike((cookie_i, cookie_r), self.now)
+            engine.forget((cookie_i, cookie_r))
+            engine.hints.cookies.append(cookie_r)
+            engine.hints.dpd_starts.append(0)
+            self.peer_ike.hints.cookies.append(cookie_i)
+            self.peer_ike.hints.dpd_starts.append(0)
+            self.peer_ike.start_main_mode(self._vip, self.now)
+        self._ike_pump()
+        for hints in (engine.hints, self.peer_ike.hints):  # unused ones must not linger
+            hints.spis.clear()
+            hints.cookies.clear()
+            hints.dpd_starts.clear()
+        for sa in router.sadb.ipsec_sas(HaStatus.ACTIVE):
+            if sa.inbound_spi == spi_in and sa.outbound_spi == spi_out:
+                return sa
+        self.events.append((self.now, self.name(index), "IKE negotiation failed"))
+        return None
+
+    def dpd(self, *, from_peer: bool) -> bool:
+        """A DPD exchange on the newest (highest CKY-I) IKE SA the outside virtual IP's
+        owner holds ACTIVE: R-U-THERE from the peer, or from that router (False: none)."""
+        index = self.vip_owner(Side.OUTSIDE)
+        router = self._slots[index].router if index is not None else None
+        if index is None or router is None or router.ike is None:
+            return False
+        active = router.sadb.ike_sas(HaStatus.ACTIVE)
+        if not active:
+            return False
+        newest = max(active, key=lambda sa: sa.initiator_cookie)
+        if from_peer:
+            sent = self.peer_ike.send_dpd(newest.cookies, self.now)
+        else:
+            sent = router.send_dpd(self.now, newest.cookies)
+            after = next((sa for sa in router.sadb.ike_sas() if sa.sa_id == newest.sa_id), None)
+            if sent and after is not None:
+                ike_id = int.from_bytes(newest.initiator_cookie, "big")
+                self.dpd_by_cluster.append((self.now, ike_id, after.dpd_out))
+            self._collect(index)
+        self._ike_pump()
+        return sent
+
+    def _ike_pump(self) -> None:
+        """Deliver IKE datagrams both ways at this instant until both sides are quiet."""
+        for _ in range(32):
+            moved = False
+            for datagram in self.peer_ike.datagrams_to_send():
+                moved = True
+                owner = self._owner[Segment.OUTSIDE]
+                ok = owner is not None and self._reaches(owner, Side.OUTSIDE)
+                self._record(
+                    Segment.OUTSIDE,
+                    "ike",
+                    "peer",
+                    src=self._peer,
+                    dst=self._vip,
+                    payload=datagram.payload,
+                    delivered=ok,
+                )
+                router = self._slots[owner].router if owner is not None else None
+                if ok and router is not None and owner is not None:
+                    if datagram.dst[1] == NAT_T_PORT:
+                        router.receive_udp4500(datagram.payload, self._peer, self.now)
+                    else:
+                        router.receive_ike(
+                            datagram.payload, self._peer, datagram.src[1], datagram.dst[1], self.now
+                        )
+                    self._collect(owner)
+            outbox, self._to_peer = self._to_peer, []
+            for out in outbox:
+                moved = True
+                self.peer_ike.receive(
+                    out.payload,
+                    src=(self._vip, out.src_port),
+                    dst=(self._peer, out.dst_port),
+                    now=self.now,
+                )
+            self._peer_ike_events()
+            if not moved:
+                return
+
+    def _peer_ike_events(self) -> None:
+        while (event := self.peer_ike.next_event()) is not None:
+            if isinstance(event, IpsecSaNegotiated):
+                self._peer_sa(event)
+            elif isinstance(event, DpdAnswered) and event.acked:
+                self.dpd_completed += 1
+
+    def _peer_sa(self, event: IpsecSaNegotiated) -> None:
+        """The peer's half of a pair the peer's IKE negotiated (its inbound = our outbound)."""
+        params = event.params
+        transform = transform_of(params.transforms)
+        if transform is None:
+            return
+        spi_to_cluster = params.outbound_spi
+        sa_id = next(
+            (
+                sa.sa_id
+                for slot in self._slots
+                if slot.router is not None
+                for sa in slot.router.sadb.ipsec_sas(HaStatus.ACTIVE)
+                if sa.inbound_spi == spi_to_cluster
+            ),
+            0,
+        )
+        self.peer_sas[spi_to_cluster] = PeerSa(
+            sa_id=sa_id,
+            outbound=EspOutboundSA(
+                spi=spi_to_cluster,
+                transform=transform,
+                encryption_key=params.outbound_encryption_key,
+                integrity_key=params.outbound_integrity_key,
+                entropy=SeededEntropy(spi_to_cluster),
+            ),
+            inbound=EspInboundSA(
+                spi=params.inbound_spi,
+                transform=transform,
+                encryption_key=params.inbound_encryption_key,
+                integrity_key=params.inbound_integrity_key,
+            ),
+        )
+        self.negotiated.append(
+            NewIpsecSa(
+                peer=self._vip,
+                crypto_map="PEER",
+                crypto_map_seq=1,
+                local_proxy=params.remote_proxy,
+                remote_proxy=params.local_proxy,
+                inbound_spi=params.outbound_spi,
+                outbound_spi=params.inbound_spi,
+                transforms=params.transforms,
+                inbound_encryption_key=params.outbound_encryption_key,
+                outbound_encryption_key=params.inbound_encryption_key,
+                inbound_integrity_key=params.outbound_integrity_key,
+                outbound_integrity_key=params.inbound_integrity_key,
+                expiry_ms=params.expiry_ms,
+                lifetime_kilobytes=params.lifetime_kilobytes,
+            )
+        )
+        self.stats.negotiations += 1
+        self.events.append(
+            (
+                self.now,
+                "peer",
+                f"SA pair negotiated (IKE): spi in {spi_to_cluster:#x} at the cluster",
+            )
         )
 
     def _negotiate(
@@ -896,6 +1117,9 @@ class World:
                         f"discarded {list(report.discarded_ipsec)}",
                     )
                 )
+            elif isinstance(event, IkeReport):
+                if isinstance(event.event, DpdAnswered) and event.event.acked:
+                    self.dpd_completed += 1
             elif isinstance(event, SspEvent):
                 inner_ssp = event.event
                 if isinstance(inner_ssp, Established):
@@ -950,6 +1174,19 @@ class World:
                 )
                 if ok:
                     self._later(self._lan_receive, self.host_latency_ms)
+            elif isinstance(out, SendIke):
+                ok = slot.iface_up[Side.OUTSIDE]
+                self._record(
+                    Segment.OUTSIDE,
+                    "ike",
+                    name,
+                    src=self._vip,
+                    dst=out.dst,
+                    payload=out.payload,
+                    delivered=ok,
+                )
+                if ok and out.dst == self._peer:
+                    self._to_peer.append(out)
             elif isinstance(out, SendOutsideClear):
                 src, dst = _ip_addresses(out.ip_packet)
                 if self._acl is not None and _permits(self._acl, src, dst):

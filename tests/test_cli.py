@@ -231,7 +231,7 @@ def test_gate_passes_and_writes_junit(tmp_path: object, capsys: pytest.CaptureFi
             "--steps",
             "25",
             "--mutant-examples",
-            "60",
+            "150",
             "--corpus",
             str(corpus),
             "--junit",

@@ -201,7 +201,10 @@ def _build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--examples", type=int, default=60, help="campaign runs (default 60)")
     gate.add_argument("--steps", type=int, default=30, help="steps per run (default 30)")
     gate.add_argument(
-        "--mutant-examples", type=int, default=60, help="runs allowed to kill each seeded bug"
+        "--mutant-examples",
+        type=int,
+        default=150,
+        help="runs allowed to kill each seeded bug (150)",
     )
     gate.add_argument("--corpus", default="counterexamples", metavar="DIR")
     gate.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -511,11 +514,12 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     """``vpnha router``, ``vpnha show`` and ``vpnha lab`` (live routers, real sockets)."""
     router = sub.add_parser(
         "router",
-        help="run one live router (HSRP, SSP, ESP in UDP 4500) with a control socket",
+        help="run one live router (HSRP, SSP, IKEv1, ESP in UDP 4500) with a control socket",
         description=(
             "Run the router of CONFIG on real sockets until SIGTERM or Ctrl-C: HSRP on UDP "
             "1985 to 224.0.0.2 on each interface (found by its configured address), SSP over "
-            "TCP to the configured remote, ESP in UDP 4500 from the outside virtual IP, the "
+            "TCP to the configured remote, IKEv1 on UDP 500/4500 and ESP in UDP 4500 from the "
+            "outside virtual IP, the "
             "LAN side on a TUN device. `vpnha show` reads it through the control socket."
         ),
     )
@@ -528,6 +532,12 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     router.add_argument(
         "--wire-log", metavar="FILE", help="append the (SPI, seq) sent and accepted, as JSON lines"
+    )
+    router.add_argument(
+        "--negotiate",
+        action="store_true",
+        help="start IKE (Main Mode, Quick Mode) for traffic that needs an SA; without it the "
+        "router only answers the peer's IKE and asks for SAs (the lab's stand-in serves them)",
     )
     show_cmd = sub.add_parser(
         "show",
@@ -567,12 +577,27 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     lab.add_argument("--ssp-cut", action="store_true", help="cut the SSP path before the crash")
     lab.add_argument("--pcap", metavar="DIR", help="capture both segments (netns mode)")
     lab.add_argument("--keep", action="store_true", help="keep the run folder (logs, configs)")
+    lab.add_argument(
+        "--peer",
+        choices=("own", "strongswan"),
+        default="own",
+        help="the remote peer: the project's own ESP code with a stand-in key exchange "
+        "(default), or an unmodified strongSwan charon speaking IKEv1 to the routers' own "
+        "IKE (netns mode, needs the strongswan packages)",
+    )
+    lab.add_argument(
+        "--dpd-delay", type=int, default=1, metavar="S", help="strongSwan's DPD interval (1)"
+    )
     lab.add_argument("configs", nargs="*", metavar="CONFIG", help="router 1 and router 2")
 
 
 def _router(args: argparse.Namespace) -> int:
     return run_router(
-        args.config, plan_path=args.plan, control=args.control, wire_log=args.wire_log
+        args.config,
+        plan_path=args.plan,
+        control=args.control,
+        wire_log=args.wire_log,
+        negotiate=args.negotiate,
     )
 
 
@@ -599,6 +624,8 @@ def _lab(args: argparse.Namespace) -> int:
             configs=tuple(args.configs) if args.configs else None,
             pcap_dir=args.pcap,
             keep_dir=args.keep,
+            peer=args.peer,
+            dpd_delay_s=args.dpd_delay,
         )
         observation = run_lab(options, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     except (ConfigError, ValueError, OSError) as error:

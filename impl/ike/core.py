@@ -47,10 +47,11 @@ from __future__ import annotations
 import hmac as _hmac
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Final, Protocol, TypeVar
 
+from vpnha.impl import mutants
 from vpnha.impl.config import RouterConfig
 from vpnha.impl.config.schema import CryptoMapEntry
 from vpnha.impl.dataplane import transform_of
@@ -109,6 +110,7 @@ __all__ = [
     "Datagram",
     "DpdAnswered",
     "Endpoint",
+    "Hints",
     "IkeEngine",
     "IkeEvent",
     "IkeSaStore",
@@ -135,6 +137,8 @@ _DONE_KEEP_MS: Final = 30_000
 """How long a finished exchange keeps its last answer for a retransmitted request."""
 _DPD_TIMEOUT_MS: Final = 5_000
 _SPI_FLOOR: Final = 0x100
+_MID_MEMORY: Final = 1024
+"""Message ids remembered per IKE SA for the replay check."""
 
 Endpoint = tuple[IPv4Address, int]
 """An address and UDP port."""
@@ -355,6 +359,8 @@ class _MainMode(_Exchange):
     nonce_i: bytes = b""
     nonce_r: bytes = b""
     gxy: bytes = b""
+    first_in: bytes = b""
+    """A responder's first message, to tell its retransmission from a new negotiation."""
     skeyid: bytes = b""
     skeyid_d: bytes = b""
     skeyid_a: bytes = b""
@@ -385,6 +391,23 @@ class _QuickMode(_Exchange):
     remote_proxy: IPv4Network | None = None
     proposals: tuple[Proposal, ...] = ()
     encapsulation: int = ENCAP_TUNNEL
+
+
+@dataclass(slots=True)
+class Hints:
+    """Values a harness hands the engine instead of drawing them (first in, first used).
+
+    The conformance harness draws every nondeterministic choice itself and gives the
+    same values to the model and to the implementation (DESIGN §6); these queues are
+    how the implementation's IKE takes them. Empty queues: the engine draws.
+    """
+
+    cookies: deque[bytes] = field(default_factory=deque)
+    """Our next cookies (CKY-I as initiator, CKY-R as responder), 8 octets, not zero."""
+    spis: deque[int] = field(default_factory=deque)
+    """Our next inbound SPIs, 256 .. 2^32 − 1."""
+    dpd_starts: deque[int] = field(default_factory=deque)
+    """DPD_OUT of our next IKE SAs (the first R-U-THERE carries this + 1)."""
 
 
 @dataclass(slots=True)
@@ -446,12 +469,18 @@ class IkeEngine:
         """Main Mode exchanges by (CKY-I, CKY-R); a responder's first key has CKY-R zero."""
         self._quick: dict[tuple[bytes, bytes, int], _QuickMode] = {}
         self._dpd: dict[tuple[bytes, bytes], _DpdProbe] = {}
+        self._peer_mids: dict[tuple[bytes, bytes], deque[int]] = {}
+        """Per IKE SA, the message ids of the peer's authenticated phase-2 and informational
+        messages (newest last, bounded): one seen before is a replay and is refused."""
+        self._mid_counter = 0
         self._out: deque[Datagram] = deque()
         self._events: deque[IkeEvent] = deque()
         self.drops: Counter[DropReason] = Counter()
         """Datagrams dropped, by reason (``show crypto isakmp`` counters)."""
         self.sent: Counter[str] = Counter()
         """Messages sent, by kind."""
+        self.hints = Hints()
+        """Harness-chosen cookies, SPIs and DPD starting numbers (see :class:`Hints`)."""
         self.log: deque[str] = deque(maxlen=256)
         """``debug crypto isakmp ha`` style lines, newest last."""
 
@@ -540,10 +569,40 @@ class IkeEngine:
         self._start_main(peer, entry, now)
         return True
 
-    def send_dpd(self, cookies: tuple[bytes, bytes], now: int) -> bool:
-        """Send R-U-THERE on this SA (False: no such SA, a probe pending, or no number yet)."""
+    def start_main_mode(self, peer: IPv4Address, now: int) -> bool:
+        """Negotiate a new IKE SA with this crypto map peer, then an SA pair under it."""
+        entry = self._entry_for(peer)
+        if entry is None:
+            return False
+        self._start_main(peer, entry, now)
+        return True
+
+    def start_quick_mode(self, cookies: tuple[bytes, bytes], now: int) -> bool:
+        """Negotiate an SA pair under this established IKE SA (a phase-2 rekey)."""
         sa = self._store.ike_by_cookies(cookies)
-        if sa is None or cookies in self._dpd:
+        entry = self._entry_for(sa.peer) if sa is not None else None
+        if sa is None or entry is None:
+            return False
+        return self._start_quick(sa, entry, now)
+
+    def forget(self, cookies: tuple[bytes, bytes]) -> None:
+        """Drop every exchange and memory of the IKE SA with these cookies (not the store's
+        record): its cookies may be negotiated again (a harness that chooses them does)."""
+        for key in [k for k, x in self._main.items() if x.cookie_i == cookies[0]]:
+            del self._main[key]
+        for qkey in [k for k in self._quick if k[:2] == cookies]:
+            del self._quick[qkey]
+        self._dpd.pop(cookies, None)
+        self._peer_mids.pop(cookies, None)
+
+    def send_dpd(self, cookies: tuple[bytes, bytes], now: int) -> bool:
+        """Send R-U-THERE on this SA (False: no such SA, or no number may be used yet).
+
+        Each probe takes a new number (RFC 3706 §5.5: a retransmission is a new
+        R-U-THERE); one still unanswered is given up for the new one.
+        """
+        sa = self._store.ike_by_cookies(cookies)
+        if sa is None:
             return False
         seq = self._store.next_dpd_out(cookies, now)
         if seq is None:
@@ -639,15 +698,29 @@ class IkeEngine:
         return payloads, body[-cipher.block :]
 
     def _new_message_id(self) -> int:
+        if mutants.active("ike-message-id-counter"):
+            self._mid_counter += 1
+            return self._mid_counter
         return 1 + self._entropy.randbelow(0xFFFF_FFFE)
 
+    def _fresh_message_id(self, cookies: tuple[bytes, bytes], message_id: int) -> None:
+        """Refuse an authenticated message whose id the peer used before on this IKE SA."""
+        seen = self._peer_mids.setdefault(cookies, deque(maxlen=_MID_MEMORY))
+        if message_id in seen:
+            raise _Drop(DropReason.MESSAGE_ID_REUSED, f"message id {message_id:#010x}")
+        seen.append(message_id)
+
     def _new_cookie(self) -> bytes:
+        if self.hints.cookies:
+            return self.hints.cookies.popleft()
         while True:
             cookie = self._entropy.token_bytes(8)
             if cookie != bytes(8):
                 return cookie
 
     def _new_spi(self) -> bytes:
+        if self.hints.spis:
+            return self.hints.spis.popleft().to_bytes(4, "big")
         return (_SPI_FLOOR + self._entropy.randbelow(0xFFFF_FFFF - _SPI_FLOOR)).to_bytes(4, "big")
 
     def _sweep(self, table: dict[_K, _X], now: int) -> None:
@@ -707,6 +780,7 @@ class IkeEngine:
         zero = bytes(8)
         exchange = self._main.get(header.cookies)
         if exchange is None and header.responder_cookie == zero:
+            # A retransmitted first message is answered again; any other starts afresh.
             exchange = next(
                 (
                     x
@@ -714,12 +788,17 @@ class IkeEngine:
                     if not x.is_initiator
                     and x.cookie_i == header.initiator_cookie
                     and x.peer[0] == src[0]
+                    and x.first_in == data
                 ),
                 None,
             )
             if exchange is None:
                 self._main_responder_first(header, data, src, dst, now)
                 return
+            if exchange.stage == 2:
+                self._emit(exchange.local, exchange.peer, exchange.last_out)
+            self.drops[DropReason.RETRANSMISSION] += 1
+            return
         if exchange is None:
             exchange = self._main.get((header.initiator_cookie, zero))
             if exchange is None or not exchange.is_initiator:
@@ -771,6 +850,7 @@ class IkeEngine:
             sa_i_body=sa.raw[4:],
             choice=choice,
             psk=psk,
+            first_in=data,
             peer_nat_t=NAT_T_VENDOR_ID in vendor_ids,
             peer_dpd=any(v[:14] == DPD_VENDOR_ID[:14] for v in vendor_ids),
         )
@@ -905,7 +985,10 @@ class IkeEngine:
         assert exchange.choice is not None
         exchange.done_at = now
         exchange.retransmit_at = None
-        dpd_first = self._entropy.randbelow(0x7FFF_FFFF) + 1
+        if self.hints.dpd_starts:
+            dpd_first = self.hints.dpd_starts.popleft() + 1
+        else:  # RFC 3706 §5.5: a random first number with the top bit clear
+            dpd_first = self._entropy.randbelow(0x7FFF_FFFF) + 1
         params = NewIkeSa(
             initiator_cookie=exchange.cookie_i,
             responder_cookie=exchange.cookie_r,
@@ -1122,6 +1205,7 @@ class IkeEngine:
             iv = crypto.phase2_iv(keys.hash, keys.last_block, header.message_id, keys.cipher.block)
             payloads, last = self._open(header, data, keys.cipher, keys.key, iv)
             self._check_hash1(keys, header.message_id, payloads)
+            self._fresh_message_id(header.cookies, header.message_id)
             self._quick_responder_first(
                 sa, keys=keys, header=header, data=data, payloads=payloads, last=last, now=now
             )
@@ -1506,6 +1590,7 @@ class IkeEngine:
         iv = crypto.phase2_iv(keys.hash, keys.last_block, header.message_id, keys.cipher.block)
         payloads, _ = self._open(header, data, keys.cipher, keys.key, iv)
         self._check_hash1(keys, header.message_id, payloads)
+        self._fresh_message_id(header.cookies, header.message_id)
         cookies = header.cookies
         for payload in payloads[1:]:
             match payload:

@@ -60,14 +60,23 @@ from vpnha.impl.config import RouterConfig
 from vpnha.impl.entropy import Entropy
 from vpnha.impl.hsrp import HsrpState
 from vpnha.impl.hsrp.core import StateChanged
+from vpnha.impl.ike.core import (
+    DpdAnswered,
+    IpsecSaNegotiated,
+    NegotiationFailed,
+    PeerDeleted,
+    Phase1Established,
+)
 from vpnha.impl.router import (
     GroupEvent,
+    IkeReport,
     Output,
     RequestSa,
     RoleChanged,
     Router,
     SendGratuitousArp,
     SendHsrp,
+    SendIke,
     SendLan,
     SendOutsideClear,
     SendUdp4500,
@@ -102,6 +111,7 @@ _GARP_REPEATS_S: Final = (0.0, 0.2, 1.0)
 _VIP_BIND_RETRY_S: Final = 0.01
 _CONNECT_TIMEOUT_S: Final = 2.0
 _EVENT_LOG: Final = 400
+_IKE_PORT: Final = 500
 
 
 class StartupError(RuntimeError):
@@ -218,6 +228,7 @@ class LiveRouter:
         control_path: str | None = None,
         wire_log: str | None = None,
         log: TextIO | None = None,
+        negotiate: bool = False,
     ) -> None:
         self._config = config
         self._plan = plan
@@ -226,7 +237,7 @@ class LiveRouter:
         self._control = ControlServer(control_path, self._on_control) if control_path else None
         self._wire_log_path = wire_log
         self._wire_log: TextIO | None = None
-        self.router = Router(config, entropy=entropy, now=self._clock.now())
+        self.router = Router(config, entropy=entropy, now=self._clock.now(), negotiate=negotiate)
         self._sides = {
             side: _Side(side=side, address=self.router.core.group(side).config.address)
             for side in Side
@@ -236,6 +247,9 @@ class LiveRouter:
         self._armed: int | None = None
         self._stop = asyncio.Event()
         self._esp: socket.socket | None = None
+        self._ike_sock: socket.socket | None = None
+        self.ike_events: list[dict[str, Any]] = []
+        """What the IKE engine reported (last few hundred), for the lab's figures."""
         self._lan_rx: socket.socket | None = None
         self._lan_tx: socket.socket | None = None
         self._tun: int | None = None
@@ -304,6 +318,8 @@ class LiveRouter:
             if vip is not None:
                 self._esp = self._udp((str(vip), NATT_PORT), freebind=True)
                 loop.add_reader(self._esp.fileno(), self._on_esp)
+                self._ike_sock = self._udp((str(vip), _IKE_PORT), freebind=True)
+                loop.add_reader(self._ike_sock.fileno(), self._on_ike)
             self._open_tun()
 
     async def _close(self) -> None:
@@ -321,6 +337,9 @@ class LiveRouter:
         if self._esp is not None:
             loop.remove_reader(self._esp.fileno())
             self._esp.close()
+        if self._ike_sock is not None:
+            loop.remove_reader(self._ike_sock.fileno())
+            self._ike_sock.close()
         if self._lan_tx is not None:
             self._lan_tx.close()
         if self._tun is not None:
@@ -453,6 +472,8 @@ class LiveRouter:
                     self.sa_requests.append(self._clock.now())
             elif isinstance(out, SendOutsideClear):
                 self._send_clear(out.ip_packet)
+            elif isinstance(out, SendIke):
+                self._send_ike(out)
         self._drain_events()
         self._arm()
 
@@ -508,11 +529,36 @@ class LiveRouter:
                     f"takeover: promoted {list(report.promoted_ipsec)}, "
                     f"discarded {list(report.discarded_ipsec)}"
                 )
+            elif isinstance(event, IkeReport):
+                self._ike_event(event)
             elif isinstance(event, SspEvent):
                 if isinstance(event.event, Established):
                     self._note("ssp connected")
                 elif isinstance(event.event, Closed):
                     self._note(f"ssp disconnected: {event.event.reason}")
+
+    def _ike_event(self, report: IkeReport) -> None:
+        event = report.event
+        record: dict[str, Any] = {"at_ms": event.at_ms}
+        match event:
+            case Phase1Established(params=params):
+                record |= {"kind": "phase1", "cookies": params.initiator_cookie.hex()}
+            case IpsecSaNegotiated(params=params):
+                record |= {
+                    "kind": "phase2",
+                    "inbound_spi": params.inbound_spi,
+                    "outbound_spi": params.outbound_spi,
+                }
+            case DpdAnswered(seq=seq, acked=acked):
+                record |= {"kind": "dpd-acked" if acked else "dpd-answered", "seq": seq}
+            case PeerDeleted(protocol=protocol, spis=spis):
+                record |= {"kind": "peer-delete", "protocol": protocol, "count": len(spis)}
+            case NegotiationFailed(exchange=exchange, reason=reason):
+                record |= {"kind": "failed", "exchange": exchange, "reason": reason}
+        self.ike_events.append(record)
+        del self.ike_events[:-_EVENT_LOG]
+        if record.get("kind") not in ("dpd-answered", "dpd-acked"):
+            self._note(f"ike: {record}")
 
     def _note(self, text: str) -> None:
         now = self._clock.now()
@@ -672,6 +718,32 @@ class LiveRouter:
             if len(data) >= 8 and any(type(o) is SendLan for o in outputs):
                 self.rx.add(int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big"), now)
             self._pump(outputs)
+
+    def _on_ike(self) -> None:
+        sock = self._ike_sock
+        if sock is None:
+            return
+        for _ in range(_BATCH):
+            try:
+                data, (host, port) = sock.recvfrom(65535)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop("ike-recv-error")
+                break
+            src = self._plan.from_wire(IPv4Address(host))
+            self.router.receive_ike(data, src, port, _IKE_PORT, self._clock.now())
+            self._pump()
+
+    def _send_ike(self, out: SendIke) -> None:
+        sock = self._ike_sock if out.src_port == _IKE_PORT else self._esp
+        if sock is None:
+            self._drop("ike-no-vip-socket")
+            return
+        try:
+            sock.sendto(out.payload, (self._wire_of(out.dst), out.dst_port))
+        except OSError:
+            self._drop("ike-send-error")
 
     def _send_esp(self, out: SendUdp4500) -> None:
         self.tx.add(out.spi, out.seq, self._clock.now())
@@ -874,6 +946,7 @@ class LiveRouter:
             "fault": self._op_fault,
             "interface": self._op_interface,
             "stop": self._op_stop,
+            "dpd": self._op_dpd,
         }
         handler = handlers.get(message["op"])
         if handler is None:
@@ -914,9 +987,32 @@ class LiveRouter:
         self._pump()
         return {"ok": True}
 
+    def _op_dpd(self, _message: dict[str, Any]) -> dict[str, Any]:
+        sent = self.router.send_dpd(self._clock.now())
+        self._pump()
+        return {"ok": True, "sent": sent}
+
     def _op_stop(self, _message: dict[str, Any]) -> dict[str, Any]:
         self._require_loop().call_soon(self.stop)
         return {"ok": True}
+
+    def _ike_status(self) -> dict[str, Any]:
+        engine = self.router.ike
+        return {
+            "sas": [
+                {
+                    "cookies": sa.initiator_cookie.hex() + sa.responder_cookie.hex(),
+                    "status": sa.status.value,
+                    "dpd_out": sa.dpd_out,
+                    "dpd_in": sa.dpd_in,
+                    "peer_port": sa.peer_port,
+                }
+                for sa in self.router.sadb.ike_sas()
+            ],
+            "drops": {r.value: n for r, n in engine.drops.items()} if engine else {},
+            "sent": dict(engine.sent) if engine else {},
+            "events": self.ike_events[-200:],
+        }
 
     def status(self) -> dict[str, Any]:
         """The router's state as plain JSON-able data (the lab reads it)."""
@@ -967,6 +1063,7 @@ class LiveRouter:
                 "drops": {str(k): v for k, v in counters.drops.items() if v},
             },
             "drops": dict(self.drops),
+            "ike": self._ike_status(),
             "tx": {"count": self.tx.count, "runs": self.tx.runs},
             "rx": {"count": self.rx.count, "runs": self.rx.runs},
             "events": self.events[-100:],

@@ -29,6 +29,18 @@ election); stop the traffic; collect every report and wire log. Whenever a route
 asks for an SA (``RequestSa``) while ACTIVE, the stand-in IKE serves it and counts
 a renegotiation.
 
+**The real peer** (``peer="strongswan"``, netns mode only). The remote peer is an
+unmodified strongSwan charon (:mod:`.strongswan`) configured from router 1's crypto
+map; it initiates IKEv1 (Main Mode, Quick Mode, NAT traversal, DPD every
+``dpd_delay_s`` idle seconds) to the outside virtual IP, and the routers' own IKE
+answers. A plain UDP host on the remote LAN (an address on the peer namespace's
+loopback) exchanges the test streams with the LAN host through charon's tunnel.
+No stand-in and no attacker here; instead, after the takeover charon rekeys the
+CHILD SA (the new active must answer Quick Mode from its copy), and a quiet phase
+without traffic lets charon's DPD reach the new active while the new active sends
+its own R-U-THERE; the same again after the preempt. charon's log is read before
+it stops (its shutdown sends DELETEs that are not part of the story).
+
 Every process is stopped and every namespace deleted at the end, on error and on
 Ctrl-C or SIGTERM too.
 """
@@ -61,6 +73,15 @@ from .clock import LiveClock
 from .control import ControlError, request
 from .plan import DEFAULT_LAN_PORT, LivePlan
 from .standin_ike import negotiate, new_sa_to_json, protected_network
+from .strongswan import (
+    PeerConfigError,
+    StrongSwanError,
+    StrongSwanPeer,
+    charon_missing,
+    parse_charon_log,
+    remote_peer_spec,
+    swanctl_conf,
+)
 
 __all__ = ["LabError", "LabObservation", "LabOptions", "run_lab"]
 
@@ -99,6 +120,10 @@ class LabOptions:
     """Netns mode: capture both segments (``dumpcap``) into this folder."""
     keep_dir: bool = False
     """Keep the run folder (configurations, logs) instead of deleting it."""
+    peer: Literal["own", "strongswan"] = "own"
+    """``own``: the project's ESP code with the stand-in IKE; ``strongswan``: charon."""
+    dpd_delay_s: int = 1
+    """strongSwan only: its DPD interval (R-U-THERE after this many idle seconds)."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.rate_pps <= 100_000:
@@ -157,6 +182,14 @@ class LabObservation:
     """(ms, node, text), sorted."""
     cleaned: bool = False
     """Every process stopped and every namespace removed."""
+    peer_kind: str = "own"
+    """``own`` or ``strongswan``."""
+    quiet: list[tuple[int, int]] = field(default_factory=list)
+    """(start, end) of each pause in the traffic (strongSwan: the DPD phases)."""
+    rekeys: list[dict[str, Any]] = field(default_factory=list)
+    """strongSwan: each CHILD rekey asked for after a takeover, and who answered."""
+    strongswan: dict[str, Any] = field(default_factory=dict)
+    """strongSwan: what its log says (counts, replay failures), read before it stopped."""
 
 
 @dataclass(slots=True)
@@ -285,6 +318,16 @@ class _Lab:
         self.sa_requests_seen = [0, 0]
         self.last_status: list[dict[str, Any] | None] = [None, None]
         self.sa_installed = False
+        self.swan: StrongSwanPeer | None = None
+        self.child = ""
+        if options.peer == "strongswan":
+            if self.mode != "netns":
+                msg = f"--peer strongswan needs netns mode (this run: {self.mode}, {reason})"
+                raise LabError(msg)
+            missing = charon_missing()
+            if missing is not None:
+                raise LabError(f"--peer strongswan: {missing}")
+            self.obs.peer_kind = "strongswan"
 
     # --- plan and namespaces ------------------------------------------------------------
 
@@ -407,6 +450,11 @@ class _Lab:
         self._ip("route", "add", "default", "via", str(topo.inside_vip), netns=f"{self.prefix}-lan")
         attach("peer", "eth0", "br-out", f"{topo.peer_outside}/{outside_net.prefixlen}")
         self._ip("addr", "add", f"{topo.peer}/32", "dev", "lo", netns=f"{self.prefix}-peer")
+        if self.options.peer == "strongswan":
+            # The remote LAN's host, behind charon's tunnel.
+            self._ip(
+                "addr", "add", f"{topo.remote_host}/32", "dev", "lo", netns=f"{self.prefix}-peer"
+            )
         if self.options.pcap_dir:
             self._start_capture(sw)
 
@@ -468,6 +516,7 @@ class _Lab:
                 node.control,
                 "--wire-log",
                 str(self._wire_path(index, node.incarnation + 1)),
+                *(["--negotiate"] if self.options.peer == "strongswan" else []),
             ],
         )
         self._event(node.name, f"process started (pid {node.process.pid})")  # type: ignore[union-attr]
@@ -479,22 +528,25 @@ class _Lab:
         """Start the remote peer and the LAN host."""
         topo = self.topo
         common = ["--plan", str(self.plan_path), "--remote-host", str(topo.remote_host)]
-        self._spawn(
-            self.peer,
-            [
-                "vpnha.impl.live.hosts",
-                "peer",
-                "--control",
-                self.peer.control,
-                "--address",
-                str(topo.peer),
-                "--cluster",
-                str(topo.outside_vip),
-                "--lan-host",
-                str(topo.lan_host),
-                *common,
-            ],
-        )
+        if self.options.peer == "strongswan":
+            self._start_strongswan()
+        else:
+            self._spawn(
+                self.peer,
+                [
+                    "vpnha.impl.live.hosts",
+                    "peer",
+                    "--control",
+                    self.peer.control,
+                    "--address",
+                    str(topo.peer),
+                    "--cluster",
+                    str(topo.outside_vip),
+                    "--lan-host",
+                    str(topo.lan_host),
+                    *common,
+                ],
+            )
         self._spawn(
             self.lan,
             [
@@ -507,6 +559,39 @@ class _Lab:
                 "--gateway",
                 str(topo.inside_vip),
                 *common,
+            ],
+        )
+
+    def _start_strongswan(self) -> None:
+        """charon in the peer namespace, and a plain UDP host on the remote LAN."""
+        topo = self.topo
+        try:
+            spec = remote_peer_spec(
+                topo.configs[0], dpd_delay_s=self.options.dpd_delay_s, dpd_timeout_s=60
+            )
+            self.swan = StrongSwanPeer(
+                swanctl_conf(spec), workdir=self.dir / "charon", netns=self._ns("peer")
+            )
+            self.swan.start()
+        except (PeerConfigError, StrongSwanError) as error:
+            raise LabError(f"strongSwan: {error}") from error
+        self.child = spec.children[0].name
+        self._event("peer", f"charon started (pid {self.swan.pid})")
+        self._spawn(
+            self.peer,
+            [
+                "vpnha.impl.live.hosts",
+                "lan",
+                "--control",
+                self.peer.control,
+                "--address",
+                str(topo.remote_host),
+                "--gateway",
+                str(topo.outside_vip),
+                "--remote-host",
+                str(topo.lan_host),
+                "--plan",
+                str(self.plan_path),
             ],
         )
 
@@ -590,6 +675,8 @@ class _Lab:
     def cleanup(self) -> None:
         """Stop everything, delete the namespaces and (unless kept) the run folder."""
         try:
+            if self.swan is not None:
+                self.swan.close()
             self.stop_all()
         finally:
             for name in self.namespaces:
@@ -621,6 +708,8 @@ class _Lab:
 
     def _serve_ike(self, index: int, status: dict[str, Any]) -> None:
         """The stand-in IKE answers a router that asked for an SA while ACTIVE."""
+        if self.swan is not None:
+            return  # the routers negotiate with charon themselves
         count = int(status["sa_requests"]["count"])
         asked = count > self.sa_requests_seen[index]
         self.sa_requests_seen[index] = count
@@ -723,7 +812,10 @@ class _Lab:
         obs.first_active = first
         other = 1 - first
         self.progress(f"{obs.hostnames[first]} ACTIVE, {obs.hostnames[other]} STANDBY")
-        self.negotiate(first)
+        if self.swan is not None:
+            self._swan_initiate(first)
+        else:
+            self.negotiate(first)
 
         def replicated() -> bool:
             status = self.status(other)
@@ -743,7 +835,8 @@ class _Lab:
             # Long enough that the standby's copies are past the SSP grace period at the
             # takeover: it must discard them and renegotiate, not guess the counters.
             self.settle(max(options.phase_s, 2.0))
-        request(self.peer.control, {"op": "capture"})
+        if self.swan is None:
+            request(self.peer.control, {"op": "capture"})
         self.progress(f"SIGKILL {obs.hostnames[first]}")
         self.kill(first)
 
@@ -757,10 +850,15 @@ class _Lab:
         obs.takeover_at_ms = int(roles[-1]["at_ms"]) if roles else self.clock.now()
         self.progress(f"{obs.hostnames[other]} took over")
         self.settle(0.3)
-        answer = request(self.peer.control, {"op": "replay", "count": options.replay_count})
-        obs.replays_sent = int(answer.get("replayed", 0))
-        self._event("attacker", f"re-sent {obs.replays_sent} captured ESP packets")
-        self.settle(max(0.0, options.phase_s - 0.3))
+        if self.swan is None:
+            answer = request(self.peer.control, {"op": "replay", "count": options.replay_count})
+            obs.replays_sent = int(answer.get("replayed", 0))
+            self._event("attacker", f"re-sent {obs.replays_sent} captured ESP packets")
+            self.settle(max(0.0, options.phase_s - 0.3))
+        else:
+            self.settle(max(0.0, options.phase_s - 0.3))
+            self._swan_rekey(other)
+            self._quiet(other)
         if options.ssp_cut:
             request(self.routers[other].control, {"op": "fault", "ssp": "heal"})
         self.progress(f"restarting {obs.hostnames[first]}")
@@ -780,16 +878,114 @@ class _Lab:
         roles = [r for r in status.get("roles", []) if r["new"] == "ACTIVE"]
         obs.back_at_ms = int(roles[-1]["at_ms"]) if roles else None
         self.settle(options.phase_s)
+        if self.swan is not None:
+            back_active = first if obs.preempt_expected else other
+            self._swan_rekey(back_active)
+            self._quiet(back_active)
         for node in (self.peer, self.lan):
             request(node.control, {"op": "stop"})
         obs.traffic_stop_ms = self.clock.now()
         self.settle(0.3)
         obs.peer = request(self.peer.control, {"op": "report"})["report"]
         obs.lan = request(self.lan.control, {"op": "report"})["report"]
+        if self.swan is not None:
+            # The remote host's log in the peer's shape: [time, spi, seq, stream seq].
+            obs.peer["received"] = [[t, 0, 0, seq] for t, seq in obs.peer.get("received", [])]
+            self._read_charon_log()
         for index in (0, 1):
             self.status(index)
         self._event("lab", "traffic stopped")
         _ = topo
+
+    # --- the real peer (strongSwan) -----------------------------------------------------------
+
+    def _swan_initiate(self, index: int) -> None:
+        """charon initiates IKEv1 to the outside virtual IP; router ``index`` answers."""
+        assert self.swan is not None
+        try:
+            self.swan.initiate(self.child)
+        except StrongSwanError as error:
+            raise LabError(f"strongSwan could not establish the SA: {error}") from error
+        self.obs.negotiations = 1
+        self._event("peer", f"charon: IKE SA and CHILD SA {self.child} established")
+
+        def installed() -> bool:
+            status = self.status(index)
+            return status is not None and any(sa["status"] == "ACTIVE" for sa in status["sas"])
+
+        self.wait(installed, 5, f"{self.obs.hostnames[index]} to install the SA pair")
+
+    def _phase2_events(self, index: int) -> list[dict[str, Any]]:
+        status = self.status(index) or {}
+        events: list[dict[str, Any]] = status.get("ike", {}).get("events", [])
+        return [e for e in events if e.get("kind") == "phase2"]
+
+    def _swan_rekey(self, index: int) -> None:
+        """charon rekeys the CHILD SA; router ``index`` (which took over) must answer."""
+        assert self.swan is not None
+        before = len(self._phase2_events(index))
+        at = self.clock.now()
+        error = ""
+        try:
+            self.swan.rekey_child(self.child)
+        except StrongSwanError as failure:
+            error = str(failure)
+        answered: list[bool] = []
+
+        def rekeyed() -> bool:
+            done = len(self._phase2_events(index)) > before
+            if done:
+                answered.append(True)
+            return done
+
+        with contextlib.suppress(LabError):
+            self.wait(rekeyed, 5, "the CHILD rekey")
+        name = self.obs.hostnames[index]
+        ok = bool(answered) and not error
+        self.obs.rekeys.append({"at_ms": at, "router": name, "ok": ok, "error": error})
+        verdict = "answered" if ok else "did NOT answer"
+        self._event("peer", f"charon rekeyed CHILD SA {self.child}: {name} {verdict}")
+
+    def _quiet(self, index: int) -> None:
+        """A pause in the traffic: charon's DPD fires at the router that took over, and
+        that router sends its own R-U-THERE to charon."""
+        start = self.clock.now()
+        for node in (self.peer, self.lan):
+            request(node.control, {"op": "stop"})
+        self.settle(self.options.dpd_delay_s * 2.5 + 0.5)
+        with contextlib.suppress(ControlError):
+            request(self.routers[index].control, {"op": "dpd"})
+        self.settle(0.5)
+        for node in (self.peer, self.lan):
+            request(
+                node.control,
+                {"op": "start", "rate": self.options.rate_pps, "size": self.options.size},
+            )
+        self.obs.quiet.append((start, self.clock.now()))
+        self._event("lab", "quiet phase (DPD both ways) over; traffic again")
+
+    def _read_charon_log(self) -> None:
+        """What charon logged, counted, before it stops (its shutdown sends DELETEs)."""
+        assert self.swan is not None
+        log = parse_charon_log(self.swan.log_text())
+        self.obs.strongswan = {
+            "ike_sa_established": log.ike_sa_established,
+            "child_sa_established": log.child_sa_established,
+            "child_sa_rekeyed": log.child_sa_rekeyed,
+            "ike_delete_sent": log.ike_delete_sent,
+            "ike_delete_received": log.ike_delete_received,
+            "child_delete_sent": log.child_delete_sent,
+            "child_delete_received": log.child_delete_received,
+            "reauth_started": log.reauth_started,
+            "reauth_detected": log.reauth_detected,
+            "dpd_requests_sent": log.dpd_requests_sent,
+            "dpd_acks_received": log.dpd_acks_received,
+            "dpd_requests_received": log.dpd_requests_received,
+            "dpd_acks_sent": log.dpd_acks_sent,
+            "dpd_timeouts": log.dpd_timeouts,
+            "retransmit_give_ups": log.retransmit_give_ups,
+            "replay_failures": [{"spi": f.spi, "seq": f.seq} for f in log.replay_failures],
+        }
 
     def _wins(self, index: int) -> bool:
         """Whether router ``index`` wins the outside election (priority, then address)."""

@@ -45,6 +45,7 @@ def run_router(
     plan_path: str | None = None,
     control: str | None = None,
     wire_log: str | None = None,
+    negotiate: bool = False,
     err: TextIO = sys.stderr,
 ) -> int:
     """Run one router until it is told to stop; the process exit status."""
@@ -56,7 +57,13 @@ def run_router(
         return EXIT_BAD_INPUT
     control = control or control_path_for(config.hostname)
     live = LiveRouter(
-        config, plan=plan, entropy=OsEntropy(), control_path=control, wire_log=wire_log, log=err
+        config,
+        plan=plan,
+        entropy=OsEntropy(),
+        control_path=control,
+        wire_log=wire_log,
+        log=err,
+        negotiate=negotiate,
     )
 
     async def main() -> None:
@@ -98,9 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--control")
     parser.add_argument("--plan")
     parser.add_argument("--wire-log")
+    parser.add_argument("--negotiate", action="store_true")
     args = parser.parse_args(argv)
     return run_router(
-        args.config, plan_path=args.plan, control=args.control, wire_log=args.wire_log
+        args.config,
+        plan_path=args.plan,
+        control=args.control,
+        wire_log=args.wire_log,
+        negotiate=args.negotiate,
     )
 
 

@@ -424,3 +424,32 @@ def test_random_datagrams_are_counted_never_raised(data: bytes, port: int) -> No
     engine = IkeEngine(router_config(), SeededEntropy(1), MemoryIkeStore(), local_address=VIP)
     engine.receive(data, src=(PEER, port), dst=(VIP, port), now=0)
     engine.handle_timer(10_000)
+
+
+def test_replayed_informational_is_refused(pair: Pair) -> None:
+    """An attacker re-sending a captured R-U-THERE: authentic, but its message id is used."""
+    cookies = established(pair)
+    pair.peer.send_dpd(cookies, 100)
+    (datagram,) = pair.peer.datagrams_to_send()
+    pair.router.receive(datagram.payload, src=datagram.src, dst=datagram.dst, now=100)
+    pair.router.datagrams_to_send()
+    pair.router.receive(datagram.payload, src=datagram.src, dst=datagram.dst, now=200)
+    assert pair.router.drops[DropReason.MESSAGE_ID_REUSED] == 1
+    assert [e.acked for e in events(pair.router) if isinstance(e, DpdAnswered)] == [False]
+
+
+def test_retransmitted_first_message_is_answered_and_a_new_one_starts_afresh(pair: Pair) -> None:
+    pair.peer.initiate(VIP, 0)
+    (first,) = pair.peer.datagrams_to_send()
+    pair.router.receive(first.payload, src=first.src, dst=first.dst, now=0)
+    (answer,) = pair.router.datagrams_to_send()
+    pair.router.receive(first.payload, src=first.src, dst=first.dst, now=10)
+    assert [d.payload for d in pair.router.datagrams_to_send()] == [answer.payload]
+    # The same initiator cookie in another first message is a new negotiation.
+    second = first.payload[:-1] + b"\x02"  # the DPD vendor ID's minor version
+    pair.router.receive(second, src=first.src, dst=first.dst, now=20)
+    (fresh,) = pair.router.datagrams_to_send()
+    assert (
+        decode_header(fresh.payload).responder_cookie
+        != decode_header(answer.payload).responder_cookie
+    )

@@ -53,8 +53,10 @@ from vpnha.impl.forward import (
     SendClear,
     SendEsp,
     Withheld,
+    _deliver_lan,
     _flow_from_key,
     _flow_key,
+    _send_esp,
     flow_of,
 )
 
@@ -851,8 +853,9 @@ def test_the_per_packet_header_check_agrees_with_flow_of(packet: bytes) -> None:
     assert (fast is None) == (slow is None)
     if fast is not None and slow is not None:
         flow, trimmed = slow
-        assert _flow_from_key(fast) == flow
-        assert fast[5] == len(trimmed)
+        key, total = fast
+        assert _flow_from_key(key) == flow
+        assert total == len(trimmed)
 
 
 def test_decisions_are_cached_per_flow_and_the_cache_is_bounded() -> None:
@@ -861,3 +864,14 @@ def test_decisions_are_cached_per_flow_and_the_cache_is_bounded() -> None:
         rig.forwarder.from_lan(udp_packet(src_port=port % 65536), now=0)
     assert rig.counters().encrypted_packets == 5000
     assert len(rig.forwarder._decisions) <= 4096
+
+
+def test_per_packet_builders_make_the_constructors_records() -> None:
+    """``_send_esp`` and ``_deliver_lan`` set every field (comparing reads each one) and
+    build the same frozen record as the class itself."""
+    built = _send_esp(PEER, 0x1234, 7, b"esp")
+    assert built == SendEsp(peer=PEER, spi=0x1234, seq=7, udp_payload=b"esp")
+    assert repr(built) == repr(SendEsp(peer=PEER, spi=0x1234, seq=7, udp_payload=b"esp"))
+    assert _deliver_lan(b"inner") == DeliverLan(ip_packet=b"inner")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.seq = 8  # type: ignore[misc]

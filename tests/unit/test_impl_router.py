@@ -7,12 +7,23 @@ own deadlines.
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv4Address
 
+import pytest
 from vpnha.impl.config import load_config
 from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.hsrp import HsrpState
-from vpnha.impl.router import DeviceRole, RoleChanged, RouterCore, Side
+from vpnha.impl.router import (
+    DeviceRole,
+    RoleChanged,
+    RouterCore,
+    SendLan,
+    SendUdp4500,
+    Side,
+    _send_lan,
+    _send_udp4500,
+)
 from vpnha.properties.scenarios import example_path
 
 LATENCY_MS = 1
@@ -150,3 +161,14 @@ def test_no_datagrams_leave_a_down_interface() -> None:
     sides = [side for t, index, side in pair.sent if index == 1 and t > since]
     assert Side.INSIDE in sides  # router 2 still says Hello on the inside…
     assert Side.OUTSIDE not in sides  # …and nothing leaves its down interface
+
+
+def test_per_packet_outputs_are_the_constructors_records() -> None:
+    """The router builds its two per-packet outputs without their ``__init__``: every
+    field is set (comparing reads each one) and the records stay frozen."""
+    vip, peer = IPv4Address("40.0.0.1"), IPv4Address("192.168.3.1")
+    built = _send_udp4500(vip, peer, 0x1234, 9, b"esp")
+    assert built == SendUdp4500(src=vip, dst=peer, spi=0x1234, seq=9, payload=b"esp")
+    assert _send_lan(b"inner") == SendLan(ip_packet=b"inner")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.seq = 10  # type: ignore[misc]

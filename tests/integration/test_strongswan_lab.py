@@ -1,0 +1,84 @@
+"""``vpnha lab --peer strongswan``: failover invisible to an unmodified strongSwan (slow).
+
+charon (strongSwan 5.9.8, kernel-libipsec) in the peer namespace initiates IKEv1 to
+the outside virtual IP; the routers' own IKE answers and SSP replicates the IKE and
+IPsec SAs. The active router is SIGKILLed, the standby takes over, charon rekeys
+the CHILD SA and probes with DPD; the old router restarts and preempts; the same
+again. charon must see nothing: no new SA, no DELETE, no DPD failure, no ESP
+sequence number failure. Needs root, iproute2, TUN and the strongSwan packages
+(``.ci/run`` installs them); skips with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from vpnha.impl.live.strongswan import charon_missing
+
+from .test_live_lab import FAST, GAP_GOAL_MS, _netns_missing, _our_namespaces
+
+
+@pytest.fixture(scope="module")
+def strongswan_lab() -> dict[str, Any]:
+    """``vpnha lab --peer strongswan --json`` once, as its own process."""
+    reason = _netns_missing() or charon_missing()
+    if reason:
+        pytest.skip(reason)
+    result = subprocess.run(
+        [sys.executable, "-m", "vpnha", "lab", "--json", "--peer", "strongswan", *FAST],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    report: dict[str, Any] = json.loads(result.stdout)
+    report["exit_status"] = result.returncode
+    report["stderr"] = result.stderr
+    return report
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_check_holds(strongswan_lab: dict[str, Any]) -> None:
+    failed = [c for c in strongswan_lab["checks"] if not c["ok"]]
+    assert failed == [], strongswan_lab["stderr"][-2000:]
+    assert strongswan_lab["exit_status"] == 0
+    assert strongswan_lab["ok"] is True
+
+
+def test_strongswan_noticed_nothing(strongswan_lab: dict[str, Any]) -> None:
+    assert strongswan_lab["peer"] == "strongswan"
+    assert strongswan_lab["peer_replay_failures"] == 0
+    assert strongswan_lab["peer_new_sas"] == 0
+    assert strongswan_lab["peer_deletes"] == 0
+    assert strongswan_lab["peer_dpd_failures"] == 0
+    log = strongswan_lab["strongswan"]
+    # One Main Mode, one Quick Mode, and the two rekeys the lab asked for.
+    assert log["ike_sa_established"] == 1
+    assert log["child_sa_established"] == 1 + len(strongswan_lab["rekeys"])
+
+
+def test_the_routers_that_took_over_carried_on(strongswan_lab: dict[str, Any]) -> None:
+    # Both takeovers (the crash, then the preempt) answered a CHILD rekey and DPD.
+    rekeys = strongswan_lab["rekeys"]
+    assert len(rekeys) == 2
+    assert all(r["ok"] for r in rekeys)
+    assert len({r["router"] for r in rekeys}) == 2
+    assert strongswan_lab["rekey_after_takeover"] is True
+    assert strongswan_lab["dpd_answered_after_takeover"] > 0
+    assert strongswan_lab["dpd_acked_by_peer"] > 0
+
+
+def test_figures(strongswan_lab: dict[str, Any]) -> None:
+    assert strongswan_lab["mode"] == "netns"
+    assert 0 < strongswan_lab["gap_ms"] <= GAP_GOAL_MS
+    assert 0 <= strongswan_lab["takeover_ms"] <= strongswan_lab["hold_ms"] + 500
+    assert strongswan_lab["seq_reused"] == 0
+    assert strongswan_lab["renegotiations"] == 0
+    assert not _our_namespaces()

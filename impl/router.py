@@ -52,10 +52,12 @@ from .forward import (
 from .hsrp import HsrpEvent, HsrpGroup, HsrpGroupConfig, HsrpState
 from .hsrp.core import GratuitousArpNeeded
 from .ike.core import (
+    DEFAULT_REPLACED_GRACE_MS,
     NAT_T_PORT,
     NON_ESP_MARKER,
     IkeEngine,
     IkeEvent,
+    IkeSaRetired,
     IpsecSaNegotiated,
     PeerDeleted,
 )
@@ -532,6 +534,7 @@ class Router:
         latency_allowance_ms: int = DEFAULT_LATENCY_ALLOWANCE_MS,
         hsrp_entropy: Entropy | None = None,
         negotiate: bool = False,
+        ike_replaced_grace_ms: int | None = DEFAULT_REPLACED_GRACE_MS,
     ) -> None:
         self._core = RouterCore(config, entropy=entropy, now=now, hsrp_entropy=hsrp_entropy)
         self._config = config
@@ -585,7 +588,13 @@ class Router:
         self._negotiate = negotiate
         vip = outside.virtual_ip
         self._ike = (
-            IkeEngine(config, entropy, SadbIkeStore(self._db), local_address=vip)
+            IkeEngine(
+                config,
+                entropy,
+                SadbIkeStore(self._db),
+                local_address=vip,
+                replaced_grace_ms=ike_replaced_grace_ms,
+            )
             if vip is not None
             else None
         )
@@ -1000,6 +1009,12 @@ class Router:
             self._events.append(IkeReport(event=event))
             if isinstance(event, IpsecSaNegotiated) and self._db.is_active:
                 self._db.add_ipsec_pair(event.params, now)
+            elif isinstance(event, IkeSaRetired) and event.reason == "initial-contact":
+                # The peer started afresh (its Main Mode said INITIAL-CONTACT, and Quick
+                # Mode follows Main Mode): every pair it had with us is gone on its side.
+                for sa in self._db.ipsec_sas(HaStatus.ACTIVE):
+                    if sa.peer == event.peer:
+                        self._delete_sa(sa.sa_id, now)
             elif isinstance(event, PeerDeleted) and event.protocol == PROTO_ESP:
                 spis = {int.from_bytes(spi, "big") for spi in event.spis}
                 for sa in self._db.ipsec_sas(HaStatus.ACTIVE):

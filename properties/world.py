@@ -351,6 +351,7 @@ class World:
             SeededEntropy(seed * 7919 + 29),
             self.peer_ike_store,
             local_address=self._peer,
+            replaced_grace_ms=None,
         )
         """The remote peer's IKE (the mirror of router 1's crypto configuration)."""
         self._to_peer: list[SendIke] = []
@@ -1064,6 +1065,7 @@ class World:
             now=self.now,
             latency_allowance_ms=self.latency_ms,
             hsrp_entropy=None if self.hsrp_jitter else _NoJitter(),
+            ike_replaced_grace_ms=None,  # the model keeps every IKE SA until it ends
         )
         for side, priority in slot.priority.items():
             slot.router.set_priority(side, priority, self.now)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hmac as _hmac
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Final, Protocol, TypeVar
@@ -113,6 +113,7 @@ __all__ = [
     "Hints",
     "IkeEngine",
     "IkeEvent",
+    "IkeSaRetired",
     "IkeSaStore",
     "IkeSaView",
     "IpsecSaNegotiated",
@@ -137,6 +138,9 @@ _DONE_KEEP_MS: Final = 30_000
 """How long a finished exchange keeps its last answer for a retransmitted request."""
 _DPD_TIMEOUT_MS: Final = 5_000
 _SPI_FLOOR: Final = 0x100
+DEFAULT_REPLACED_GRACE_MS: Final = 10_000
+"""How long an IKE SA replaced by a new one with the same peer (a re-authentication)
+lives on before this side deletes it; the peer may still finish exchanges on it."""
 _MID_MEMORY: Final = 1024
 """Message ids remembered per IKE SA for the replay check."""
 
@@ -213,7 +217,26 @@ class NegotiationFailed:
     reason: str
 
 
-IkeEvent = Phase1Established | IpsecSaNegotiated | PeerDeleted | DpdAnswered | NegotiationFailed
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IkeSaRetired:
+    """An IKE SA replaced by a newer one with the same peer was removed."""
+
+    at_ms: int
+    peer: IPv4Address
+    cookies: tuple[bytes, bytes]
+    reason: str
+    """``replaced`` (a Delete told the peer, after the grace time) or ``initial-contact``
+    (the peer said it holds no other SA with us: nothing to tell it)."""
+
+
+IkeEvent = (
+    Phase1Established
+    | IpsecSaNegotiated
+    | PeerDeleted
+    | DpdAnswered
+    | NegotiationFailed
+    | IkeSaRetired
+)
 
 
 # --- the store of established IKE SAs ----------------------------------------------------
@@ -261,6 +284,10 @@ class IkeSaStore(Protocol):
         """A usable SA with this peer, the newest first, or None."""
         ...
 
+    def ike_sas_with(self, peer: IPv4Address) -> Sequence[IkeSaView]:
+        """Every usable SA with this peer."""
+        ...
+
     def add_ike(self, params: NewIkeSa, now: int) -> bool:
         """Keep (and replicate) a new SA; False when this router may not (not ACTIVE)."""
         ...
@@ -296,6 +323,10 @@ class MemoryIkeStore:
             if sa.peer == peer:
                 return sa
         return None
+
+    def ike_sas_with(self, peer: IPv4Address) -> list[IkeSaView]:
+        """Every SA with this peer."""
+        return [sa for sa in self.sas.values() if sa.peer == peer]
 
     def add_ike(self, params: NewIkeSa, now: int) -> bool:
         """Keep it."""
@@ -460,8 +491,12 @@ class IkeEngine:
         store: IkeSaStore,
         *,
         local_address: IPv4Address,
+        replaced_grace_ms: int | None = DEFAULT_REPLACED_GRACE_MS,
     ) -> None:
         self._config = config
+        self._replaced_grace_ms = replaced_grace_ms
+        self._retire: dict[tuple[bytes, bytes], int] = {}
+        """IKE SAs replaced by a newer one with the same peer -> when to delete them."""
         self._entropy = entropy
         self._store = store
         self.local_address = local_address
@@ -479,6 +514,9 @@ class IkeEngine:
         """Datagrams dropped, by reason (``show crypto isakmp`` counters)."""
         self.sent: Counter[str] = Counter()
         """Messages sent, by kind."""
+        self.initial_contact = False
+        """Say INITIAL-CONTACT in the fifth Main Mode message (this side holds no SA with
+        the peer, e.g. after a restart without a standby): the peer drops what it had."""
         self.hints = Hints()
         """Harness-chosen cookies, SPIs and DPD starting numbers (see :class:`Hints`)."""
         self.log: deque[str] = deque(maxlen=256)
@@ -509,12 +547,17 @@ class IkeEngine:
             if x.done_at is not None
         ]
         deadlines += [probe.deadline for probe in self._dpd.values()]
+        deadlines += list(self._retire.values())
         return min(deadlines) if deadlines else None
 
     def handle_timer(self, now: int) -> None:
         """Retransmit, give up, and forget finished exchanges whose time has come."""
         self._sweep(self._main, now)
         self._sweep(self._quick, now)
+        for cookies, due in list(self._retire.items()):
+            if now >= due:
+                del self._retire[cookies]
+                self._retire_now(cookies, now, reason="replaced")
         for cookies, probe in list(self._dpd.items()):
             if now >= probe.deadline:
                 del self._dpd[cookies]
@@ -958,7 +1001,11 @@ class IkeEngine:
             )
             exchange.iv = final
             self._answer(exchange, data, message)
-            self._established(exchange, final, now)
+            contact = any(
+                isinstance(p, NotifyPayload) and p.notify_type == NotifyType.INITIAL_CONTACT
+                for p in payloads
+            )
+            self._established(exchange, final, now, initial_contact=contact)
             return
         raise _Drop(DropReason.UNEXPECTED, f"main mode stage {exchange.stage}")
 
@@ -981,7 +1028,38 @@ class IkeEngine:
             hash_name, exchange.public_i, exchange.public_r, cipher.block
         )
 
-    def _established(self, exchange: _MainMode, last_block: bytes, now: int) -> None:
+    def _retire_now(self, cookies: tuple[bytes, bytes], now: int, *, reason: str) -> None:
+        """Delete a replaced IKE SA (telling the peer unless it said it forgot us)."""
+        sa = self._store.ike_by_cookies(cookies)
+        if sa is None:
+            return
+        if reason == "replaced":
+            delete = DeletePayload(protocol=PROTO_ISAKMP, spis=(cookies[0] + cookies[1],))
+            self._send_informational(sa, delete, now)
+            self.sent["delete"] += 1
+        self._store.remove_ike(cookies, now)
+        self.forget(cookies)
+        self._note(f"IKE SA with {sa.peer} {cookies[0].hex()} retired ({reason})")
+        self._events.append(IkeSaRetired(at_ms=now, peer=sa.peer, cookies=cookies, reason=reason))
+
+    def _replaced(
+        self, new: tuple[bytes, bytes], peer: IPv4Address, now: int, *, initial_contact: bool
+    ) -> None:
+        """Older IKE SAs with ``peer`` once ``new`` exists: gone at once after the peer's
+        INITIAL-CONTACT (it holds nothing else with us), else after the grace time."""
+        for sa in self._store.ike_sas_with(peer):
+            cookies = (sa.initiator_cookie, sa.responder_cookie)
+            if cookies == new:
+                continue
+            if initial_contact:
+                self._retire.pop(cookies, None)
+                self._retire_now(cookies, now, reason="initial-contact")
+            elif self._replaced_grace_ms is not None and cookies not in self._retire:
+                self._retire[cookies] = now + self._replaced_grace_ms
+
+    def _established(
+        self, exchange: _MainMode, last_block: bytes, now: int, *, initial_contact: bool = False
+    ) -> None:
         assert exchange.choice is not None
         exchange.done_at = now
         exchange.retransmit_at = None
@@ -1012,6 +1090,13 @@ class IkeEngine:
             return
         self._note(f"main mode with {exchange.peer[0]}: QM_IDLE")
         self._events.append(Phase1Established(at_ms=now, params=params))
+        if not exchange.is_initiator:  # the responder deletes what was replaced (as charon does)
+            self._replaced(
+                (exchange.cookie_i, exchange.cookie_r),
+                exchange.peer[0],
+                now,
+                initial_contact=initial_contact,
+            )
 
     def _start_main(self, peer: IPv4Address, entry: CryptoMapEntry, now: int) -> None:
         transforms = tuple(
@@ -1138,11 +1223,20 @@ class IkeEngine:
                 + exchange.sa_i_body
                 + id_i_raw[4:],
             )
+            fifth: list[Payload] = [id_i, HashPayload(data=hash_i)]
+            if self.initial_contact:
+                fifth.append(
+                    NotifyPayload(
+                        notify_type=NotifyType.INITIAL_CONTACT,
+                        protocol=PROTO_ISAKMP,
+                        spi=exchange.cookie_i + exchange.cookie_r,
+                    )
+                )
             message, last = self._message(
                 (exchange.cookie_i, exchange.cookie_r),
                 Exchange.MAIN,
                 0,
-                [id_i, HashPayload(data=hash_i)],
+                fifth,
                 encrypt=(cipher, exchange.key, exchange.iv),
             )
             exchange.iv = last

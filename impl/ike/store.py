@@ -41,6 +41,10 @@ class SadbIkeStore:
         candidates = [sa for sa in self._sadb.ike_sas(HaStatus.ACTIVE) if sa.peer == peer]
         return max(candidates, key=lambda sa: sa.expiry_ms, default=None)
 
+    def ike_sas_with(self, peer: IPv4Address) -> list[IkeSa]:
+        """Every ACTIVE record for this peer."""
+        return [sa for sa in self._sadb.ike_sas(HaStatus.ACTIVE) if sa.peer == peer]
+
     def add_ike(self, params: NewIkeSa, now: int) -> bool:
         """Install and replicate; False when this router is not ACTIVE."""
         if not self._sadb.is_active:

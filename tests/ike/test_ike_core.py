@@ -15,6 +15,7 @@ from vpnha.impl.ike.core import (
     DpdAnswered,
     IkeEngine,
     IkeEvent,
+    IkeSaRetired,
     IpsecSaNegotiated,
     MemoryIkeStore,
     NegotiationFailed,
@@ -453,3 +454,37 @@ def test_retransmitted_first_message_is_answered_and_a_new_one_starts_afresh(pai
         decode_header(fresh.payload).responder_cookie
         != decode_header(answer.payload).responder_cookie
     )
+
+
+def test_replaced_ike_sa_is_deleted_after_the_grace_time(pair: Pair) -> None:
+    """A second Main Mode with the same peer (a re-authentication): the old IKE SA goes
+    10 s later, and the peer is told with an ISAKMP Delete."""
+    first = established(pair)
+    pair.now = 1_000
+    assert pair.peer.start_main_mode(VIP, 1_000)
+    pair.pump()
+    assert len(pair.router_store.sas) == 2
+    pair.advance(9_000)
+    assert len(pair.router_store.sas) == 2  # still within the grace time
+    pair.advance(2_000)
+    pair.pump()
+    assert first not in pair.router_store.sas
+    assert first not in pair.peer_store.sas  # the peer's copy went with the Delete
+    retired = [e for e in events(pair.router) if isinstance(e, IkeSaRetired)]
+    assert [(e.cookies, e.reason) for e in retired] == [(first, "replaced")]
+    assert not pair.router.drops
+
+
+def test_initial_contact_retires_the_old_sas_at_once(pair: Pair) -> None:
+    """A restarted peer says INITIAL-CONTACT in its fifth message: nothing of before stays."""
+    first = established(pair)
+    restarted = Pair(router_config(), peer_config(), seed=5)
+    restarted.router, restarted.router_store = pair.router, pair.router_store
+    restarted.peer.initial_contact = True
+    assert restarted.peer.initiate(VIP, 2_000)
+    restarted.now = 2_000
+    restarted.pump()
+    assert first not in pair.router_store.sas
+    assert len(pair.router_store.sas) == 1
+    retired = [e for e in events(pair.router) if isinstance(e, IkeSaRetired)]
+    assert [(e.cookies, e.reason) for e in retired] == [(first, "initial-contact")]

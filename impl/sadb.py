@@ -47,9 +47,12 @@ expired, and SSP is connected or delivered something within ``grace_ms`` before 
 Other copies are discarded (and counted): they must be renegotiated.
 
 *Staleness:* leaving ACTIVE turns every SA into a stale copy; a new SSP connection
-marks every copy stale; a ``BULK_BEGIN`` drops every copy (the full set follows); an
-add refreshes a copy (not stale) or creates one; a copy that the card cannot hold is
-refused (``REFUSE``) and HA is reported degraded.
+marks every copy stale; a ``BULK_BEGIN`` drops every copy (the full set follows),
+keeping what each counted as a remnant (below); an add refreshes a copy (not stale) or
+creates one, never below what the copy or a remnant held (a full copy may be older than
+this router's own use as a former active: a resync's answer queued behind another full
+copy lands after this router took over and left; Z3's ``I3-late-add``); a copy that the
+card cannot hold is refused (``REFUSE``) and HA is reported degraded.
 
 *When the active sends the full copy* (``BULK_BEGIN``, adds, ``BULK_END`` per DOI): on a
 ROLE message from the other end saying it is not ACTIVE, when this is the first ROLE
@@ -1499,6 +1502,13 @@ class SaDatabase:
                 bytes_used=message.bytes_used,
                 status=HaStatus.STANDBY,
             )
+            # A copy never goes below what this router remembers of the SA (its own use
+            # as a former active, say). Safe for the sender: it takes no floor from an
+            # add's ACK, and adopts our use from our announcement before it can reach it.
+            remnant = self._remnants.get((Doi.IPSEC, copy.sa_id))
+            if remnant is not None:
+                for kind, value in remnant.values.items():
+                    copy = self._raise_ipsec(copy, kind, value)
         self._ipsec[copy.sa_id] = copy
         self._generation += 1
         self._degraded_copies.discard((Doi.IPSEC, copy.sa_id))
@@ -1659,8 +1669,14 @@ class SaDatabase:
         assert isinstance(message, BulkBegin)
         self._degraded_copies = {key for key in self._degraded_copies if key[0] is not message.doi}
         if message.doi is Doi.IPSEC:
+            # What a dropped copy counted is kept as a remnant (as ``request_resync`` does)
+            # and an add never installs less (``_on_ipsec_add``): this full copy may have
+            # been written before this router last took over (a resync's answer queued
+            # behind another) and be older than the stale copy holding its own use.
             for sa in list(self._ipsec.values()):
                 self._remove_ipsec(sa, now, tombstone=False)
+                if sa.expiry_ms > now:
+                    self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
                 self._count["copies_dropped_by_bulk"] += 1
         else:
             self._count["copies_dropped_by_bulk"] += len(self._ike)

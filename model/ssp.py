@@ -135,6 +135,9 @@ class Add:
     ike: IkeSa | None
     ipsec: IpsecSa | None
     resync: bool
+    serial: int
+    """Numbers the Adds its sender wrote (from 1), so that a ``Refuse`` names the one it
+    answers."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +172,8 @@ class Refuse:
 
     sa_id: int
     reason: str
+    serial: int
+    """The ``serial`` of the refused ``Add``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,7 +212,8 @@ class ResyncRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BulkBegin:
-    """A full copy follows (``entries`` IKE SAs): the receiver drops every copy it holds.
+    """A full copy follows (``entries`` IKE SAs): the receiver drops every copy it holds,
+    remembering what each IPsec copy counted (a later ``Add`` never installs less).
 
     ``resync`` when it answers a ``ResyncRequest`` (counted as REQUESTS/REPLIES).
     """

@@ -40,12 +40,21 @@ within ``ssp_grace_ms`` (hold + keepalive + latency) of the last thing SSP
 delivered: older than that, SSP died while the active lived on and deletes may
 have been missed. A new SSP connection marks every copy stale until the active's
 full copy replaces it.
+
+Full copies. Two full copies of one SA can be in flight at once (a standby's resync
+request crosses the first), so a full copy may land after the standby took over,
+used the SA and left ACTIVE again. Two rules keep that safe (both found by Z3):
+a standby never lowers a copy — ``BulkBegin`` remembers the copies it clears and an
+``Add`` installs at least what the router held or remembers, while acknowledging the
+Add's own values, so the sender's floors rise only to what it sent (``I3-late-add``);
+and a ``Refuse`` drops the sender's floors only if it answers the latest Add of the SA
+(Adds carry a serial), since a later copy may have been admitted (``I3-early-refusal``).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -208,6 +217,11 @@ class Router:
     """ACTIVE only: the other end's incarnation the hold-back floors were set for."""
     unreplicated: set[int] = field(default_factory=set)
     """SAs a rebooted other end may have used (sadb rule 6): capped, never copied again."""
+    adds_written: int = 0
+    """Adds this router has written (each ``Add`` carries the count as its serial)."""
+    last_add: dict[int, int] = field(default_factory=dict)
+    """ACTIVE only: SA id -> serial of the latest Add of it written on this connection
+    (a ``Refuse`` of an older one is ignored: the later copy may be admitted)."""
     # SAs
     ike: dict[int, IkeSa] = field(default_factory=dict)
     sas: dict[int, IpsecSa] = field(default_factory=dict)
@@ -400,6 +414,8 @@ def _power_on(system: System, index: int) -> None:
     router.counters.clear()
     router.floor_incarnation = None
     router.unreplicated.clear()
+    router.adds_written = 0
+    router.last_add.clear()
     router.ssp_counters = ssp.SspCounters()
     router.jitter_index = 0
     for side in SIDES:
@@ -755,6 +771,7 @@ def _crash(system: System, index: int) -> None:
     router.ike.clear()
     router.sas.clear()
     router.degraded.clear()
+    router.last_add.clear()
     system.hsrp_in_flight = [m for m in system.hsrp_in_flight if m.sender != index]
     system.ssp_in_flight = [m for m in system.ssp_in_flight if m.sender != index]
 
@@ -787,6 +804,7 @@ def _update_role(system: System, index: int) -> None:
 def _demote(system: System, index: int) -> None:
     """Leaving ACTIVE: keep the SAs as stale copies until the new active refreshes them."""
     router = system.routers[index]
+    router.last_add.clear()
     for sa_id, sa in router.sas.items():
         router.sas[sa_id] = replace(
             sa,
@@ -978,6 +996,7 @@ def _ssp_established(system: System, index: int) -> None:
     router.ssp_retry_due = None
     router.peer_role = None
     router.bulk_sent = False
+    router.last_add.clear()
     _announce(system, index, reply_wanted=False)
 
 
@@ -1026,6 +1045,7 @@ def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: boo
     router.got_hello = False
     router.peer_role = None
     router.bulk_sent = False
+    router.last_add.clear()
     router.ssp_hello_due = None
     if router.up and is_ssp_client(router):
         router.ssp_retry_due = system.now + system.params.ssp_retry_ms
@@ -1088,9 +1108,13 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
             _apply_update(system, index, sa_id, kind, value)
         case ssp.Ack(sa_id=sa_id, kind=kind, value=value):
             _apply_ack(system, index, sa_id, kind, value)
-        case ssp.Refuse(sa_id=sa_id, reason=reason):
+        case ssp.Refuse(sa_id=sa_id, reason=reason, serial=serial):
             sa = router.sas.get(sa_id)
-            if sa is not None and sa.status is HaStatus.ACTIVE:
+            # Only a refusal of the latest Add of the SA counts: a later full copy (a
+            # resync's answer) may have been admitted, and the floors protect that copy
+            # (found by Z3: I3-early-refusal).
+            latest = router.last_add.get(sa_id) == serial
+            if latest and sa is not None and sa.status is HaStatus.ACTIVE:
                 # The standby holds no copy: nothing to hold back for.
                 router.sas[sa_id] = replace(
                     sa,
@@ -1107,7 +1131,14 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
             if router.role is Role.ACTIVE:
                 router.count("ssp_refused_while_active")
                 return
-            # The full set follows: copies not in it are gone from the active.
+            # The full set follows: copies not in it are gone from the active. What each
+            # cleared copy counted is remembered (as ``_resync`` does), and an Add never
+            # installs less (``_apply_add``): a full copy written before this router last
+            # took over (a resync's answer queued behind another) is older than the stale
+            # copy that holds this router's own use (found by Z3: I3-late-add).
+            for held in router.sas.values():
+                if held.status is HaStatus.STANDBY:
+                    _remember(router, held)
             router.sas = {k: v for k, v in router.sas.items() if v.status is HaStatus.ACTIVE}
             router.ike = {k: v for k, v in router.ike.items() if v.status is HaStatus.ACTIVE}
             router.degraded.clear()
@@ -1117,16 +1148,21 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
                 )
 
 
-def _copy_for_standby(sa: IpsecSa, inbound_known: bool) -> IpsecSa:
+def _copy_for_standby(sa: IpsecSa, inbound_known: bool, known: Sequence[ssp.Values]) -> IpsecSa:
+    """The standby copy an Add installs: never below what this router ``known`` of the SA
+    (the copy it held, what it remembers — possibly its own use as a former active)."""
+    out = max([sa.out.value, *(k.out for k in known)])
+    inbound = max([sa.inbound.value, *(k.inbound for k in known)])
+    byte_count = max([sa.byte_count.value, *(k.byte_count for k in known)])
     return replace(
         sa,
         status=HaStatus.STANDBY,
         stale=False,
         inbound_known=inbound_known,
         seen=frozenset(),
-        out=new_counter(sa.out.value),
-        inbound=new_counter(sa.inbound.value),
-        byte_count=new_counter(sa.byte_count.value),
+        out=new_counter(out),
+        inbound=new_counter(inbound),
+        byte_count=new_counter(byte_count),
     )
 
 
@@ -1154,7 +1190,11 @@ def _apply_add(system: System, index: int, add: ssp.Add) -> None:
         router.tombstones = {k: t for k, t in router.tombstones.items() if t > system.now}
         if sa.sa_id in router.tombstones:
             system.note(index, "copy-refused", f"SA {sa.sa_id} was deleted here")
-            _ssp_send(system, index, ssp.Refuse(sa_id=sa.sa_id, reason="SA was deleted here"))
+            _ssp_send(
+                system,
+                index,
+                ssp.Refuse(sa_id=sa.sa_id, reason="SA was deleted here", serial=add.serial),
+            )
             return
         if sa.sa_id not in router.sas:
             refusal = vam.admit(
@@ -1175,10 +1215,23 @@ def _apply_add(system: System, index: int, add: ssp.Add) -> None:
                     )
                 )
                 system.note(index, "ha-degraded", f"cannot hold SA {sa.sa_id}: {refusal.value}")
-                _ssp_send(system, index, ssp.Refuse(sa_id=sa.sa_id, reason=refusal.value))
+                _ssp_send(
+                    system,
+                    index,
+                    ssp.Refuse(sa_id=sa.sa_id, reason=refusal.value, serial=add.serial),
+                )
                 return
         router.degraded.discard(sa.sa_id)
-        router.sas[sa.sa_id] = _copy_for_standby(sa, system.params.inbound_interval > 0)
+        # A standby never lowers a copy: the Add installs at least what this router held or
+        # remembers of the SA, and acknowledges the Add's own values (the sender's floors may
+        # rise only to what it sent: the rest is this router's use, which the sender adopts
+        # from its announcement before it may reach it).
+        held = router.sas.get(sa.sa_id)
+        remembered = router.remembered.get(sa.sa_id)
+        known = [_values(held)] if held is not None else []
+        if remembered is not None:
+            known.append(remembered[1])
+        router.sas[sa.sa_id] = _copy_for_standby(sa, system.params.inbound_interval > 0, known)
         for kind in (Kind.OUT, Kind.IN, Kind.BYTES):
             _ssp_send(
                 system,
@@ -1244,7 +1297,9 @@ def _replicate_sa(system: System, index: int, sa_id: int, *, resync: bool) -> No
         sa, out=_seed_floor(sa.out), inbound=inbound, byte_count=_seed_floor(sa.byte_count)
     )
     router.sas[sa_id] = sa
-    _ssp_send(system, index, ssp.Add(ike=None, ipsec=sa, resync=resync))
+    _ssp_send(
+        system, index, ssp.Add(ike=None, ipsec=sa, resync=resync, serial=_add_serial(router, sa_id))
+    )
 
 
 def _replicate_ike(system: System, index: int, ike_id: int, *, resync: bool) -> None:
@@ -1253,7 +1308,17 @@ def _replicate_ike(system: System, index: int, ike_id: int, *, resync: bool) -> 
     router.ike[ike_id] = ike
     if not resync:
         router.ssp_counters = replace(router.ssp_counters, adds=router.ssp_counters.adds + 1)
-    _ssp_send(system, index, ssp.Add(ike=ike, ipsec=None, resync=resync))
+    _ssp_send(
+        system, index, ssp.Add(ike=ike, ipsec=None, resync=resync, serial=_add_serial(router, None))
+    )
+
+
+def _add_serial(router: Router, sa_id: int | None) -> int:
+    """Number the next Add; for an IPsec SA (``sa_id``), it is now the latest of it."""
+    router.adds_written += 1
+    if sa_id is not None:
+        router.last_add[sa_id] = router.adds_written
+    return router.adds_written
 
 
 def _replicating(router: Router) -> bool:
@@ -1268,15 +1333,7 @@ def _announce(system: System, index: int, *, reply_wanted: bool) -> None:
     router.remembered = {
         sa_id: entry for sa_id, entry in router.remembered.items() if entry[0] > system.now
     }
-    held = {
-        sa.sa_id: ssp.Values(
-            sa_id=sa.sa_id,
-            out=sa.out.value,
-            inbound=sa.inbound.value,
-            byte_count=sa.byte_count.value,
-        )
-        for sa in router.sas.values()
-    }
+    held = {sa.sa_id: _values(sa) for sa in router.sas.values()}
     for sa_id, (_, remembered) in router.remembered.items():
         held.setdefault(sa_id, remembered)
     values = tuple(held[sa_id] for sa_id in sorted(held))
@@ -1540,14 +1597,16 @@ def _bury(system: System, router: Router, sa: IpsecSa) -> None:
 def _remember(router: Router, sa: IpsecSa) -> None:
     """Keep a dropped SA's counters: it may have been used here (split brain) beyond what
     the router that still holds it knows (a model bug the implementation's tests found)."""
-    router.remembered[sa.sa_id] = (
-        sa.expires_ms,
-        ssp.Values(
-            sa_id=sa.sa_id,
-            out=sa.out.value,
-            inbound=sa.inbound.value,
-            byte_count=sa.byte_count.value,
-        ),
+    router.remembered[sa.sa_id] = (sa.expires_ms, _values(sa))
+
+
+def _values(sa: IpsecSa) -> ssp.Values:
+    """The counter values of ``sa`` as an announcement carries them."""
+    return ssp.Values(
+        sa_id=sa.sa_id,
+        out=sa.out.value,
+        inbound=sa.inbound.value,
+        byte_count=sa.byte_count.value,
     )
 
 

@@ -178,6 +178,15 @@ class LockstepPair:
                 return lambda w: w.establish_sa(spi_in=spi_in, spi_out=spi_out, cookies=(ci, cr))
             case op.DpdProbe(from_peer=from_peer):
                 return lambda w: w.dpd(from_peer=from_peer)
+            case op.DropHello(index=index):
+                history.disturbed_ms = self.now
+                return lambda w: w.drop_hello(index)
+            case op.DuplicateHello(index=index):
+                history.disturbed_ms = self.now
+                return lambda w: w.duplicate_hello(index)
+            case op.DelayHello(index=index, ms=ms):
+                history.disturbed_ms = self.now
+                return lambda w: w.delay_hello(index, ms)
             case op.SendTraffic(packets=packets, size=size):
                 self._note_traffic()
                 return lambda w: w.lan_send(packets, size)

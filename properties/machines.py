@@ -623,6 +623,30 @@ class LockstepMachine(_SharedRules):
         wait = before_model.config.hold_ms + before_model.config.hello_ms + extra
         self._do(op.Advance(ms=wait))
 
+    @rule(
+        kind=st.sampled_from(["drop", "duplicate", "delay"]),
+        index=st.integers(min_value=0, max_value=7),
+        ms=st.integers(min_value=1, max_value=5_000),
+    )
+    def hello_fault(self, kind: str, index: int, ms: int) -> None:
+        """Lose, duplicate or delay (reorder) an HSRP message on the wire: time runs to the
+        next event until one is in flight (the model's list and the world's agree on
+        their order, so ``index`` picks the same message on both sides)."""
+        pair = self.pair
+        assert pair is not None
+        for _ in range(8):
+            if pair.model.hsrp_in_flight:
+                break
+            self._do(op.AdvanceToNextEvent())
+        if not pair.model.hsrp_in_flight:
+            return
+        if kind == "drop":
+            self._do(op.DropHello(index=index))
+        elif kind == "duplicate":
+            self._do(op.DuplicateHello(index=index))
+        else:
+            self._do(op.DelayHello(index=index, ms=ms))
+
     @precondition(_has_active)
     @rule(
         first=st.booleans(),

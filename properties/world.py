@@ -170,6 +170,19 @@ class PeerSa:
 
 
 @dataclass(slots=True)
+class _HelloFlight:
+    """An HSRP message on its segment, in the order sent (faults pick one by position)."""
+
+    when: int
+    """When it arrives."""
+    order: int
+    """Its place among same-instant deliveries (kept when it is delayed)."""
+    sender: int
+    out: SendHsrp
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
 class _Slot:
     """One router position: its configuration, seeds and (while up) its core."""
 
@@ -355,6 +368,8 @@ class World:
         )
         """The remote peer's IKE (the mirror of router 1's crypto configuration)."""
         self._to_peer: list[SendIke] = []
+        self._hellos: list[_HelloFlight] = []
+        """HSRP messages on the segments, in the order sent (the model's in-flight list)."""
         self.dpd_by_cluster: list[tuple[int, int, int]] = []
         """(time, IKE id = CKY-I as an integer, number) of every R-U-THERE a router sent
         (I8 on the implementation's side)."""
@@ -477,6 +492,9 @@ class World:
         if slot.router is None:
             return
         slot.router = None
+        # What it already sent is on the wire and still arrives; the model forgets such
+        # messages, so they leave the list the message faults pick from (same positions).
+        self._hellos = [f for f in self._hellos if f.sender != index]
         if slot.connection:
             self._dead_connections.add(slot.connection)
             slot.connection = 0
@@ -1244,8 +1262,64 @@ class World:
             src_mac=mac,
             delivered=ok,
         )
-        if ok:
-            self._later(partial(self._hsrp_arrives, other, out), rank=_RANK_HSRP)
+        if slot.iface_up[out.side]:
+            # On the wire whoever listens: the receiver's state counts when it arrives.
+            self._order += 1
+            flight = _HelloFlight(
+                when=self.now + self.latency_ms, order=self._order, sender=index, out=out
+            )
+            self._hellos.append(flight)
+            self._push_hello(flight)
+
+    def _push_hello(self, flight: _HelloFlight) -> None:
+        land: Callable[[], None] = partial(self._hello_lands, flight)
+        heapq.heappush(self._agenda, (flight.when, _RANK_HSRP, flight.order, land))
+
+    def _hello_lands(self, flight: _HelloFlight) -> None:
+        if flight.cancelled:
+            return
+        self._hellos = [f for f in self._hellos if f is not flight]
+        self._hsrp_arrives(1 - flight.sender, flight.out)
+
+    def _taint(self, side: Side, until: int) -> None:
+        segment = _SIDE_SEGMENT[side]
+        self.clean_since[segment] = max(self.clean_since[segment], until, self.now)
+        self.disturbed_ms = max(self.disturbed_ms, until, self.now)
+
+    @property
+    def hellos_in_flight(self) -> int:
+        """HSRP messages on the segments now."""
+        return len(self._hellos)
+
+    def drop_hello(self, index: int) -> None:
+        """The HSRP message in flight at ``index`` (modulo their number) is lost."""
+        if self._hellos:
+            lost = self._hellos.pop(index % len(self._hellos))
+            lost.cancelled = True
+            self._taint(lost.out.side, self.now)
+
+    def duplicate_hello(self, index: int) -> None:
+        """The HSRP message in flight at ``index`` arrives twice (the copy after it)."""
+        if self._hellos:
+            twin = self._hellos[index % len(self._hellos)]
+            self._order += 1
+            copy = _HelloFlight(when=twin.when, order=self._order, sender=twin.sender, out=twin.out)
+            self._hellos.append(copy)
+            self._push_hello(copy)
+            self._taint(twin.out.side, twin.when)
+
+    def delay_hello(self, index: int, ms: int) -> None:
+        """The HSRP message in flight at ``index`` arrives ``ms`` later (reordered)."""
+        if self._hellos and ms > 0:
+            at = index % len(self._hellos)
+            late = self._hellos[at]
+            late.cancelled = True
+            moved = _HelloFlight(
+                when=late.when + ms, order=late.order, sender=late.sender, out=late.out
+            )
+            self._hellos[at] = moved
+            self._push_hello(moved)
+            self._taint(late.out.side, moved.when)
 
     def _hsrp_arrives(self, index: int, out: SendHsrp) -> None:
         router = self._slots[index].router

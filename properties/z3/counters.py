@@ -18,18 +18,34 @@ transition                effect
                           outbound, past 2^32 − 1 (rule 5)
 ``update{r}``             the holder with a floor sends an update carrying ``v``
 ``deliver_update{r}``     a non-ACTIVE copy applies some in-flight update ``u`` (max) and
-                          acknowledges it; in order: not before a pending Add
+                          acknowledges it; in order: only an update sent before the
+                          first pending Add (``u ≤`` its value) overtakes nothing
 ``deliver_ack{r}``        the holder raises its floor to some acknowledged value
 ``sync{r}``               replication (re)starts (new connection, the other end left
                           ACTIVE, or this end became ACTIVE): adopt the other end's
-                          announced value, apply rule 6 if the other end rebooted since
-                          the floor was set (permanent cap, never replicated again), drop
-                          the floor, send the full copy (seed floor := value)
-``resync{r}``             ``clear crypto sa ha standby resync`` on the non-ACTIVE end: its
-                          copies are dropped; the holder answers with a full copy
-                          (keeping its floor)
-``deliver_add{r}``        the copy arrives: usable copy := the Add's value; acknowledged;
-                          or refused (card full): the holder drops its floor
+                          announced value (its copy, else what it remembers), apply rule
+                          6 if the other end rebooted since the floor was set (permanent
+                          cap, never replicated again), drop the floor, send the full
+                          copy (seed floor := value)
+``resync{r}``             ``clear crypto sa ha standby resync`` on a router not holding the
+                          SA ACTIVE, at any time (SSP up, down or silently dead): its copy
+                          is dropped and its value *remembered* (the fix); the request
+                          goes out only on a connection
+``answer{r}``             the request arrives: a replicating holder sends the full copy
+                          again (seeding its floor if it had none), behind any Add
+                          already in flight; otherwise nothing happens
+``deliver_add{r}``        the first Add in flight arrives: usable copy := its value,
+                          acknowledged; or refused (card full, or the SA buried there):
+                          the holder drops its floor; an ACTIVE router drops it silently
+``delete{r}``             the ACTIVE holder deletes the SA (operator, peer, or the old SA of
+                          a rekey, ``_delete_sa``): it remembers the value, buries the SA
+                          (tombstone: copies of it refused) and, while replicating, sends
+                          a Delete; it stays ACTIVE as a device (``gone``)
+``leave{r}``              a router that deleted the SA while ACTIVE leaves ACTIVE: both
+                          ends restart replication (its announcement carries what it
+                          remembers)
+``deliver_delete{r}``     the Delete arrives (after any Add sent before it): a non-ACTIVE
+                          router drops its copy and buries the SA (not remembered)
 ``lose``                  SSP loses any in-flight messages (silent death: nothing learns)
 ``disconnect``            the connection ends (cut, dead timer, silent death): every
                           in-flight message is gone
@@ -44,18 +60,36 @@ HSRP is abstracted away: any router may promote a usable copy at any time, and
 the old holder may keep running (split brain), be demoted or crash. In-flight
 updates and acknowledgements are summarised by the largest value in flight
 towards each end (delivery picks any value up to it, so every interleaving of
-the real FIFO is included); an Add is one slot.
+the real FIFO is included). Adds (full copies) towards a router are a queue
+summarised by its first value ``addv``, its last ``addm`` and whether there is more
+than one (``addn``): a resync answered while a full copy is still on its way puts a
+second one behind it (values only grow along the queue: the sender is ACTIVE and
+its value never decreases). Announcing a value and the other end adopting it
+(``sync``) are one step; in the model the announcement travels, and the announcing
+router may become ACTIVE again before it is adopted — the full copy then sent to it
+is a late Add in the sense of assumption 1 below, which this encoding does not
+otherwise produce.
+A dropped SA's remembered values and a tombstone last until the SA expires, when no
+router uses it any more (I8: expiry is never extended); the encoding keeps them for
+ever (a crash clears them, as ``_power_on`` does). A rekey is a new SA with its own
+SPI and counters; for the old SPI it is a delete.
 
 State fields (``r`` = 0, 1): ``act`` (holds the SA ACTIVE), ``cpy``/``usable`` (holds a
 standby copy / not stale), ``v`` (value), ``fon``/``fl`` (hold-back floor), ``capon``/
 ``cap`` (rule 6), ``unrep`` (never copied again), ``inc`` (incarnation), ``flset``/
-``flinc`` (the other end's incarnation the floor is for), ``addp``/``addv`` (Add in
-flight *towards* r), ``updp``/``updv``, ``ackp``/``ackv`` (largest update / ack in flight
-towards r), ``seen`` (inbound window), and ``conn``. The ghost ``used`` is the set of
-every number any router has ever used on this SPI (never shrinks, survives crashes).
+``flinc`` (the other end's incarnation the floor is for), ``addp``/``addn``/``addv``/``addm``
+(Adds in flight *towards* r), ``updp``/``updv``, ``ackp``/``ackv`` (largest update / ack in
+flight towards r), ``rqp`` (a resync request in flight towards r), ``rem``/``remv`` (r
+remembers the value of a copy it cleared or an SA it deleted), ``tomb`` (r buried the
+SA), ``delp`` (a Delete in flight towards r), ``gone`` (r deleted the SA while ACTIVE
+and is still ACTIVE as a device), ``seen`` (inbound window), and ``conn``.
+The ghost ``used`` is the set of every number any router has ever used on this SPI
+(never shrinks, survives crashes).
 
 Property. I3/I4: every ``use`` takes numbers not in ``used`` (stated as the safety
-predicate "every ACTIVE holder's next numbers, up to its limit, are unused").
+predicate "every ACTIVE holder's next numbers, up to its limit, are unused"). I8
+(byte counts, DPD numbers) adds: a takeover starts at or above every number ever
+used (:func:`counter_ahead_safe`), so the numbers only increase across takeovers.
 
 Strengthening (the inductive invariant; the names are the conjuncts Z3 reports):
 
@@ -63,19 +97,37 @@ Strengthening (the inductive invariant; the names are the conjuncts Z3 reports):
   non-negative, ``fl ≤ v ≤ fl + J`` for a holder with a floor (hold-back), a cap
   only after rule 6 fired (then the SA is never copied again and the other end holds
   nothing of it), ``bulk`` (replication restarted) only while connected and for the
-  other end's current incarnation, at most one usable copy and one Add in flight,
-  and every value in flight (update, Add, ack) is at most the value of the router it
-  came from; with ``N = 0`` only the first router ever holds the SA ACTIVE. A holder
-  that has restarted replication towards an ACTIVE other end is the lower of the
-  two: ``fl + J`` (and any ack ``+ J``) ``≤`` where the other end started.
+  other end's current incarnation, at most one usable copy, and every value in
+  flight (update, every Add, ack) is at most the value of the router it came from;
+  with ``N = 0`` only the first router ever holds the SA ACTIVE. A holder that has
+  restarted replication towards an ACTIVE other end is the lower of the two:
+  ``fl + J`` (and any ack ``+ J``) ``≤`` where the other end started.
+- ``remembered`` (new with the fixed resync rule, deletes and tombstones): a
+  remembered value is no higher than the copy, the ACTIVE value or the first Add
+  (to a router that did not bury the SA) the router holds or receives later — so
+  the announcement, which carries the copy in preference to the remembered value,
+  never hides it — and no higher than the value of a holder that has restarted
+  replication (it adopted it), unless the router deleted the SA during a split and
+  is still ACTIVE (``gone``: its use is above the holder's limit by ``split``, and is
+  adopted when it leaves); such a holder is also at or above the other end's copy;
+  no copy is above the Add in flight towards it. A buried SA is neither ACTIVE nor
+  copied; a ``gone`` router has no Add in flight towards it (assumption 1); a Delete
+  in flight comes from a router that buried the SA; the remembered value of a
+  router that buried the SA is no higher than a holder that sends it an Add (so the
+  ``Refuse`` that drops the holder's floor leaves nothing of it above the holder's
+  value). Without it the induction fails at ``sync`` (a copy below the remembered
+  value hides it), at ``resync`` (the value remembered above the Add that follows),
+  at ``delete`` in a split and at a tombstone's refusal.
 - ``split``: when both hold the SA ACTIVE, one of them has a limit (floor or cap)
   no higher than the value the other *started* from (``lo``), and so do its acks.
 - ``ack-covers``: raising the floor to any acknowledged value keeps the holder's
   future numbers unused.
 - ``holder-covers``: everything used is at most the holder's value, or the other
-  end's (held or ACTIVE) value, or beyond the holder's cap, or — if the other end
-  rebooted since the floor was set — beyond ``fl + J`` (rule 6's region); right after
-  restarting replication towards a non-ACTIVE end, at most the holder's value.
+  end's held, ACTIVE *or remembered* value (the remembered case is what the fix
+  adds: the other end's own use as a former active survives its resync or delete),
+  or beyond the holder's cap, or — if the other end rebooted since the floor was
+  set — beyond ``fl + J`` (rule 6's region); right after restarting replication
+  towards an end that is not ACTIVE (nor ``gone``), at most the holder's value.
 - ``window-covers`` (inbound): the window of an ACTIVE holder has every number from
   ``v − W`` up to where it started marked seen.
 - ``future-free``: an ACTIVE holder's numbers above ``v`` up to its limit are unused
@@ -83,19 +135,58 @@ Strengthening (the inductive invariant; the names are the conjuncts Z3 reports):
 - ``copy-covers``: a usable copy ``c`` covers everything: every used number, every
   value in flight and the old holder's value are ``≤ c + J``; an ACTIVE other end has
   restarted replication (while connected), a floor ``≤ c`` and acks ``≤ c``.
-- ``add-covers``: the same for an Add in flight (its value becomes a usable copy).
+- ``add-covers``: the same for the first Add in flight to a router that did not
+  bury the SA (its value becomes a usable copy; the later ones carry larger values,
+  so they are covered too); the router it goes to is not ACTIVE. (A usable copy may
+  now coexist with it: the first of two Adds has arrived.)
 
-ASSUMPTION, and a finding. ``resync`` is encoded only while SSP is connected and,
-if the other end is ACTIVE, after it restarted replication (the request travels
-behind the announcement of the role change). The model allows ``Resync`` at any
-time; with it offline (``resync_offline=True``) Z3 finds a reachable duplicate
-(``I3-resync-offline``, 12 steps): router 0 sends past the copy, router 1 takes
-over in a split and sends, leaves ACTIVE when the segments heal, clears its
-copies while SSP is still down; SSP reconnects, router 1 announces nothing for
-the SA and has not rebooted (rule 6 does not fire), so router 0 re-seeds its
-floor at its own value and sends router 1's numbers again.
-``replay.resync_offline_operations`` is that schedule on the model, and the model
-does send a sequence number twice (tests/proofs/test_naive.py).
+ASSUMPTIONS, and two findings. Z3 proves I3, I4 and the I8 counters with the
+fixed resync rule (any time, remembered values) under two assumptions about
+Adds, neither of which the model guarantees; without either one Z3 finds a
+duplicate with the Add and Refuse rules encoded here, and the concrete schedule
+used to send a sequence number twice on the model (``replay.late_add_operations``,
+``replay.early_refusal_operations``; tests/proofs/test_naive.py). Both
+counterexamples have two Adds of one SA in flight at once, which a resync makes
+possible (its request crosses a full copy on its way). The model has since fixed
+both (below) and the concrete schedules are safe on it; the encoding still has the
+rules before those fixes, and keeps the assumptions: dropping assumption 1 with the
+fixed Add rule needs a strengthening that knows the order of a router's
+announcement and its later replies (first induction failure: a resync answered to
+a router that has since deleted the SA while ACTIVE, ``gone``).
+
+1. An Add in flight towards a router that becomes ACTIVE, or sent to it while it
+   is ACTIVE, reaches it while it is still ACTIVE (refused, no effect) or is lost
+   (``late_adds=False``; encoded by dropping it at ``promote`` and not queueing it in
+   ``answer`` for a router that holds the SA ACTIVE or is ``gone``). Refuted as
+   ``I3-late-add`` (11 steps): router 1 resyncs while the first full copy is on its
+   way; router 0 answers with a second one; the first arrives, router 1 takes over
+   and sends, leaves ACTIVE; the second arrives, replaces router 1's stale copy (its
+   own use) by the older value without remembering it, and router 1 takes over
+   again from there and sends the same numbers. (The same ASSUMPTION is in
+   ``lifecycle.py``, where it was an open question: the model does not rule it out.)
+   Fixed in the model and the implementation, not encoded here: a ``BulkBegin``
+   remembers the copies it clears, and an Add installs at least what the router held
+   or remembers (a standby never lowers a copy), acknowledged with the Add's own value.
+2. The card refuses only the last Add in flight (``early_refusals=False``). Refuted
+   as ``I3-early-refusal`` (9 steps): the first full copy is refused (card full) and
+   the second, the resync's answer, admitted; the ``Refuse`` arrives after the
+   answer was sent and drops the holder's floor, so it sends on without hold-back
+   while router 1 holds a usable copy, which is then promoted below those numbers.
+   A fix, proved here with the same strengthening (``I3-refusal-fix``,
+   ``refusal_waits=True``): a ``Refuse`` drops the floor only when no later full copy
+   of the SA is in flight. The model now does this (as the implementation did): an
+   Add carries a serial, and a ``Refuse`` counts only if it names the latest Add of
+   the SA written on the connection.
+
+The rule before the fix (``resync_forgets=True``): a cleared copy is forgotten. Z3
+finds a reachable duplicate (``I3-resync-offline``, 12 steps): router 1 takes over
+in a split while SSP is down and sends, leaves ACTIVE, clears its copies while SSP
+is still down; SSP reconnects, router 1 announces nothing for the SA and has not
+rebooted (rule 6 does not fire), so router 0 re-seeds its floor at its own value and
+sends router 1's numbers again (``replay.resync_offline_operations``; the model
+sent a number twice before the fix). That variant lets a resync on a live
+connection happen only once the holder has adopted the last announcement (as the
+model orders it), so that what it finds is a real schedule.
 
 The naive rule (``naive=True``): no hold-back, no stale copies, no rule 6; takeover
 still jumps by ``J``. Z3 finds the old active running more than ``J`` past the
@@ -114,6 +205,7 @@ from .engine import FieldKind, Frame, StatePredicate, System, Transition, Vars
 __all__ = [
     "SEQ_MAX",
     "CounterSpec",
+    "counter_ahead_safe",
     "counter_invariant",
     "counter_safe",
     "counter_system",
@@ -142,8 +234,19 @@ class CounterSpec:
     """Outbound: never past 2^32 − 1 (rule 5); off for byte counts and DPD numbers."""
     naive: bool = False
     """No hold-back, no staleness, no rule 6 (the rule that Z3 must refute)."""
-    resync_offline: bool = False
-    """Allow ``resync`` while SSP is down (the variant Z3 refutes)."""
+    resync_forgets: bool = False
+    """The resync rule before the fix: cleared copies are forgotten (Z3 refutes it)."""
+    late_adds: bool = False
+    """Drop ASSUMPTION 1: an Add may land on a router that has been ACTIVE since it was
+    sent (the model allows it; Z3 refutes the rule with it)."""
+    early_refusals: bool = False
+    """Drop ASSUMPTION 2: the card may refuse an Add while a later Add of the same SA is
+    in flight behind it (the model allows it; Z3 refutes the rule with it)."""
+    refusal_waits: bool = False
+    """The fix proposed for assumption 2: a ``Refuse`` drops the holder's floor only when
+    no later full copy of the SA is in flight (the holder counts the copies it sent)."""
+    card_refusals: bool = True
+    """The standby's card may refuse an Add (off only to guide a bounded search)."""
     witness: bool = False
     """Replace the ghost set ``used`` by a count of uses of one symbolic number ``w``
     (quantifier-free, for bounded search: a duplicate is ``uses > 1``)."""
@@ -175,12 +278,35 @@ _PER_ROUTER: Final[tuple[tuple[str, FieldKind], ...]] = (
     ("seen", "set"),
     ("bulk", "bool"),
     ("lo", "int"),
+    ("rem", "bool"),
+    ("remv", "int"),
+    ("rqp", "bool"),
+    ("addn", "bool"),
+    ("addm", "int"),
+    ("tomb", "bool"),
+    ("delp", "bool"),
+    ("gone", "bool"),
 )
 FIELDS: Final[tuple[tuple[str, FieldKind], ...]] = (
     *tuple((f"{name}{r}", kind) for r in _routers() for name, kind in _PER_ROUTER),
     ("conn", "bool"),
     ("used", "set"),
 )
+
+
+_LOST_AT_CRASH: Final = (
+    "act",
+    "cpy",
+    "usable",
+    "fon",
+    "capon",
+    "unrep",
+    "flset",
+    "rem",
+    "tomb",
+    "gone",
+)
+"""Per-router flags a crash clears (``_power_on``: SAs, floors, remembered, tombstones)."""
 
 
 def _fields(spec: CounterSpec) -> tuple[tuple[str, FieldKind], ...]:
@@ -267,6 +393,12 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(s, "seen", r) == _empty(),
                 z3.Not(_f(s, "bulk", r)),
                 _f(s, "lo", r) == 0,
+                z3.Not(_f(s, "rem", r)),
+                z3.Not(_f(s, "rqp", r)),
+                z3.Not(_f(s, "addn", r)),
+                z3.Not(_f(s, "tomb", r)),
+                z3.Not(_f(s, "delp", r)),
+                z3.Not(_f(s, "gone", r)),
             ]
         return z3.And(parts)
 
@@ -358,7 +490,8 @@ def counter_system(spec: CounterSpec) -> System:
             ackp, ackv = _f(s, "ackp", r), _f(s, "ackv", r)
             return z3.And(
                 _f(s, "updp", o),
-                z3.Not(_f(s, "addp", o)),
+                # FIFO: only an update sent before the first pending Add (so no larger).
+                z3.Implies(_f(s, "addp", o), u <= _f(s, "addv", o)),
                 u >= 0,
                 u <= _f(s, "updv", o),
                 applies,
@@ -392,7 +525,10 @@ def counter_system(spec: CounterSpec) -> System:
             s, t, jump = fr.pre, fr.post, fr.par["J"]
             v = _f(s, "v", r)
             held = _f(s, "v", o)
-            nv = z3.If(_f(s, "cpy", o), _max(v, held), v)
+            # The announcement carries the other end's copy or, failing that, what it
+            # remembers of a copy it dropped (``_announce``: copies first).
+            announced = z3.If(_f(s, "cpy", o), held, z3.If(_f(s, "rem", o), _f(s, "remv", o), v))
+            nv = _max(v, announced)
             if spec.naive:
                 forgot: z3.BoolRef = z3.BoolVal(False)
             else:
@@ -406,6 +542,7 @@ def counter_system(spec: CounterSpec) -> System:
                 s["conn"],
                 _f(s, "act", r),
                 z3.Not(_f(s, "act", o)),
+                z3.Not(_f(s, "gone", o)),
                 z3.Not(_f(s, "addp", o)),
                 z3.Not(_f(s, "bulk", r)),
                 z3.BoolVal(True) if spec.naive else z3.Not(_f(s, "usable", o)),
@@ -421,7 +558,9 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(t, "fon", r) == z3.And(z3.Not(unrep), _seeds(spec, jump)),
                 _f(t, "fl", r) == nv,
                 _f(t, "addp", o) == z3.Not(unrep),
+                z3.Not(_f(t, "addn", o)),
                 _f(t, "addv", o) == nv,
+                _f(t, "addm", o) == nv,
                 # _raise_copies: the other end raises its copy to our announced value
                 _f(t, "v", o) == z3.If(_f(s, "cpy", o), _max(held, v), held),
             ]
@@ -437,7 +576,9 @@ def counter_system(spec: CounterSpec) -> System:
                 f"fon{r}",
                 f"fl{r}",
                 f"addp{o}",
+                f"addn{o}",
                 f"addv{o}",
+                f"addm{o}",
                 f"v{o}",
             }
             if spec.kind == "in":
@@ -455,33 +596,72 @@ def counter_system(spec: CounterSpec) -> System:
         r = 1 - o
 
         def trans(fr: Frame) -> z3.BoolRef:
-            s, t, jump = fr.pre, fr.post, fr.par["J"]
-            v = _f(s, "v", r)
-            answer = z3.And(
-                s["conn"],
-                _f(s, "act", r),
-                _f(s, "bulk", r),
-                z3.Not(_f(s, "unrep", r)),
-                z3.Not(_f(s, "addp", o)),
-            )
-            seeds = _seeds(spec, jump)
-            # The request travels behind the announcement of this end's last role change, so
-            # an ACTIVE other end has restarted replication (adopted our values) before it
-            # answers. Offline, the request is never sent, and nothing of our values survives.
-            in_order = z3.And(s["conn"], z3.Implies(_f(s, "act", r), _f(s, "bulk", r)))
-            return z3.And(
+            s, t = fr.pre, fr.post
+            had = _f(s, "cpy", o)
+            parts = [
+                # ``clear crypto sa ha standby resync``: any time the SA is not ACTIVE here,
+                # SSP up, down or silently dead (a standby command: not while ACTIVE).
                 z3.Not(_f(s, "act", o)),
-                z3.Or(in_order, z3.Not(s["conn"])) if spec.resync_offline else in_order,
+                z3.Not(_f(s, "gone", o)),
+                # The rule before the fix, searched for a genuine counterexample: online only
+                # once the holder has adopted our last announcement (which carries what the
+                # copy counted), as the model orders it; offline at any time.
+                z3.Implies(s["conn"], z3.Implies(_f(s, "act", r), _f(s, "bulk", r)))
+                if spec.resync_forgets
+                else z3.BoolVal(True),
                 z3.Not(_f(t, "cpy", o)),
                 z3.Not(_f(t, "usable", o)),
-                _f(t, "addp", o) == z3.Or(_f(s, "addp", o), answer),
-                _f(t, "addv", o) == z3.If(answer, v, _f(s, "addv", o)),
-                _f(t, "fon", r) == z3.Or(_f(s, "fon", r), z3.And(answer, seeds)),
-                _f(t, "fl", r) == z3.If(_f(s, "fon", r), _f(s, "fl", r), v),
-                keep(fr, {f"cpy{o}", f"usable{o}", f"addp{o}", f"addv{o}", f"fon{r}", f"fl{r}"}),
-            )
+                # The request goes out only on a connection (``_ssp_send``).
+                _f(t, "rqp", r) == z3.Or(_f(s, "rqp", r), s["conn"]),
+            ]
+            changed = {f"cpy{o}", f"usable{o}", f"rqp{r}"}
+            if not spec.resync_forgets:
+                # The fix: what the cleared copy counted is remembered (``_remember``).
+                parts += [
+                    _f(t, "rem", o) == z3.Or(_f(s, "rem", o), had),
+                    _f(t, "remv", o) == z3.If(had, _f(s, "v", o), _f(s, "remv", o)),
+                ]
+                changed |= {f"rem{o}", f"remv{o}"}
+            parts.append(keep(fr, changed))
+            return z3.And(parts)
 
         return (f"resync{o}", trans)
+
+    def answer(r: int) -> tuple[str, Transition]:
+        o = 1 - r
+
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t, jump = fr.pre, fr.post, fr.par["J"]
+            v = _f(s, "v", r)
+            more = fr.bool_input("more")
+            # ``ResyncRequest``: a replicating holder sends the full copy again (seeding its
+            # floor if it had none); otherwise the request has no effect.
+            send = z3.And(s["conn"], _f(s, "act", r), _f(s, "bulk", r), z3.Not(_f(s, "unrep", r)))
+            queued = _f(s, "addp", o)
+            # ASSUMPTION 1 (module docstring): an Add sent to an ACTIVE router is refused
+            # there (not queued).
+            send_add = (
+                send
+                if spec.late_adds
+                else z3.And(send, z3.Not(_f(s, "act", o)), z3.Not(_f(s, "gone", o)))
+            )
+            return z3.And(
+                _f(s, "rqp", r),
+                _f(t, "rqp", r) == more,
+                _f(t, "fon", r) == z3.Or(_f(s, "fon", r), z3.And(send, _seeds(spec, jump))),
+                _f(t, "fl", r) == z3.If(_f(s, "fon", r), _f(s, "fl", r), v),
+                _f(t, "addp", o) == z3.Or(queued, send_add),
+                _f(t, "addn", o) == z3.Or(_f(s, "addn", o), z3.And(queued, send_add)),
+                _f(t, "addv", o) == z3.If(z3.And(send_add, z3.Not(queued)), v, _f(s, "addv", o)),
+                _f(t, "addm", o) == z3.If(send_add, v, _f(s, "addm", o)),
+                keep(
+                    fr,
+                    {f"rqp{r}", f"fon{r}", f"fl{r}", f"addp{o}", f"addn{o}", f"addv{o}"}
+                    | {f"addm{o}"},
+                ),
+            )
+
+        return (f"answer{r}", trans)
 
     def deliver_add(o: int) -> tuple[str, Transition]:
         r = 1 - o
@@ -489,15 +669,38 @@ def counter_system(spec: CounterSpec) -> System:
         def trans(fr: Frame) -> z3.BoolRef:
             s, t = fr.pre, fr.post
             refuse = fr.bool_input("refuse")
+            following = fr.int_input("next")
             value = _f(s, "addv", o)
             ackv = _f(s, "ackv", r)
-            taken = z3.And(z3.Not(_f(s, "act", o)), z3.Not(z3.And(refuse, z3.Not(_f(s, "cpy", o)))))
-            refused_by_card = z3.And(
-                z3.Not(_f(s, "act", o)), refuse, z3.Not(_f(s, "cpy", o)), _f(s, "act", r)
+            # Refused: by the card (full; a held copy is only replaced) or by the tombstone
+            # of an SA deleted here (``_apply_add``); either way a ``Refuse`` goes back.
+            active = z3.Or(_f(s, "act", o), _f(s, "gone", o))  # dropped, nothing sent back
+            refused = z3.And(
+                z3.Not(active),
+                z3.Or(_f(s, "tomb", o), z3.And(refuse, z3.Not(_f(s, "cpy", o)))),
             )
+            taken = z3.And(z3.Not(active), z3.Not(refused))
+            refused_by_card = z3.And(refused, _f(s, "act", r))
+            if spec.refusal_waits:
+                refused_by_card = z3.And(refused_by_card, z3.Not(_f(s, "addn", o)))
+            # Several Adds in flight (a resync answered behind a full copy): the next one
+            # carries a value between this one and the last one's; the last is ``addm``.
+            several = _f(s, "addn", o)
+            # ASSUMPTION 2 (module docstring): the card refuses only the last Add in flight.
+            refusal_ok = (
+                z3.BoolVal(True) if spec.early_refusals else z3.Not(z3.And(refuse, several))
+            )
+            if not spec.card_refusals:
+                refusal_ok = z3.Not(refuse)
             return z3.And(
                 _f(s, "addp", o),
-                z3.Not(_f(t, "addp", o)),
+                refusal_ok,
+                _f(t, "addp", o) == several,
+                z3.Implies(z3.Not(_f(t, "addn", o)), following == _f(s, "addm", o)),
+                z3.Implies(_f(t, "addn", o), several),
+                value <= following,
+                following <= _f(s, "addm", o),
+                _f(t, "addv", o) == following,
                 _f(t, "cpy", o) == z3.Or(_f(s, "cpy", o), taken),
                 _f(t, "usable", o) == z3.Or(_f(s, "usable", o), taken),
                 _f(t, "v", o) == z3.If(taken, value, _f(s, "v", o)),
@@ -509,6 +712,8 @@ def counter_system(spec: CounterSpec) -> System:
                     fr,
                     {
                         f"addp{o}",
+                        f"addn{o}",
+                        f"addv{o}",
                         f"cpy{o}",
                         f"usable{o}",
                         f"v{o}",
@@ -521,11 +726,17 @@ def counter_system(spec: CounterSpec) -> System:
 
         return (f"deliver_add{o}", trans)
 
-    pending = [f"{name}{r}" for r in _routers() for name in ("addp", "updp", "ackp")]
+    pending = [
+        f"{name}{r}" for r in _routers() for name in ("addp", "addn", "updp", "ackp", "rqp", "delp")
+    ]
 
     def lose(fr: Frame) -> z3.BoolRef:
         s, t = fr.pre, fr.post
-        parts = [z3.Or(t[p] == s[p], z3.Not(t[p])) for p in pending]
+        parts = [z3.Or(t[p] == s[p], z3.Not(t[p])) for p in pending if not p.startswith("addn")]
+        # Adds are lost together (TCP delivers the rest of the stream or nothing).
+        parts += [
+            _f(t, "addn", r) == z3.And(_f(s, "addn", r), _f(t, "addp", r)) for r in _routers()
+        ]
         return z3.And(*parts, keep(fr, set(pending)))
 
     def disconnect(fr: Frame) -> z3.BoolRef:
@@ -542,14 +753,76 @@ def counter_system(spec: CounterSpec) -> System:
         s, t = fr.pre, fr.post
         stale = [] if spec.naive else [z3.Not(_f(t, "usable", r)) for r in _routers()]
         changed = {"conn"} | (set() if spec.naive else {f"usable{r}" for r in _routers()})
-        bulks = {f"bulk{r}" for r in _routers()}
+        # A list, not a set: the order of the terms must not follow the string hash
+        # (PYTHONHASHSEED), or Z3's search, and so its counterexamples, vary by run.
+        bulks = [f"bulk{r}" for r in _routers()]
         return z3.And(
             z3.Not(s["conn"]),
             t["conn"],
             *stale,
             *[z3.Not(t[b]) for b in bulks],
-            keep(fr, changed | bulks),
+            keep(fr, changed | set(bulks)),
         )
+
+    def delete(r: int) -> tuple[str, Transition]:
+        o = 1 - r
+
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t = fr.pre, fr.post
+            # ``_delete_sa`` on the ACTIVE holder: gone, remembered (announced until
+            # expiry), buried (copies refused until expiry); replicated while replicating.
+            return z3.And(
+                _f(s, "act", r),
+                z3.Not(_f(t, "act", r)),
+                z3.Not(_f(t, "fon", r)),
+                z3.Not(_f(t, "capon", r)),
+                z3.Not(_f(t, "bulk", r)),
+                _f(t, "rem", r),
+                _f(t, "remv", r) == _f(s, "v", r),
+                _f(t, "tomb", r),
+                # Still ACTIVE as a device (the encoding otherwise reads the role off ``act``).
+                _f(t, "gone", r),
+                _f(t, "delp", o) == z3.Or(_f(s, "delp", o), z3.And(s["conn"], _f(s, "bulk", r))),
+                keep(
+                    fr,
+                    {f"act{r}", f"fon{r}", f"capon{r}", f"bulk{r}", f"rem{r}", f"remv{r}"}
+                    | {f"tomb{r}", f"gone{r}", f"delp{o}"},
+                ),
+            )
+
+        return (f"delete{r}", trans)
+
+    def leave(r: int) -> tuple[str, Transition]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t = fr.pre, fr.post
+            # A router that deleted the SA while ACTIVE leaves ACTIVE: its announcement
+            # (carrying what it remembers) restarts replication at the other end.
+            return z3.And(
+                _f(s, "gone", r),
+                z3.Not(_f(t, "gone", r)),
+                *[z3.Not(_f(t, "bulk", q)) for q in _routers()],
+                keep(fr, {f"gone{r}"} | {f"bulk{q}" for q in _routers()}),
+            )
+
+        return (f"leave{r}", trans)
+
+    def deliver_delete(o: int) -> tuple[str, Transition]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t = fr.pre, fr.post
+            # FIFO: an Add sent before the Delete arrives first. An ACTIVE receiver refuses
+            # it; otherwise its copy (if any) goes and is buried — not remembered.
+            applies = z3.And(z3.Not(_f(s, "act", o)), _f(s, "cpy", o))
+            return z3.And(
+                _f(s, "delp", o),
+                z3.Not(_f(s, "addp", o)),
+                z3.Not(_f(t, "delp", o)),
+                _f(t, "cpy", o) == z3.And(_f(s, "cpy", o), z3.Not(applies)),
+                _f(t, "usable", o) == z3.And(_f(s, "usable", o), z3.Not(applies)),
+                _f(t, "tomb", o) == z3.Or(_f(s, "tomb", o), applies),
+                keep(fr, {f"delp{o}", f"cpy{o}", f"usable{o}", f"tomb{o}"}),
+            )
+
+        return (f"deliver_delete{o}", trans)
 
     def demote(r: int) -> tuple[str, Transition]:
         def trans(fr: Frame) -> z3.BoolRef:
@@ -592,6 +865,11 @@ def counter_system(spec: CounterSpec) -> System:
             parts.append(_f(t, "lo", r) == start)
             changed = {f"act{r}", f"cpy{r}", f"usable{r}", f"v{r}", f"fon{r}", f"capon{r}"}
             changed |= {f"bulk{r}", f"lo{r}"}
+            if not spec.late_adds:
+                # ASSUMPTION 1 (module docstring): an Add in flight towards a router that
+                # becomes ACTIVE reaches it while ACTIVE (refused: no effect) or is lost.
+                parts += [z3.Not(_f(t, "addp", r)), z3.Not(_f(t, "addn", r))]
+                changed |= {f"addp{r}", f"addn{r}"}
             if spec.kind == "in":
                 parts.append(_f(t, "seen", r) == _range_set(start - fr.par["W"], start))
                 changed.add(f"seen{r}")
@@ -605,10 +883,9 @@ def counter_system(spec: CounterSpec) -> System:
 
         def trans(fr: Frame) -> z3.BoolRef:
             s, t = fr.pre, fr.post
-            cleared = [
-                z3.Not(_f(t, name, r))
-                for name in ("act", "cpy", "usable", "fon", "capon", "unrep", "flset")
-            ] + [z3.Not(_f(t, "bulk", q)) for q in _routers()]
+            cleared = [z3.Not(_f(t, name, r)) for name in _LOST_AT_CRASH] + [
+                z3.Not(_f(t, "bulk", q)) for q in _routers()
+            ]
             return z3.And(
                 *cleared,
                 _f(t, "v", r) == 0,
@@ -618,8 +895,8 @@ def counter_system(spec: CounterSpec) -> System:
                 *[z3.Not(t[p]) for p in pending],
                 keep(
                     fr,
-                    {f"{name}{r}" for name in ("act", "cpy", "usable", "fon", "capon", "unrep")}
-                    | {f"flset{r}", f"v{r}", f"inc{r}", f"seen{r}", "conn", *pending}
+                    {f"{name}{r}" for name in _LOST_AT_CRASH}
+                    | {f"v{r}", f"inc{r}", f"seen{r}", "conn", *pending}
                     | {f"bulk{q}" for q in _routers()},
                 ),
             )
@@ -636,7 +913,11 @@ def counter_system(spec: CounterSpec) -> System:
             deliver_ack(r),
             sync(r),
             resync(r),
+            answer(r),
             deliver_add(r),
+            delete(r),
+            leave(r),
+            deliver_delete(r),
             demote(r),
             promote(r),
             crash(r),
@@ -668,6 +949,29 @@ def counter_witness_safe(s: Vars, par: Vars) -> z3.BoolRef:
     """Bounded form of I3/I4 (with ``witness=True``): the number ``w`` is used at most once."""
     del par
     return s["uses"] <= 1
+
+
+def counter_ahead_safe(spec: CounterSpec) -> StatePredicate:
+    """I8 (counters only increase, across takeovers and splits): I3/I4's "never reused",
+    and a takeover starts at or above every number ever used, by either router. Each
+    router's own numbers increase by construction (``use`` moves ``v`` up), so what a
+    router that takes over sends is above everything sent before it took over; during a
+    split the old active's numbers stay below where the new one started (the split
+    conjunct keeps them from meeting)."""
+    never_reused = counter_safe(spec)
+
+    def safe(s: Vars, par: Vars) -> z3.BoolRef:
+        x = z3.Int("x")
+        ahead = [
+            z3.Implies(
+                z3.And(_f(s, "cpy", r), _f(s, "usable", r), z3.Not(_f(s, "act", r)), par["J"] > 0),
+                z3.ForAll([x], z3.Implies(s["used"][x], x <= _f(s, "v", r) + par["J"])),
+            )
+            for r in _routers()
+        ]
+        return z3.And(never_reused(s, par), *ahead)
+
+    return safe
 
 
 def counter_safe(spec: CounterSpec) -> StatePredicate:
@@ -833,7 +1137,7 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 ),
                 z3.Implies(
                     z3.And(_f(s, "addp", o), z3.Or(_f(s, "act", r), _f(s, "cpy", r))),
-                    _f(s, "addv", o) <= v,
+                    _f(s, "addm", o) <= v,
                 ),
                 z3.Implies(z3.Or(_f(s, "addp", r), _f(s, "updp", r), _f(s, "ackp", r)), s["conn"]),
                 z3.Implies(_f(s, "flset", r), _f(s, "flinc", r) <= _f(s, "inc", o)),
@@ -886,18 +1190,13 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 ),
                 z3.Implies(_f(s, "act", r), _f(s, "bulk", r)),
             )
-            parts.append(z3.Implies(z3.And(_f(s, "addp", o), jump > 0), covers))
+            # An Add towards a router that buried the SA is refused there: it covers nothing.
+            live = z3.And(_f(s, "addp", o), z3.Not(_f(s, "tomb", o)), jump > 0)
+            parts.append(z3.Implies(live, covers))
             parts.append(
                 z3.Implies(
                     _f(s, "addp", o),
-                    z3.Not(
-                        z3.Or(
-                            _f(s, "usable", o),
-                            _f(s, "act", o),
-                            _f(s, "usable", r),
-                            _f(s, "addp", r),
-                        )
-                    ),
+                    z3.Not(z3.Or(_f(s, "act", o), _f(s, "usable", r), _f(s, "addp", r))),
                 )
             )
         return z3.And(parts)
@@ -924,9 +1223,17 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 _f(s, "flinc", r) != _f(s, "inc", o),
                 x > _f(s, "fl", r) + jump,
             )
-            held = z3.And(z3.Or(_f(s, "cpy", o), _f(s, "act", o)), x <= _f(s, "v", o))
+            held = z3.Or(
+                z3.And(z3.Or(_f(s, "cpy", o), _f(s, "act", o)), x <= _f(s, "v", o)),
+                z3.And(_f(s, "rem", o), x <= _f(s, "remv", o)),
+            )
             synced = z3.Implies(
-                z3.And(_f(s, "act", r), _f(s, "bulk", r), z3.Not(_f(s, "act", o))),
+                z3.And(
+                    _f(s, "act", r),
+                    _f(s, "bulk", r),
+                    z3.Not(_f(s, "act", o)),
+                    z3.Not(_f(s, "gone", o)),
+                ),
                 all_used(s, z3.Or(x <= v, capped)),
             )
             ready = z3.Implies(
@@ -934,6 +1241,54 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 all_used(s, z3.Or(x <= v, capped, forgotten, held)),
             )
             parts += [synced, ready]
+        return z3.And(parts)
+
+    def remembered(s: Vars, par: Vars) -> z3.BoolRef:
+        del par
+        parts = []
+        for o in _routers():
+            r = 1 - o
+            rem, remv = _f(s, "rem", o), _f(s, "remv", o)
+            alive = z3.Not(_f(s, "tomb", o))
+            parts += [
+                # A copy (or an Add) arrives after the value was remembered and is no lower,
+                # so the announcement (copy first) never hides a remembered value.
+                z3.Implies(
+                    z3.And(rem, z3.Or(_f(s, "cpy", o), _f(s, "act", o))), remv <= _f(s, "v", o)
+                ),
+                z3.Implies(z3.And(rem, _f(s, "addp", o), alive), remv <= _f(s, "addv", o)),
+                # A replicating holder has adopted everything the other end holds (but not
+                # what the other end used and deleted during a split while still ACTIVE:
+                # above the holder's limit by ``split``, adopted once it leaves).
+                z3.Implies(
+                    z3.And(_f(s, "bulk", r), rem, z3.Not(_f(s, "gone", o))),
+                    remv <= _f(s, "v", r),
+                ),
+                z3.Implies(
+                    z3.And(_f(s, "bulk", r), _f(s, "cpy", o)), _f(s, "v", o) <= _f(s, "v", r)
+                ),
+                # An Add carries the holder's value, which no copy here is above.
+                z3.Implies(
+                    z3.And(_f(s, "addp", o), _f(s, "cpy", o)), _f(s, "v", o) <= _f(s, "addv", o)
+                ),
+                z3.Implies(_f(s, "addn", o), _f(s, "addp", o)),
+                z3.Implies(_f(s, "addp", o), _f(s, "addv", o) <= _f(s, "addm", o)),
+                z3.Implies(_f(s, "rqp", r), s["conn"]),
+                # A deleted SA never comes back to the router that buried it.
+                z3.Implies(_f(s, "tomb", o), z3.Not(z3.Or(_f(s, "act", o), _f(s, "cpy", o)))),
+                z3.Implies(_f(s, "delp", o), z3.And(s["conn"], _f(s, "tomb", r))),
+                # Deleted while ACTIVE: nothing is sent to it until it has left ACTIVE and
+                # the holder has adopted what it remembers; an Add to a buried router is
+                # refused only after that.
+                z3.Implies(
+                    _f(s, "gone", o),
+                    z3.And(_f(s, "tomb", o), z3.Not(_f(s, "act", o)), z3.Not(_f(s, "addp", o))),
+                ),
+                z3.Implies(
+                    z3.And(_f(s, "addp", o), _f(s, "tomb", o), rem, _f(s, "act", r)),
+                    remv <= _f(s, "v", r),
+                ),
+            ]
         return z3.And(parts)
 
     def split(s: Vars, par: Vars) -> z3.BoolRef:
@@ -952,6 +1307,7 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
 
     return [
         ("shape", shape),
+        ("remembered", remembered),
         ("split", split),
         ("ack-covers", ack_covers),
         ("holder-covers", holder_covers),

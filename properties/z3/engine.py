@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 import z3
@@ -183,6 +183,16 @@ class System:
     param_range: Callable[[Vars], z3.BoolRef]
     init: StatePredicate
     transitions: tuple[tuple[str, Transition], ...]
+
+    def only(self, names: Sequence[str]) -> System:
+        """The same system with only the transitions ``names`` (KeyError for an unknown one).
+
+        For guided bounded search: every trace of the restriction is a trace of the whole
+        system, so a violation found in it is a genuine counterexample; the restriction
+        only narrows where the solver looks (and proves nothing when it finds none).
+        """
+        known = dict(self.transitions)
+        return replace(self, transitions=tuple((name, known[name]) for name in names))
 
     def state(self, prefix: str) -> dict[str, z3.ExprRef]:
         """Fresh constants for one state."""

@@ -24,10 +24,14 @@ One SA, two routers, time. The rules restated from ``model/system.py``:
   encoding allows: the Add is held (SSP path down) while the router takes over,
   deletes the SA, leaves ACTIVE; the Add then lands as a usable copy, the other
   end acknowledges the Delete, and the copy can be promoted after the delete was
-  acknowledged. Whether the model's single FIFO queue and dead timer rule that out
-  is not shown here (open question). The lease (``copy_usable``'s grace after SSP
-  was last heard) only narrows when a copy may be promoted; the encoding lets any
-  non-stale copy be promoted at any time, which includes it.
+  acknowledged. The model does not rule such a late Add out in general
+  (``replay.late_add_operations``: an Add held while SSP is silent lands after its
+  receiver took over and left; ``counters.py`` assumption 1, refuted as
+  ``I3-late-add``); in this scenario the model's tombstone (a router refuses copies of
+  an SA it deleted, not encoded here) is what refuses it. The lease
+  (``copy_usable``'s grace after SSP was last heard) only narrows when a copy may be
+  promoted; the encoding lets any non-stale copy be promoted at any time, which
+  includes it.
 
 State: per router ``act``/``cpy``/``usable``/``exp`` (the instance and the expiry it
 carries), ``addp``/``addv`` (an Add in flight towards it and the expiry it carries),

@@ -3,6 +3,8 @@ Hypothesis, give what ``vpnha.model`` computes (mypyvy's solver smoke test, made
 
 from __future__ import annotations
 
+import copy as copy_module
+import functools
 from dataclasses import replace
 
 import pytest
@@ -10,7 +12,9 @@ import z3
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from vpnha.model import hsrp as model_hsrp
-from vpnha.model import sadb, vam
+from vpnha.model import operations as op
+from vpnha.model import sadb, ssp, vam
+from vpnha.model import system as msys
 from vpnha.model.hsrp import Event, GroupParams, GroupState, Message, OpCode, Phase
 from vpnha.properties.z3 import counters, hsrp
 from vpnha.properties.z3.engine import Frame
@@ -374,3 +378,343 @@ def test_promotion_condition_covers_the_models(
     solver.add(pre["cpy1"], pre["exp1"] == expires, pre["now"] == system.now, expire(frame))
     # ``_expire`` removes an instance once ``expires_ms <= now``.
     assert (solver.check() == z3.sat) == (expires <= system.now)
+
+
+# ------------------------------------------------------------- counter sync rules
+#
+# The rules that restart replication, drawn on a real model pair: router 0 holds SA 1
+# ACTIVE, router 1 a copy. The model's functions run on a deep copy; the encoding's
+# transition (``sync0``, ``resync1``, ``answer0``) is solved on the same concrete values.
+
+OUT_JUMP = 1_000_000
+"""M × 10^6 of the shipped pair (``replay-interval outbound 1``)."""
+
+
+@functools.cache
+def _replicated_pair() -> msys.System:
+    from vpnha.properties.z3.replay import example_params
+
+    system = msys.boot(example_params())
+    for operation in (
+        op.Advance(ms=70_000),
+        op.Establish(sa_id=1, spi_in=0x100, spi_out=0x200, cookie_i=7, cookie_r=8),
+        op.Advance(ms=100),
+    ):
+        msys.apply_in_place(system, operation)
+    assert system.routers[0].sas[1].status is sadb.HaStatus.ACTIVE
+    assert system.routers[1].sas[1].status is sadb.HaStatus.STANDBY
+    return system
+
+
+def _solve_transition(
+    name: str,
+    pinned: dict[str, int | bool],
+    post_names: tuple[str, ...],
+    inputs: dict[str, int | bool] | None = None,
+) -> dict[str, int | bool] | None:
+    """The post-state values of ``post_names`` after ``name`` from the pinned pre-state and
+    step ``inputs`` (None when the transition is not enabled there)."""
+    spec = counters.CounterSpec(kind="out", jump_min=1, jump_max=None)
+    system = counters.counter_system(spec)
+    pre, post = system.state("p."), system.state("q.")
+    par = {"J": z3.IntVal(OUT_JUMP), "W": z3.IntVal(64)}
+    frame = Frame(pre=pre, post=post, par=par, prefix="i.")
+    solver = z3.Solver()
+    solver.add(dict(system.transitions)[name](frame))
+    for key, value in pinned.items():
+        solver.add(pre[key] == (z3.BoolVal(value) if isinstance(value, bool) else value))
+    for key, value in (inputs or {}).items():
+        term = frame.inputs[key]
+        solver.add(term == (z3.BoolVal(value) if isinstance(value, bool) else value))
+    if solver.check() != z3.sat:
+        return None
+    model = solver.model()
+    return {key: _value(model.eval(post[key], model_completion=True)) for key in post_names}
+
+
+def _sent(system: msys.System, sender: int, kind: type) -> list[object]:
+    return [
+        m.message
+        for m in system.ssp_in_flight
+        if m.sender == sender and isinstance(m.message, kind)
+    ]
+
+
+@given(
+    value=st.integers(0, 5 * OUT_JUMP),
+    floor=st.one_of(st.none(), st.integers(0, 5 * OUT_JUMP)),
+    cap=st.one_of(st.none(), st.integers(0, 8 * OUT_JUMP)),
+    copy=st.one_of(st.none(), st.integers(0, 8 * OUT_JUMP)),
+    remembered=st.one_of(st.none(), st.integers(0, 8 * OUT_JUMP)),
+    floor_for=st.sampled_from(["none", "same", "rebooted"]),
+)
+def test_sync_and_rule_6_agree_with_the_model(
+    *,
+    value: int,
+    floor: int | None,
+    cap: int | None,
+    copy: int | None,
+    remembered: int | None,
+    floor_for: str,
+) -> None:
+    """Restarting replication (``sync0``): router 1 announces its copy, else what it
+    remembers; router 0 adopts the larger value, applies rule 6 when its floors were set
+    for an earlier incarnation of router 1 (cap ``floor + J``, never copied again), and
+    sends the full copy that seeds its floor — as ``_announce`` / ``_receive_announce`` do."""
+    assume(floor is None or floor <= value)
+    system = copy_module.deepcopy(_replicated_pair())
+    active, standby = system.routers
+    sa = active.sas[1]
+    counter = sadb.Counter(value=value, floor=floor, sent=value, cap=cap)
+    active.sas[1] = replace(
+        sa,
+        out=counter,
+        inbound=replace(sa.inbound, floor=floor),
+        byte_count=replace(sa.byte_count, floor=floor),
+    )
+    active.bulk_sent = False
+    active.unreplicated.clear()
+    incarnation = {"none": None, "same": standby.boot_ms, "rebooted": standby.boot_ms - 1}
+    active.floor_incarnation = incarnation[floor_for]
+    held = standby.sas.pop(1)
+    if copy is not None:
+        standby.sas[1] = replace(held, stale=True, out=sadb.new_counter(copy))
+    standby.remembered.clear()
+    if remembered is not None:
+        standby.remembered[1] = (
+            held.expires_ms,
+            ssp.Values(sa_id=1, out=remembered, inbound=0, byte_count=0),
+        )
+    system.ssp_in_flight.clear()
+    msys._announce(system, 1, reply_wanted=False)
+    (announcement,) = _sent(system, 1, ssp.Announce)
+    assert isinstance(announcement, ssp.Announce)
+    system.ssp_in_flight.clear()
+    msys._receive_announce(system, 0, announcement)
+    after = active.sas[1].out
+    adds = [m for m in _sent(system, 0, ssp.Add) if isinstance(m, ssp.Add) and m.ipsec]
+
+    encoded = _solve_transition(
+        "sync0",
+        {
+            "conn": True,
+            "act0": True,
+            "act1": False,
+            "gone1": False,
+            "bulk0": False,
+            "addp1": False,
+            "usable1": False,
+            "v0": value,
+            "fon0": floor is not None,
+            "fl0": floor or 0,
+            "capon0": cap is not None,
+            "cap0": cap or 0,
+            "unrep0": False,
+            "flset0": floor_for != "none",
+            "flinc0": -1 if floor_for == "rebooted" else 0,
+            "inc1": 0,
+            "cpy1": copy is not None,
+            "v1": copy or 0,
+            "rem1": remembered is not None,
+            "remv1": remembered or 0,
+        },
+        ("v0", "fon0", "fl0", "capon0", "cap0", "unrep0", "addp1", "addv1"),
+    )
+    assert encoded is not None
+    assert encoded["v0"] == after.value
+    assert encoded["capon0"] == (after.cap is not None)
+    if after.cap is not None:
+        assert encoded["cap0"] == after.cap
+    assert encoded["unrep0"] == (1 in active.unreplicated)
+    assert encoded["fon0"] == (after.floor is not None)
+    if after.floor is not None:
+        assert encoded["fl0"] == after.floor
+    assert encoded["addp1"] == bool(adds)
+    if adds:
+        assert adds[0].ipsec is not None
+        assert encoded["addv1"] == adds[0].ipsec.out.value
+
+
+@given(
+    copy=st.one_of(st.none(), st.integers(0, 5 * OUT_JUMP)),
+    stale=st.booleans(),
+    remembered=st.one_of(st.none(), st.integers(0, 5 * OUT_JUMP)),
+    connected=st.booleans(),
+)
+def test_resync_agrees_with_the_model(
+    copy: int | None, stale: bool, remembered: int | None, connected: bool
+) -> None:
+    """The fixed resync rule (``resync1``), at any time: the copy is cleared, what it
+    counted is remembered (an earlier remembered value stays when there is no copy), and
+    the request goes out only on a connection — as ``_resync`` does."""
+    system = copy_module.deepcopy(_replicated_pair())
+    standby = system.routers[1]
+    held = standby.sas.pop(1)
+    if copy is not None:
+        standby.sas[1] = replace(held, stale=stale, out=sadb.new_counter(copy))
+    standby.remembered.clear()
+    if remembered is not None:
+        standby.remembered[1] = (
+            held.expires_ms,
+            ssp.Values(sa_id=1, out=remembered, inbound=0, byte_count=0),
+        )
+    if not connected:
+        msys._ssp_disconnect(system, 1, "test", notify_peer=False)
+    system.ssp_in_flight.clear()
+    msys._resync(system, 1)
+    requests = _sent(system, 1, ssp.ResyncRequest)
+
+    encoded = _solve_transition(
+        "resync1",
+        {
+            "act1": False,
+            "gone1": False,
+            "conn": connected,
+            "cpy1": copy is not None,
+            "usable1": copy is not None and not stale,
+            "v1": copy or 0,
+            "rem1": remembered is not None,
+            "remv1": remembered or 0,
+            "rqp0": False,
+        },
+        ("cpy1", "usable1", "rem1", "remv1", "rqp0"),
+    )
+    assert encoded is not None
+    assert encoded["cpy1"] == (1 in standby.sas)
+    assert not encoded["usable1"]
+    assert encoded["rem1"] == (1 in standby.remembered)
+    if 1 in standby.remembered:
+        assert encoded["remv1"] == standby.remembered[1][1].out
+    assert encoded["rqp0"] == bool(requests)
+
+
+@given(
+    value=st.integers(0, 5 * OUT_JUMP),
+    floor=st.one_of(st.none(), st.integers(0, 5 * OUT_JUMP)),
+    replicating=st.booleans(),
+)
+def test_resync_answer_agrees_with_the_model(
+    value: int, floor: int | None, replicating: bool
+) -> None:
+    """A resync request reaching the holder (``answer0``): a replicating holder sends the
+    full copy again and seeds its floor when it had none; otherwise nothing happens."""
+    assume(floor is None or floor <= value)
+    system = copy_module.deepcopy(_replicated_pair())
+    active = system.routers[0]
+    sa = active.sas[1]
+    active.sas[1] = replace(sa, out=sadb.Counter(value=value, floor=floor, sent=value))
+    active.bulk_sent = replicating
+    system.ssp_in_flight.clear()
+    request = msys.SspInFlight(
+        deliver_at=system.now,
+        sender=1,
+        epoch=active.epoch,
+        message=ssp.ResyncRequest(),
+    )
+    msys._deliver_ssp(system, request)
+    after = active.sas[1].out
+    adds = [m for m in _sent(system, 0, ssp.Add) if isinstance(m, ssp.Add) and m.ipsec]
+
+    encoded = _solve_transition(
+        "answer0",
+        {
+            "rqp0": True,
+            "conn": True,
+            "act0": True,
+            "act1": False,
+            "gone1": False,
+            "bulk0": replicating,
+            "unrep0": False,
+            "addp1": False,
+            "v0": value,
+            "fon0": floor is not None,
+            "fl0": floor or 0,
+        },
+        ("fon0", "fl0", "addp1", "addv1"),
+    )
+    assert encoded is not None
+    assert encoded["fon0"] == (after.floor is not None)
+    if after.floor is not None:
+        assert encoded["fl0"] == after.floor
+    assert encoded["addp1"] == bool(adds)
+    if adds:
+        assert adds[0].ipsec is not None
+        assert encoded["addv1"] == adds[0].ipsec.out.value
+
+
+@given(
+    copy=st.one_of(st.none(), st.integers(0, 5 * OUT_JUMP)),
+    value=st.integers(0, 5 * OUT_JUMP),
+)
+def test_delete_and_tombstone_agree_with_the_model(copy: int | None, value: int) -> None:
+    """A replicated Delete (``deliver_delete1``) drops the copy and buries the SA (not
+    remembered); a later full copy (``deliver_add1``) is then refused and the holder drops
+    its floor, while without a tombstone it is admitted — as ``_deliver_ssp`` and
+    ``_apply_add`` do."""
+    system = copy_module.deepcopy(_replicated_pair())
+    active, standby = system.routers
+    held = standby.sas.pop(1)
+    if copy is not None:
+        standby.sas[1] = replace(held, out=sadb.new_counter(copy))
+    standby.remembered.clear()
+    epoch = active.epoch
+    assert epoch is not None
+
+    def deliver(sender: int, message: ssp.SspMessage) -> None:
+        msys._deliver_ssp(
+            system,
+            msys.SspInFlight(deliver_at=system.now, sender=sender, epoch=epoch, message=message),
+        )
+
+    deliver(0, ssp.Delete(sa_id=1, ike=False))
+    buried = 1 in standby.tombstones
+    assert 1 not in standby.sas
+    sa = active.sas[1]
+    active.sas[1] = replace(sa, out=sadb.Counter(value=value, floor=value, sent=value))
+    system.ssp_in_flight.clear()
+    active.last_add[1] = 1  # the Add below is the latest of the SA: its Refuse counts
+    deliver(0, ssp.Add(ike=None, ipsec=active.sas[1], resync=False, serial=1))
+    for refusal in _sent(system, 1, ssp.Refuse):
+        assert isinstance(refusal, ssp.Refuse)
+        deliver(1, refusal)
+
+    after_delete = _solve_transition(
+        "deliver_delete1",
+        {
+            "delp1": True,
+            "addp1": False,
+            "act1": False,
+            "gone1": False,
+            "tomb1": False,
+            "cpy1": copy is not None,
+            "rem1": False,
+        },
+        ("cpy1", "tomb1", "rem1"),
+    )
+    assert after_delete is not None
+    assert after_delete["cpy1"] is False
+    assert after_delete["tomb1"] == buried
+    assert after_delete["rem1"] == (1 in standby.remembered)
+    after_add = _solve_transition(
+        "deliver_add1",
+        {
+            "addp1": True,
+            "addn1": False,
+            "addv1": value,
+            "addm1": value,
+            "act1": False,
+            "gone1": False,
+            "tomb1": buried,
+            "cpy1": False,
+            "act0": True,
+            "fon0": True,
+            "fl0": value,
+        },
+        ("cpy1", "v1", "fon0"),
+        inputs={"refuse": False},  # the card has room: a refusal is the tombstone's
+    )
+    assert after_add is not None
+    assert after_add["cpy1"] == (1 in standby.sas)
+    assert after_add["fon0"] == (active.sas[1].out.floor is not None)
+    if 1 in standby.sas:
+        assert after_add["v1"] == standby.sas[1].out.value

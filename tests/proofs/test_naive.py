@@ -1,4 +1,6 @@
-"""The naive replication rule's counterexample, and the model's resync-offline finding."""
+"""The naive replication rule's counterexample, and the findings about resync: the rule
+before the fix (resync offline) and the two races Z3 found with it (late Add, early
+refusal), each played on the model, which holds since the fixes."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from vpnha.properties.z3.registry import run_proofs
 from vpnha.properties.z3.replay import (
     counter_schedule,
     duplicates,
+    early_refusal_configs,
+    early_refusal_operations,
+    late_add_operations,
     resync_offline_operations,
     run_on_model,
     write_trace,
@@ -58,8 +63,8 @@ def test_naive_counterexample_values_are_sensible() -> None:
     assert str(duplicate) in found.description
 
 
-@pytest.mark.slow
 def test_resync_offline_counterexample_found() -> None:
+    """The rule before the fix: the resync that forgets happens while SSP is down."""
     found = _fresh("I3-resync-offline")
     assert isinstance(found, Counterexample)
     offline = [
@@ -68,6 +73,71 @@ def test_resync_offline_counterexample_found() -> None:
         if step == "resync1" and not found.value(f"s{i}.conn")
     ]
     assert offline, found.steps
+    assert found.value(f"s{len(found.steps)}.uses") == 2
+
+
+def _after(steps: tuple[str, ...], name: str, start: int) -> int:
+    return steps.index(name, start)
+
+
+def test_late_add_counterexample_is_the_race() -> None:
+    """Without assumption 1: the second full copy (the resync's answer) lands after router
+    1 took over and left, and router 1 takes over again from its older value."""
+    found = _fresh("I3-late-add")
+    steps = found.steps
+    first_promote = steps.index("promote1")
+    assert steps.index("resync1") < first_promote
+    assert "answer0" in steps
+    demote = _after(steps, "demote1", first_promote)
+    late = _after(steps, "deliver_add1", demote)
+    assert _after(steps, "promote1", late) > late
+    assert found.value(f"s{late + 1}.usable1") is True
+    assert found.value(f"s{late + 1}.v1") < found.value(f"s{late}.v1")  # its own use, lost
+    assert found.value(f"s{len(steps)}.uses") == 2
+
+
+def test_early_refusal_counterexample_is_the_race() -> None:
+    """Without assumption 2: the first full copy is refused, the second admitted, and the
+    refusal has dropped the holder's floor."""
+    found = _fresh("I3-early-refusal")
+    steps = found.steps
+    delivered = [i for i, step in enumerate(steps) if step == "deliver_add1"]
+    assert len(delivered) == 2, steps
+    refused, admitted = delivered
+    assert found.value(f"in{refused}.refuse") is True
+    assert found.value(f"in{admitted}.refuse") is False
+    assert found.value(f"s{refused + 1}.fon0") is False
+    assert found.value(f"s{admitted + 1}.usable1") is True
+    assert found.value(f"s{len(steps)}.uses") == 2
+
+
+def test_late_add_schedule_is_safe_on_the_model_since_the_fix() -> None:
+    """Z3's I3-late-add schedule made concrete. The model used to send 1000001 twice from
+    router 1: the resync's second full copy cleared its stale copy (its own use) without
+    remembering it and installed the older value. Now a BulkBegin remembers what it
+    clears and an Add never installs less, so router 1 takes over again from its own use."""
+    system = run_on_model(late_add_operations())
+    assert not duplicates(system.transmitted), system.transmitted
+    standby_sends = [run for run in system.transmitted if run.router == 1]
+    assert len(standby_sends) == 2  # both takeovers happened and sent
+    first, second = standby_sends
+    assert first.first == first.last == 1_000_001
+    assert second.first == first.last + 1_000_000 + 1  # jumped M from its own use
+    assert system.routers[1].remembered[1][1].out == first.last
+
+
+def test_early_refusal_schedule_is_safe_on_the_model_since_the_fix() -> None:
+    """Z3's I3-early-refusal schedule made concrete (router 2's card holds two SA pairs).
+    The model used to drop router 0's floor on the refusal of the first full copy although
+    the resync's second one was admitted; now a Refuse counts only if it answers the latest
+    Add of the SA (as the implementation does), so router 0 is held back at copy + M."""
+    system = run_on_model(early_refusal_operations(), early_refusal_configs())
+    assert not duplicates(system.transmitted), system.transmitted
+    before, after = system.transmitted
+    assert (before.router, before.first, before.last) == (0, 1, 1_000_000)  # copy 0 + M
+    assert system.routers[0].counters["held_back_out"] == 1
+    assert after.router == 1
+    assert after.first > before.last
 
 
 def test_resync_offline_schedule_is_safe_on_the_model_since_the_fix() -> None:

@@ -1529,3 +1529,39 @@ def test_per_packet_path_up_to_sequence_exhaustion() -> None:
     assert records[0] == records[1]
     assert records[0] is not None
     assert records[0].rekey_needed
+
+
+def test_late_full_copy_never_lowers_a_former_actives_copy() -> None:
+    """Z3's I3-late-add schedule: B resyncs while the first full copy of a new SA is on
+    its way, so A's answer (a second full copy) follows it. The first arrives; B takes
+    over, sends, leaves ACTIVE holding a stale copy with its own use; then the second
+    arrives. Its BULK_BEGIN must not forget B's use, nor its add install the older value,
+    or B takes over again from there and sends the same sequence number twice."""
+    pair = Pair(make_db(seed=1), make_db(seed=2))
+    a, b = pair.db(0), pair.db(1)
+    pair.become_active(0)
+    pair.connect()
+    pair.settle()
+    assert a.replicating
+    b.request_resync(pair.now)
+    pair.flush(1)  # RESYNC_REQUEST on its way to A
+    sa = a.add_ipsec_pair(new_sa(), pair.now)
+    assert isinstance(sa, IpsecSaPair)
+    pair.flush(0)  # the first full record of the SA on its way to B
+    pair.deliver(1, len(pair.inflight[1]))  # A answers: a second full copy follows it
+    first = next(i for i, (_, m) in enumerate(pair.inflight[0]) if isinstance(m, IpsecSaAdd))
+    pair.deliver(0, first + 1)
+    assert active_sa(b, sa.sa_id).outbound_seq == 0
+    pair.become_active(1)
+    used_by_b = b.send_outbound(sa.sa_id, 1, 0, pair.now)
+    assert used_by_b.count == 1
+    assert used_by_b.first_seq == J_OUT + 1
+    pair.leave_active(1)
+    late = [m for _, m in pair.inflight[0]]
+    assert any(isinstance(m, BulkBegin) for m in late)
+    pair.deliver(0, len(pair.inflight[0]))  # the second full copy lands
+    assert active_sa(b, sa.sa_id).outbound_seq >= used_by_b.first_seq
+    pair.become_active(1)
+    again = b.send_outbound(sa.sa_id, 1, 0, pair.now)
+    assert again.count == 1
+    assert again.first_seq > used_by_b.first_seq, "B sends its own number again"

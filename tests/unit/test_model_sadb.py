@@ -1,10 +1,16 @@
-"""Unit tests of ``vpnha.model.sadb``: the RFC 4303 §3.4.3 window and the counters."""
+"""Unit tests of ``vpnha.model.sadb``: the RFC 4303 §3.4.3 window and the counters; and the
+rules of ``model/system.py`` that keep a full copy from lowering them."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from vpnha.model import operations as op
+from vpnha.model import ssp
+from vpnha.model import system as msys
 from vpnha.model.sadb import (
     SEQ_MAX,
     Counter,
@@ -16,6 +22,7 @@ from vpnha.model.sadb import (
     new_counter,
     promote_counter,
 )
+from vpnha.properties.z3.replay import example_params
 
 # ---------------------------------------------------------------- accept_window
 
@@ -219,3 +226,64 @@ def test_empty_range_changes_nothing() -> None:
     """Regression: first > last used to move the window and report a bogus run."""
     seen = frozenset({1, 2})
     assert accept_window_range(2, seen, 5, 3, 64) == (2, seen, [])
+
+
+# ---------------------------------------------------------------- full copies (system.py)
+
+
+def _replicated() -> msys.System:
+    """Router 0 ACTIVE with SA 1, router 1 holding its copy (the shipped example pair)."""
+    system = msys.boot(example_params())
+    for operation in (
+        op.Advance(ms=70_000),
+        op.Establish(sa_id=1, spi_in=0x100, spi_out=0x200, cookie_i=7, cookie_r=8),
+        op.Advance(ms=100),
+    ):
+        msys.apply_in_place(system, operation)
+    assert system.routers[1].sas[1].status is HaStatus.STANDBY
+    return system
+
+
+def _deliver(system: msys.System, sender: int, message: ssp.SspMessage) -> None:
+    epoch = system.routers[sender].epoch
+    assert epoch is not None
+    msys._deliver_ssp(
+        system,
+        msys.SspInFlight(deliver_at=system.now, sender=sender, epoch=epoch, message=message),
+    )
+
+
+def test_a_late_full_copy_never_lowers_a_copy() -> None:
+    """A BulkBegin remembers the copy it clears; the Add behind it installs at least that
+    (the copy may hold this router's own use as a former active: Z3's I3-late-add), and is
+    acknowledged with its own value."""
+    system = _replicated()
+    active, standby = system.routers
+    standby.sas[1] = replace(standby.sas[1], out=new_counter(1_000_001), stale=True)
+    system.ssp_in_flight.clear()
+    _deliver(system, 0, ssp.BulkBegin(entries=1, resync=True))
+    assert 1 not in standby.sas
+    assert standby.remembered[1][1].out == 1_000_001
+    _deliver(system, 0, ssp.Add(ike=None, ipsec=active.sas[1], resync=True, serial=99))
+    copy = standby.sas[1]
+    assert copy.out.value == 1_000_001
+    assert not copy.stale
+    acks = [m.message for m in system.ssp_in_flight if isinstance(m.message, ssp.Ack)]
+    assert ssp.Ack(sa_id=1, kind=Kind.OUT, value=active.sas[1].out.value) in acks
+
+
+def test_a_refuse_of_an_older_add_is_ignored() -> None:
+    """Only a refusal of the latest Add of the SA drops the floors: a later full copy may
+    have been admitted (Z3's I3-early-refusal; the implementation's
+    ``test_refuse_older_than_latest_add_is_ignored``)."""
+    system = _replicated()
+    active = system.routers[0]
+    latest = active.last_add[1]
+    floor = active.sas[1].out.floor
+    assert floor is not None
+    _deliver(system, 1, ssp.Refuse(sa_id=1, reason="card full", serial=latest - 1))
+    assert active.sas[1].out.floor == floor
+    assert "ha_degraded" not in active.counters
+    _deliver(system, 1, ssp.Refuse(sa_id=1, reason="card full", serial=latest))
+    assert active.sas[1].out.floor is None
+    assert active.counters["ha_degraded"] == 1

@@ -128,7 +128,7 @@ class LockstepPair:
         has no counterpart for the operation yet.
         """
         world = self.world
-        if isinstance(operation, op.Establish) and not self._agree_on_active():
+        if isinstance(operation, op.Establish | op.Rekey) and not self._agree_on_active():
             # The remote peer negotiates with whichever router answers for the outside
             # virtual IP; while the two sides are mid-transition they may disagree on
             # which one that is (timing within a latency), and the SA would exist on one
@@ -178,6 +178,20 @@ class LockstepPair:
                 return lambda w: w.establish_sa(spi_in=spi_in, spi_out=spi_out, cookies=(ci, cr))
             case op.DpdProbe(from_peer=from_peer):
                 return lambda w: w.dpd(from_peer=from_peer)
+            case op.Rekey(sa_id=old, spi_in=spi_in, spi_out=spi_out):
+                history.disturbed_ms = self.now
+                spis, cookies = self._model_spis(old), self._model_cookies(old)
+                if spis is None or cookies is None:
+                    return lambda w: None
+                old_spis = spis
+
+                def rekey(w: World) -> None:
+                    # The model's rule: a new pair under the old pair's IKE SA, then the old
+                    # pair deleted (the router tells the peer).
+                    if w.establish_sa(spi_in=spi_in, spi_out=spi_out, cookies=cookies):
+                        w.delete_sa(*old_spis)
+
+                return rekey
             case op.DropHello(index=index):
                 history.disturbed_ms = self.now
                 return lambda w: w.drop_hello(index)
@@ -239,6 +253,15 @@ class LockstepPair:
             sa = router.sas.get(sa_id)
             if router.up and sa is not None and sa.status.value == "ACTIVE":
                 return sa.spi_in, sa.spi_out
+        return None
+
+    def _model_cookies(self, sa_id: int) -> tuple[int, int] | None:
+        """(CKY-I, CKY-R) of the IKE SA that negotiated the model's SA ``sa_id`` (ACTIVE)."""
+        for router in self.model.routers:
+            sa = router.sas.get(sa_id)
+            if router.up and sa is not None and sa.status.value == "ACTIVE":
+                ike = router.ike.get(sa.ike_id)
+                return sa.ike_id, ike.cookie_r if ike is not None else sa.ike_id + 0x10000
         return None
 
     def _agree_on_active(self) -> bool:

@@ -1535,6 +1535,9 @@ class SaDatabase:
             dpd_in = max(message.dpd_seq_in, existing.dpd_in)
         else:
             dpd_in = message.dpd_seq_in
+        remnant = self._remnants.get((Doi.IKE, message.sa_id))
+        if remnant is not None:  # never below what a cleared copy counted (own use)
+            dpd_out = max(dpd_out, remnant.values.get(CounterKind.DPD_OUT, 0))
         copy = IkeSa(
             sa_id=message.sa_id,
             initiator_cookie=message.initiator_cookie,
@@ -1679,6 +1682,10 @@ class SaDatabase:
                     self._keep_remnant(Doi.IPSEC, sa.sa_id, sa.expiry_ms, _ipsec_values(sa))
                 self._count["copies_dropped_by_bulk"] += 1
         else:
+            # The same for IKE copies: a late full copy never lowers DPD_OUT (own use).
+            for ike in list(self._ike.values()):
+                if ike.expiry_ms > now:
+                    self._keep_remnant(Doi.IKE, ike.sa_id, ike.expiry_ms, _ike_values(ike))
             self._count["copies_dropped_by_bulk"] += len(self._ike)
             self._ike.clear()
         self._bulk_adds[message.doi] = 0

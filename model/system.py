@@ -230,6 +230,9 @@ class Router:
     remembered: dict[int, tuple[int, ssp.Values]] = field(default_factory=dict)
     """SAs this router dropped (discarded at takeover or deleted): (expiry ms, last counter
     values), announced until expiry so an active that still holds the SA adopts them."""
+    remembered_dpd: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """The same for IKE SA copies cleared by a full copy or a resync: IKE id -> (expiry
+    ms, DPD_OUT), so a late Add never lowers this router's own R-U-THERE numbers."""
     tombstones: dict[int, int] = field(default_factory=dict)
     """SAs this router deleted or saw expire: SA id -> its expiry (ms). Until then a copy
     of it is refused (I6: a replicated add must not bring a deleted SA back)."""
@@ -410,6 +413,7 @@ def _power_on(system: System, index: int) -> None:
     router.sas.clear()
     router.degraded.clear()
     router.remembered.clear()
+    router.remembered_dpd.clear()
     router.tombstones.clear()
     router.counters.clear()
     router.floor_incarnation = None
@@ -1139,6 +1143,7 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
             for held in router.sas.values():
                 if held.status is HaStatus.STANDBY:
                     _remember(router, held)
+            _remember_ike_copies(router)
             router.sas = {k: v for k, v in router.sas.items() if v.status is HaStatus.ACTIVE}
             router.ike = {k: v for k, v in router.ike.items() if v.status is HaStatus.ACTIVE}
             router.degraded.clear()
@@ -1174,8 +1179,13 @@ def _apply_add(system: System, index: int, add: ssp.Add) -> None:
     counters = router.ssp_counters
     if add.ike is not None:
         ike = add.ike
+        # Never below the copy held or what a cleared copy counted (the IPsec rule).
+        held_ike = router.ike.get(ike.ike_id)
+        dpd_known = [ike.dpd_out.value, router.remembered_dpd.get(ike.ike_id, (0, 0))[1]]
+        if held_ike is not None and held_ike.cookie_r == ike.cookie_r:
+            dpd_known.append(held_ike.dpd_out.value)
         router.ike[ike.ike_id] = replace(
-            ike, status=HaStatus.STANDBY, stale=False, dpd_out=new_counter(ike.dpd_out.value)
+            ike, status=HaStatus.STANDBY, stale=False, dpd_out=new_counter(max(dpd_known))
         )
         if add.resync:
             counters = replace(counters, replies=counters.replies + 1)
@@ -1337,9 +1347,13 @@ def _announce(system: System, index: int, *, reply_wanted: bool) -> None:
     for sa_id, (_, remembered) in router.remembered.items():
         held.setdefault(sa_id, remembered)
     values = tuple(held[sa_id] for sa_id in sorted(held))
-    dpd = tuple(
-        (ike.ike_id, ike.dpd_out.value) for ike in sorted(router.ike.values(), key=_ike_key)
-    )
+    router.remembered_dpd = {
+        ike_id: entry for ike_id, entry in router.remembered_dpd.items() if entry[0] > system.now
+    }
+    held_dpd = {ike.ike_id: ike.dpd_out.value for ike in router.ike.values()}
+    for ike_id, (_, value) in router.remembered_dpd.items():
+        held_dpd.setdefault(ike_id, value)
+    dpd = tuple(sorted(held_dpd.items()))
     _ssp_send(
         system,
         index,
@@ -1495,6 +1509,7 @@ def _resync(system: System, index: int) -> None:
     for held in router.sas.values():
         if held.status is HaStatus.STANDBY:
             _remember(router, held)
+    _remember_ike_copies(router)
     router.sas = {k: v for k, v in router.sas.items() if v.status is not HaStatus.STANDBY}
     router.ike = {k: v for k, v in router.ike.items() if v.status is not HaStatus.STANDBY}
     router.degraded.clear()
@@ -1592,6 +1607,18 @@ def _bury(system: System, router: Router, sa: IpsecSa) -> None:
     """``router`` deleted ``sa`` (or saw it expire): refuse copies of it until its expiry."""
     if sa.expires_ms > system.now:
         router.tombstones[sa.sa_id] = sa.expires_ms
+
+
+def _remember_ike_copies(router: Router) -> None:
+    """Keep what the IKE copies about to be cleared counted (DPD_OUT): as for IPsec, a
+    copy may hold this router's own R-U-THERE numbers from when it was ACTIVE."""
+    for held in router.ike.values():
+        if held.status is HaStatus.STANDBY:
+            before = router.remembered_dpd.get(held.ike_id, (0, 0))[1]
+            router.remembered_dpd[held.ike_id] = (
+                held.expires_ms,
+                max(before, held.dpd_out.value),
+            )
 
 
 def _remember(router: Router, sa: IpsecSa) -> None:

@@ -1565,3 +1565,31 @@ def test_late_full_copy_never_lowers_a_former_actives_copy() -> None:
     again = b.send_outbound(sa.sa_id, 1, 0, pair.now)
     assert again.count == 1
     assert again.first_seq > used_by_b.first_seq, "B sends its own number again"
+
+
+def test_late_full_copy_never_lowers_a_former_actives_dpd_number() -> None:
+    """I3-late-add for IKE: the late full copy's BULK_BEGIN must not forget the DPD numbers
+    B sent as ACTIVE, nor its IKE add install the older DPD_OUT, or B's next R-U-THERE
+    after taking over again reuses a number."""
+    pair = Pair(make_db(seed=1), make_db(seed=2))
+    a, b = pair.db(0), pair.db(1)
+    pair.become_active(0)
+    pair.connect()
+    pair.settle()
+    b.request_resync(pair.now, Doi.IKE)
+    pair.flush(1)  # the IKE resync request on its way to A
+    ike = a.add_ike_sa(new_ike(), pair.now)
+    pair.flush(0)  # the first full record of the IKE SA on its way to B
+    pair.deliver(1, len(pair.inflight[1]))  # A answers: a second full copy follows it
+    first = next(i for i, (_, m) in enumerate(pair.inflight[0]) if isinstance(m, IkeSaAdd))
+    pair.deliver(0, first + 1)
+    pair.become_active(1)
+    used_by_b = b.next_dpd_out(ike.sa_id, pair.now)
+    assert used_by_b is not None
+    pair.leave_active(1)
+    assert any(isinstance(m, BulkBegin) for _, m in pair.inflight[0])
+    pair.deliver(0, len(pair.inflight[0]))  # the second full copy lands
+    pair.become_active(1)
+    again = b.next_dpd_out(ike.sa_id, pair.now)
+    assert again is not None
+    assert again > used_by_b, "B sends its own R-U-THERE number again"

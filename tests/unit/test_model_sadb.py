@@ -287,3 +287,20 @@ def test_a_refuse_of_an_older_add_is_ignored() -> None:
     _deliver(system, 1, ssp.Refuse(sa_id=1, reason="card full", serial=latest))
     assert active.sas[1].out.floor is None
     assert active.counters["ha_degraded"] == 1
+
+
+def test_a_late_full_copy_never_lowers_an_ike_copy() -> None:
+    """The IKE analogue: BulkBegin remembers each IKE copy's DPD_OUT, the Add behind it
+    installs at least that, the Ack carries the Add's own value, and the announcement
+    reports the remembered number until the copy is back."""
+    system = _replicated()
+    active, standby = system.routers
+    standby.ike[7] = replace(standby.ike[7], dpd_out=new_counter(5), stale=True)
+    system.ssp_in_flight.clear()
+    _deliver(system, 0, ssp.BulkBegin(entries=1, resync=True))
+    assert 7 not in standby.ike
+    assert standby.remembered_dpd[7][1] == 5
+    _deliver(system, 0, ssp.Add(ike=active.ike[7], ipsec=None, resync=True, serial=99))
+    assert standby.ike[7].dpd_out.value == 5
+    acks = [m.message for m in system.ssp_in_flight if isinstance(m.message, ssp.Ack)]
+    assert ssp.Ack(sa_id=7, kind=Kind.DPD_OUT, value=active.ike[7].dpd_out.value) in acks

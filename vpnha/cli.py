@@ -30,10 +30,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from vpnha import __version__
 from vpnha.impl.config import ConfigError
 from vpnha.impl.config.lint import format_findings, lint_files
+from vpnha.impl.dataplane import transform_of
 from vpnha.impl.live.control import ControlError
 from vpnha.impl.live.lab import LabError, LabOptions, run_lab
 from vpnha.impl.live.process import run_router, show_text
@@ -42,7 +44,7 @@ from vpnha.properties.campaign import hsrp_cell_labels, hunt, hunt_parallel, ope
 from vpnha.properties.capture import esp_keys, write_capture
 from vpnha.properties.gate import run_gate
 from vpnha.properties.lab import lab_checks, lab_figures, lab_json, render_lab
-from vpnha.properties.pcap import write_esp_keys
+from vpnha.properties.pcap import EspKey, write_esp_keys
 from vpnha.properties.scenarios import builtin_configs, cluster_params, load_pair
 from vpnha.properties.simulate import (
     IMPL_RATE,
@@ -610,6 +612,26 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_lab_keys(path: Path, records: list[dict[str, Any]]) -> None:
+    """The lab's SAs as Wireshark's ``esp_sa`` UAT file, next to the capture."""
+    keys = []
+    for record in records:
+        transform = transform_of(tuple(record["transforms"]))
+        if transform is None:
+            continue
+        keys.append(
+            EspKey.for_transform(
+                src=record["src"],
+                dst=record["dst"],
+                spi=int(record["spi"]),
+                transform=transform,
+                encryption_key=bytes.fromhex(record["encryption_key"]),
+                integrity_key=bytes.fromhex(record["integrity_key"]),
+            )
+        )
+    write_esp_keys(path, keys)
+
+
 def _lab(args: argparse.Namespace) -> int:
     if len(args.configs) not in (0, 2):
         print("vpnha lab: give two configuration files or none", file=sys.stderr)
@@ -637,6 +659,9 @@ def _lab(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("vpnha lab: interrupted; every process and namespace removed", file=sys.stderr)
         return 130
+    if args.pcap and observation.esp_keys:
+        _write_lab_keys(Path(args.pcap) / "esp_sa", observation.esp_keys)
+        print(f"  ESP keys for Wireshark: {Path(args.pcap) / 'esp_sa'}", file=sys.stderr)
     figures = lab_figures(observation)
     checks = lab_checks(observation, figures)
     if args.json:

@@ -190,6 +190,9 @@ class LabObservation:
     """strongSwan: each CHILD rekey asked for after a takeover, and who answered."""
     strongswan: dict[str, Any] = field(default_factory=dict)
     """strongSwan: what its log says (counts, replay failures), read before it stopped."""
+    esp_keys: list[dict[str, Any]] = field(default_factory=list)
+    """With ``pcap_dir`` only: every SA direction with its keys (hex), for Wireshark:
+    ``src``, ``dst``, ``spi``, ``transforms``, ``encryption_key``, ``integrity_key``."""
 
 
 @dataclass(slots=True)
@@ -570,7 +573,10 @@ class _Lab:
                 topo.configs[0], dpd_delay_s=self.options.dpd_delay_s, dpd_timeout_s=60
             )
             self.swan = StrongSwanPeer(
-                swanctl_conf(spec), workdir=self.dir / "charon", netns=self._ns("peer")
+                swanctl_conf(spec),
+                workdir=self.dir / "charon",
+                netns=self._ns("peer"),
+                log_keys=bool(self.options.pcap_dir),  # keys in charon's log only then
             )
             self.swan.start()
         except (PeerConfigError, StrongSwanError) as error:
@@ -727,6 +733,34 @@ class _Lab:
             raise LabError(f"stand-in IKE: {error}") from error
         request(self.peer.control, {"op": "sa", "sa": mirror.to_json()})
         self.obs.negotiations += 1
+        if self.options.pcap_dir:
+            vip, peer = str(self.topo.outside_vip), str(self.topo.peer)
+            for src, dst, spi, key, auth in (
+                (
+                    vip,
+                    peer,
+                    params.outbound_spi,
+                    params.outbound_encryption_key,
+                    params.outbound_integrity_key,
+                ),
+                (
+                    peer,
+                    vip,
+                    params.inbound_spi,
+                    params.inbound_encryption_key,
+                    params.inbound_integrity_key,
+                ),
+            ):
+                self.obs.esp_keys.append(
+                    {
+                        "src": src,
+                        "dst": dst,
+                        "spi": spi,
+                        "transforms": list(params.transforms),
+                        "encryption_key": key.hex(),
+                        "integrity_key": auth.hex(),
+                    }
+                )
         self.sa_installed = True
         self._event(
             "ike",
@@ -964,10 +998,28 @@ class _Lab:
         self.obs.quiet.append((start, self.clock.now()))
         self._event("lab", "quiet phase (DPD both ways) over; traffic again")
 
+    def _transform_set(self) -> str:
+        """The transform set charon's proposals come from (the entry's first)."""
+        outside = self.topo.configs[0].outside_interface()
+        entries = self.topo.configs[0].crypto_map(outside.crypto_map or "") if outside else ()
+        return entries[0].transform_sets[0] if entries else ""
+
     def _read_charon_log(self) -> None:
         """What charon logged, counted, before it stops (its shutdown sends DELETEs)."""
         assert self.swan is not None
         log = parse_charon_log(self.swan.log_text())
+        transforms = list(self.topo.configs[0].transform_sets[self._transform_set()].transforms)
+        self.obs.esp_keys += [
+            {
+                "src": str(keys.src),
+                "dst": str(keys.dst),
+                "spi": keys.spi,
+                "transforms": transforms,
+                "encryption_key": keys.encryption_key.hex(),
+                "integrity_key": keys.integrity_key.hex(),
+            }
+            for keys in log.keys
+        ]
         self.obs.strongswan = {
             "ike_sa_established": log.ike_sa_established,
             "child_sa_established": log.child_sa_established,

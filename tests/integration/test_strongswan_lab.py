@@ -12,8 +12,10 @@ sequence number failure. Needs root, iproute2, TUN and the strongSwan packages
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,13 +25,25 @@ from .test_live_lab import FAST, GAP_GOAL_MS, _netns_missing, _our_namespaces
 
 
 @pytest.fixture(scope="module")
-def strongswan_lab() -> dict[str, Any]:
-    """``vpnha lab --peer strongswan --json`` once, as its own process."""
+def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``vpnha lab --peer strongswan --json --pcap DIR`` once, as its own process."""
     reason = _netns_missing() or charon_missing()
     if reason:
         pytest.skip(reason)
+    pcap = tmp_path_factory.mktemp("strongswan-lab")
     result = subprocess.run(
-        [sys.executable, "-m", "vpnha", "lab", "--json", "--peer", "strongswan", *FAST],
+        [
+            sys.executable,
+            "-m",
+            "vpnha",
+            "lab",
+            "--json",
+            "--peer",
+            "strongswan",
+            "--pcap",
+            str(pcap),
+            *FAST,
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -39,6 +53,7 @@ def strongswan_lab() -> dict[str, Any]:
     report: dict[str, Any] = json.loads(result.stdout)
     report["exit_status"] = result.returncode
     report["stderr"] = result.stderr
+    report["pcap_dir"] = str(pcap)
     return report
 
 
@@ -87,3 +102,36 @@ def test_figures(strongswan_lab: dict[str, Any]) -> None:
     assert strongswan_lab["seq_reused"] == 0
     assert strongswan_lab["renegotiations"] == 0
     assert not _our_namespaces()
+
+
+def test_the_capture_decrypts_with_the_keys_file(strongswan_lab: dict[str, Any]) -> None:
+    """``--pcap``: charon's keys (logged only then) become Wireshark's ``esp_sa`` file, and
+    tshark decrypts every ESP packet of the capture with it: the test streams inside."""
+    if shutil.which("tshark") is None or shutil.which("dumpcap") is None:
+        pytest.skip("tshark/dumpcap not installed")
+    folder = Path(strongswan_lab["pcap_dir"])
+    records = [
+        line
+        for line in (folder / "esp_sa").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(records) >= 2
+    options = [arg for record in records for arg in ("-o", f"uat:esp_sa:{record}")]
+    capture = str(folder / "lab.pcapng")
+
+    def count(*extra: str) -> int:
+        out = subprocess.run(
+            ["tshark", "-r", capture, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return len(out.stdout.splitlines())
+
+    esp = count("-Y", "esp")
+    inner = count(
+        "-o", "esp.enable_encryption_decode:TRUE", *options, "-Y", "esp && udp.port == 5001"
+    )
+    assert esp > 100
+    assert inner == esp

@@ -169,7 +169,7 @@ class PeerSa:
     """Decrypts what the cluster sends (SPI = the router's outbound SPI)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _HelloFlight:
     """An HSRP message on its segment, in the order sent (faults pick one by position)."""
 
@@ -1278,7 +1278,8 @@ class World:
     def _hello_lands(self, flight: _HelloFlight) -> None:
         if flight.cancelled:
             return
-        self._hellos = [f for f in self._hellos if f is not flight]
+        if flight in self._hellos:  # identity (eq=False); a crashed sender's left already
+            self._hellos.remove(flight)
         self._hsrp_arrives(1 - flight.sender, flight.out)
 
     def _taint(self, side: Side, until: int) -> None:

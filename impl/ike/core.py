@@ -808,6 +808,20 @@ class IkeEngine:
             return True
         return False
 
+    def _nat_verdict(
+        self, exchange: _MainMode, received: list[NatDPayload], src: Endpoint
+    ) -> tuple[bytes, bytes]:
+        """Set ``nat_detected`` (RFC 3947 §3.2: the first hash is of us as the peer sees
+        us, the others of the peer); return (the peer's hash, ours) as we compute them."""
+        assert exchange.choice is not None
+        hash_name, cookies = exchange.choice.hash, (exchange.cookie_i, exchange.cookie_r)
+        ours = self._nat_d(hash_name, *cookies, exchange.local)
+        theirs = self._nat_d(hash_name, *cookies, src)
+        exchange.nat_detected = received[0].data != ours or all(
+            p.data != theirs for p in received[1:]
+        )
+        return theirs, ours
+
     def _nat_d(self, hash_name: str, cookie_i: bytes, cookie_r: bytes, endpoint: Endpoint) -> bytes:
         return crypto.digest(
             hash_name, cookie_i + cookie_r + endpoint[0].packed + endpoint[1].to_bytes(2, "big")
@@ -931,15 +945,12 @@ class IkeEngine:
     ) -> None:
         assert exchange.choice is not None
         cipher = crypto.cipher_named(exchange.choice.encryption)
-        hash_name = exchange.choice.hash
         if exchange.stage == 2:
             payloads = decode_payloads(data[HEADER_LEN:], header.next_payload)
             ke = _one(payloads, KePayload, "KE")
             nonce = _one(payloads, NoncePayload, "nonce")
             dh = DhKey.generate(exchange.choice.group, self._entropy)
-            gxy = crypto.shared_secret(dh, ke.data)
-            if gxy is None:
-                raise _Drop(DropReason.BAD_KE, f"public value of {len(ke.data)} octets")
+            gxy = _shared(dh, ke)
             exchange.dh, exchange.gxy = dh, gxy
             exchange.public_i, exchange.public_r = ke.data, dh.public
             exchange.nonce_i = nonce.data
@@ -948,11 +959,7 @@ class IkeEngine:
             answer: list[Payload] = [KePayload(data=dh.public), NoncePayload(data=exchange.nonce_r)]
             nat_d = [p for p in payloads if isinstance(p, NatDPayload)]
             if exchange.peer_nat_t and nat_d:
-                ours = self._nat_d(hash_name, exchange.cookie_i, exchange.cookie_r, exchange.local)
-                theirs = self._nat_d(hash_name, exchange.cookie_i, exchange.cookie_r, src)
-                exchange.nat_detected = nat_d[0].data != ours or all(
-                    p.data != theirs for p in nat_d[1:]
-                )
+                theirs, ours = self._nat_verdict(exchange, nat_d, src)
                 answer += [NatDPayload(data=theirs), NatDPayload(data=ours)]
             message, _ = self._message(
                 (exchange.cookie_i, exchange.cookie_r), Exchange.MAIN, 0, answer
@@ -966,32 +973,14 @@ class IkeEngine:
             payloads, last = self._open(header, data, cipher, exchange.key, exchange.iv)
             identity = _one(payloads, IdPayload, "ID")
             hash_i = _one(payloads, HashPayload, "HASH")
-            expected = crypto.prf(
-                hash_name,
-                exchange.skeyid,
-                exchange.public_i
-                + exchange.public_r
-                + exchange.cookie_i
-                + exchange.cookie_r
-                + exchange.sa_i_body
-                + identity.raw[4:],
-            )
+            expected = _phase1_hash(exchange, of_initiator=True, id_body=identity.raw[4:])
             if not _hmac.compare_digest(expected, hash_i.data):
                 raise _Drop(DropReason.BAD_HASH, f"HASH_I from {src[0]} (pre-shared key mismatch?)")
             exchange.peer = src  # NAT traversal may have moved it to 4500
             exchange.local = (exchange.local[0], dst[1])
             id_r = IdPayload(id_type=1, data=exchange.local[0].packed)
             id_r_raw = encode_payloads([id_r])[1]
-            hash_r = crypto.prf(
-                hash_name,
-                exchange.skeyid,
-                exchange.public_r
-                + exchange.public_i
-                + exchange.cookie_r
-                + exchange.cookie_i
-                + exchange.sa_i_body
-                + id_r_raw[4:],
-            )
+            hash_r = _phase1_hash(exchange, of_initiator=False, id_body=id_r_raw[4:])
             message, final = self._message(
                 (exchange.cookie_i, exchange.cookie_r),
                 Exchange.MAIN,
@@ -1191,38 +1180,22 @@ class IkeEngine:
         assert exchange.choice is not None
         assert exchange.dh is not None
         cipher = crypto.cipher_named(exchange.choice.encryption)
-        hash_name = exchange.choice.hash
         if exchange.stage == 3:
             payloads = decode_payloads(data[HEADER_LEN:], header.next_payload)
             ke = _one(payloads, KePayload, "KE")
             nonce = _one(payloads, NoncePayload, "nonce")
-            gxy = crypto.shared_secret(exchange.dh, ke.data)
-            if gxy is None:
-                raise _Drop(DropReason.BAD_KE, f"public value of {len(ke.data)} octets")
+            gxy = _shared(exchange.dh, ke)
             exchange.gxy, exchange.public_r, exchange.nonce_r = gxy, ke.data, nonce.data
             self._derive(exchange, cipher)
             nat_d = [p for p in payloads if isinstance(p, NatDPayload)]
             if exchange.peer_nat_t and nat_d:
-                ours = self._nat_d(hash_name, exchange.cookie_i, exchange.cookie_r, exchange.local)
-                theirs = self._nat_d(hash_name, exchange.cookie_i, exchange.cookie_r, src)
-                exchange.nat_detected = nat_d[0].data != ours or all(
-                    p.data != theirs for p in nat_d[1:]
-                )
+                self._nat_verdict(exchange, nat_d, src)
             if exchange.nat_detected:
                 exchange.peer = (exchange.peer[0], NAT_T_PORT)
                 exchange.local = (exchange.local[0], NAT_T_PORT)
             id_i = IdPayload(id_type=1, data=self.local_address.packed)
             id_i_raw = encode_payloads([id_i])[1]
-            hash_i = crypto.prf(
-                hash_name,
-                exchange.skeyid,
-                exchange.public_i
-                + exchange.public_r
-                + exchange.cookie_i
-                + exchange.cookie_r
-                + exchange.sa_i_body
-                + id_i_raw[4:],
-            )
+            hash_i = _phase1_hash(exchange, of_initiator=True, id_body=id_i_raw[4:])
             fifth: list[Payload] = [id_i, HashPayload(data=hash_i)]
             if self.initial_contact:
                 fifth.append(
@@ -1248,16 +1221,7 @@ class IkeEngine:
             payloads, last = self._open(header, data, cipher, exchange.key, exchange.iv)
             identity = _one(payloads, IdPayload, "ID")
             hash_r = _one(payloads, HashPayload, "HASH")
-            expected = crypto.prf(
-                hash_name,
-                exchange.skeyid,
-                exchange.public_r
-                + exchange.public_i
-                + exchange.cookie_r
-                + exchange.cookie_i
-                + exchange.sa_i_body
-                + identity.raw[4:],
-            )
+            expected = _phase1_hash(exchange, of_initiator=False, id_body=identity.raw[4:])
             if not _hmac.compare_digest(expected, hash_r.data):
                 raise _Drop(DropReason.BAD_HASH, f"HASH_R from {src[0]} (pre-shared key mismatch?)")
             exchange.last_in = data
@@ -1415,9 +1379,7 @@ class IkeEngine:
         ]
         if ke is not None and choice.pfs_group is not None:
             dh = DhKey.generate(choice.pfs_group, self._entropy)
-            gxy = crypto.shared_secret(dh, ke.data)
-            if gxy is None:
-                raise _Drop(DropReason.BAD_KE, f"PFS public value of {len(ke.data)} octets")
+            gxy = _shared(dh, ke)
             exchange.dh, exchange.gxy = dh, gxy
             answer.append(KePayload(data=dh.public))
         answer += ids
@@ -1632,9 +1594,7 @@ class IkeEngine:
             raise _Drop(DropReason.NO_PROPOSAL_CHOSEN, "answer chose what we did not offer")
         if exchange.dh is not None:
             ke = _one(payloads, KePayload, "KE")
-            gxy = crypto.shared_secret(exchange.dh, ke.data)
-            if gxy is None:
-                raise _Drop(DropReason.BAD_KE, f"PFS public value of {len(ke.data)} octets")
+            gxy = _shared(exchange.dh, ke)
             exchange.gxy = gxy
         exchange.choice = choice
         exchange.nonce_r = nonce.data
@@ -1734,6 +1694,27 @@ class IkeEngine:
         self._send_informational(sa, ack, now)
         self.sent["dpd-ack"] += 1
         self._events.append(DpdAnswered(at_ms=now, cookies=cookies, seq=seq, acked=False))
+
+
+def _phase1_hash(exchange: _MainMode, *, of_initiator: bool, id_body: bytes) -> bytes:
+    """HASH_I or HASH_R (RFC 2409 §5): prf(SKEYID, g^x ‖ g^y ‖ CKY ‖ CKY ‖ SAi_b ‖ IDx_b),
+    the sender's public value and cookie first."""
+    assert exchange.choice is not None
+    mine, theirs = (exchange.public_i, exchange.public_r)[:: 1 if of_initiator else -1]
+    first, second = (exchange.cookie_i, exchange.cookie_r)[:: 1 if of_initiator else -1]
+    return crypto.prf(
+        exchange.choice.hash,
+        exchange.skeyid,
+        mine + theirs + first + second + exchange.sa_i_body + id_body,
+    )
+
+
+def _shared(key: DhKey, ke: KePayload) -> bytes:
+    """g^xy from the peer's KE payload, or a counted drop for a bad public value."""
+    gxy = crypto.shared_secret(key, ke.data)
+    if gxy is None:
+        raise _Drop(DropReason.BAD_KE, f"public value of {len(ke.data)} octets")
+    return gxy
 
 
 def _one(payloads: Iterable[Payload], kind: type[_P], name: str) -> _P:

@@ -14,6 +14,8 @@ from ipaddress import IPv4Address
 
 from vpnha.impl.config import RouterConfig, parse_config
 
+from .policy import pre_shared_key
+
 __all__ = ["MirrorError", "mirror_config"]
 
 
@@ -41,9 +43,7 @@ def mirror_text(config: RouterConfig, *, hostname: str = "remote-peer") -> str:
         raise MirrorError(msg)
     entry = entries[0]
     peer: IPv4Address = entry.peers[0]
-    key = next(
-        (k.key for k in config.isakmp_keys if k.address is not None and k.address == peer), None
-    )
+    key = pre_shared_key(config, peer)
     if key is None:
         msg = f"{config.hostname}: no crypto isakmp key for {peer}"
         raise MirrorError(msg)
@@ -57,7 +57,7 @@ def mirror_text(config: RouterConfig, *, hostname: str = "remote-peer") -> str:
             f" group {policy.group}",
             f" lifetime {policy.lifetime_s}",
         ]
-    lines.append(f"crypto isakmp key {key} address {vip}")
+    lines.append(f"crypto isakmp key {key.decode()} address {vip}")
     for name in entry.transform_sets:
         transform_set = config.transform_sets[name]
         lines.append(f"crypto ipsec transform-set {name} {' '.join(transform_set.transforms)}")

@@ -26,7 +26,7 @@ from typing import Final
 
 from vpnha.impl.config import RouterConfig
 from vpnha.impl.config.acl import AddressMatch
-from vpnha.impl.config.schema import CryptoMapEntry, IsakmpPolicy
+from vpnha.impl.config.schema import CryptoMapEntry, IsakmpKey, IsakmpPolicy
 
 from .wire import Attribute, IdPayload, Transform
 
@@ -48,6 +48,7 @@ __all__ = [
     "Phase1Choice",
     "acl_proxies",
     "id_for_network",
+    "isakmp_key_for",
     "match_phase1",
     "match_phase2",
     "network_of_id",
@@ -268,9 +269,9 @@ def match_phase2(
     return None
 
 
-def pre_shared_key(config: RouterConfig, peer: IPv4Address) -> bytes | None:
-    """The ``crypto isakmp key`` for this peer address (most specific mask wins)."""
-    best: tuple[int, bytes] | None = None
+def isakmp_key_for(config: RouterConfig, peer: IPv4Address) -> IsakmpKey | None:
+    """The ``crypto isakmp key`` line for this peer address (the most specific mask wins)."""
+    best: tuple[int, IsakmpKey] | None = None
     for key in config.isakmp_keys:
         if key.address is None:
             continue
@@ -279,8 +280,15 @@ def pre_shared_key(config: RouterConfig, peer: IPv4Address) -> bytes | None:
             continue
         specificity = bin(mask).count("1")
         if best is None or specificity > best[0]:
-            best = (specificity, key.key.encode())
+            best = (specificity, key)
     return best[1] if best is not None else None
+
+
+def pre_shared_key(config: RouterConfig, peer: IPv4Address) -> bytes | None:
+    """The pre-shared key for this peer; None without one, or when it is stored encrypted
+    (type 6: the router's master key, which this implementation does not have)."""
+    key = isakmp_key_for(config, peer)
+    return key.key.encode() if key is not None and not key.encrypted else None
 
 
 def network_of_id(payload: IdPayload) -> IPv4Network | None:

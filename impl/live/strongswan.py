@@ -87,6 +87,7 @@ from typing import Final, Self
 
 from vpnha.impl.config import AddressMatch, RouterConfig, TransformSet
 from vpnha.impl.config.schema import CryptoMapEntry, IsakmpKey
+from vpnha.impl.ike.policy import isakmp_key_for
 
 __all__ = [
     "CHARON",
@@ -275,17 +276,15 @@ def _entry_for(config: RouterConfig, peer: IPv4Address | None) -> CryptoMapEntry
 
 
 def _psk_for(config: RouterConfig, peer: IPv4Address) -> IsakmpKey:
-    for key in config.isakmp_keys:
-        if key.address is None:
-            continue
-        mask = int(key.mask) if key.mask is not None else 0xFFFFFFFF
-        if int(peer) & mask == int(key.address) & mask:
-            if key.encrypted:
-                msg = f"crypto isakmp key for {key.peer} is stored encrypted (type 6)"
-                raise PeerConfigError(msg)
-            return key
-    msg = f"{config.source}: no crypto isakmp key ... address {peer}"
-    raise PeerConfigError(msg)
+    """The key the routers use for ``peer`` (the routers' own choice: most specific)."""
+    key = isakmp_key_for(config, peer)
+    if key is None:
+        msg = f"{config.source}: no crypto isakmp key ... address {peer}"
+        raise PeerConfigError(msg)
+    if key.encrypted:
+        msg = f"crypto isakmp key for {key.peer} is stored encrypted (type 6)"
+        raise PeerConfigError(msg)
+    return key
 
 
 def _safe_name(text: str) -> str:

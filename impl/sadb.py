@@ -197,6 +197,9 @@ _MIN_WINDOW: Final = 32
 _MAX_WINDOW: Final = 65536
 _IPSEC_KINDS: Final = (CounterKind.OUTBOUND_SEQ, CounterKind.INBOUND_EDGE, CounterKind.BYTES)
 _IKE_KINDS: Final = (CounterKind.DPD_OUT, CounterKind.DPD_IN)
+
+MESSAGE_ID_MEMORY: Final = 255
+"""Message ids remembered per IKE SA, the newest (as many as an IKE_SA_ADD carries)."""
 _PEER_MESSAGES: Final = (
     MessageType.ROLE,
     MessageType.IPSEC_SA_ADD,
@@ -717,6 +720,8 @@ class SaDatabase:
         self._degraded_copies: set[_Key] = set()
         self._remnants: dict[_Key, _Remnant] = {}
         self._moved: set[_Key] = set()
+        self._pending_mids: dict[int, tuple[int, ...]] = {}
+        """Per ACTIVE IKE SA, message ids remembered but not yet sent to the standby."""
         # The per-packet path (see ``_Traffic``) and what is derived from the records.
         self._traffic: dict[int, _Traffic] = {}
         self._timer: int | None = None
@@ -1191,6 +1196,24 @@ class SaDatabase:
         self._moved.add((Doi.IKE, ike_id))
         return True
 
+    def note_message_id(self, ike_id: int, message_id: int, now: int) -> bool:
+        """Remember a message id the peer used on ACTIVE IKE SA ``ike_id`` and replicate it.
+
+        False (nothing changes) when the id was used before on this SA (a replayed
+        message), when it is not a phase-2 id (1 .. 2^32 − 1), or when the SA is a copy.
+        The standby's copy gets each id in a COUNTER_UPDATE of kind MESSAGE_ID, so the
+        router that takes over refuses a replay of a message the other one accepted.
+        """
+        sa = self._ike_or_raise(ike_id)
+        if sa.status is not HaStatus.ACTIVE or not 1 <= message_id <= SEQ_MAX:
+            return False
+        if message_id in sa.message_ids:
+            return False
+        self._ike[ike_id] = replace(sa, message_ids=_remember(sa.message_ids, message_id))
+        self._pending_mids[ike_id] = _remember(self._pending_mids.get(ike_id, ()), message_id)
+        self._moved.add((Doi.IKE, ike_id))
+        return True
+
     # --- role --------------------------------------------------------------------------
 
     def become_active(self, now: int) -> TakeoverReport:
@@ -1603,7 +1626,7 @@ class SaDatabase:
                 return
             ike = self._raise_ike(ike, kind, value)
             self._ike[ike.sa_id] = ike
-            applied = _ike_value(ike, kind)
+            applied = value if kind is CounterKind.MESSAGE_ID else _ike_value(ike, kind)
         self._count["updates_applied"] += 1
         self._ack(message.doi, seq, _to_wire(kind, applied))
 
@@ -1720,6 +1743,11 @@ class SaDatabase:
                 dpd_out = _dpd_from_wire(message.dpd_seq_out)
                 self._announce_value(Doi.IKE, ike.sa_id, CounterKind.DPD_OUT, dpd_out)
                 self._announce_value(Doi.IKE, ike.sa_id, CounterKind.DPD_IN, message.dpd_seq_in)
+        elif isinstance(message, CounterUpdate) and message.kind is CounterKind.MESSAGE_ID:
+            # The other router accepted a message with this id: a replay is refused here too.
+            ike = self._ike.get(message.sa_id)
+            if ike is not None and ike.status is HaStatus.ACTIVE:
+                self._ike[ike.sa_id] = self._raise_ike(ike, message.kind, message.value)
         elif isinstance(message, CounterUpdate):
             value = _from_wire(message.kind, message.value)
             self._announce_value(message.doi, message.sa_id, message.kind, value)
@@ -1914,6 +1942,8 @@ class SaDatabase:
             return replace(sa, dpd_out=max(sa.dpd_out, value))
         if kind is CounterKind.DPD_IN:
             return replace(sa, dpd_in=max(sa.dpd_in, value))
+        if kind is CounterKind.MESSAGE_ID and value not in sa.message_ids:
+            return replace(sa, message_ids=_remember(sa.message_ids, value))
         return sa
 
     def _remove_ipsec(self, sa: IpsecSaPair, now: int, *, tombstone: bool) -> None:
@@ -1934,6 +1964,7 @@ class SaDatabase:
 
     def _remove_ike(self, sa: IkeSa, now: int, *, tombstone: bool) -> None:
         del self._ike[sa.sa_id]
+        self._pending_mids.pop(sa.sa_id, None)
         if tombstone and sa.expiry_ms > now:
             self._tombstones_ike[sa.cookies] = sa.expiry_ms
             self._keep_remnant(Doi.IKE, sa.sa_id, sa.expiry_ms, _ike_values(sa))
@@ -2153,6 +2184,7 @@ class SaDatabase:
 
     def _queue_ike_add(self, sa_id: int) -> None:
         ike = self._ike[sa_id]
+        self._pending_mids.pop(sa_id, None)  # the full copy carries them
         wire_out = _dpd_to_wire(ike.dpd_out)
         sent_out = _dpd_from_wire(wire_out)
         floor = sent_out if ike.dpd_out_sync.floor is None else ike.dpd_out_sync.floor
@@ -2225,6 +2257,11 @@ class SaDatabase:
             in_sync = replace(in_sync, last_sent=ike.dpd_in)
             self._queue_update(Doi.IKE, ike.sa_id, CounterKind.DPD_IN, ike.dpd_in)
             self._count["updates_sent"] += 1
+        pending = self._pending_mids.pop(ike.sa_id, ())
+        if out_sync.last_sent is not None:  # the standby has a copy to add them to
+            for message_id in pending:
+                self._queue_update(Doi.IKE, ike.sa_id, CounterKind.MESSAGE_ID, message_id)
+                self._count["updates_sent"] += 1
         self._ike[ike.sa_id] = replace(ike, dpd_out_sync=out_sync, dpd_in_sync=in_sync)
 
 
@@ -2260,6 +2297,11 @@ def _bump(table: dict[_K, int], key: _K, by: int = 1) -> None:
 
 def _ipsec_values(sa: IpsecSaPair) -> dict[CounterKind, int]:
     return {kind: _ipsec_value(sa, kind) for kind in _IPSEC_KINDS}
+
+
+def _remember(message_ids: tuple[int, ...], message_id: int) -> tuple[int, ...]:
+    """``message_ids`` with ``message_id`` added last, the oldest dropped past the bound."""
+    return (*message_ids, message_id)[-MESSAGE_ID_MEMORY:]
 
 
 def _ike_values(sa: IkeSa) -> dict[CounterKind, int]:

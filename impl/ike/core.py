@@ -304,6 +304,14 @@ class IkeSaStore(Protocol):
         """Record the peer's R-U-THERE number; False refuses it (it went back)."""
         ...
 
+    def note_message_id(self, cookies: tuple[bytes, bytes], message_id: int, now: int) -> bool:
+        """Remember a message id the peer used on this SA; False: used before (a replay)."""
+        ...
+
+    def message_id_in_use(self, cookies: tuple[bytes, bytes], message_id: int) -> bool:
+        """Whether the id is remembered on this SA (so this side does not pick it)."""
+        ...
+
 
 class MemoryIkeStore:
     """A store without replication: a dict, for tests and for a peer that is not a router."""
@@ -312,6 +320,7 @@ class MemoryIkeStore:
         self.sas: dict[tuple[bytes, bytes], NewIkeSa] = {}
         self._dpd_out: dict[tuple[bytes, bytes], int] = {}
         self._dpd_in: dict[tuple[bytes, bytes], int] = {}
+        self._mids: dict[tuple[bytes, bytes], deque[int]] = {}
 
     def ike_by_cookies(self, cookies: tuple[bytes, bytes]) -> IkeSaView | None:
         """The SA with these cookies."""
@@ -334,11 +343,13 @@ class MemoryIkeStore:
         self.sas[key] = params
         self._dpd_out[key] = params.dpd_out
         self._dpd_in[key] = params.dpd_in
+        self._mids[key] = deque(params.message_ids, maxlen=_MID_MEMORY)
         return True
 
     def remove_ike(self, cookies: tuple[bytes, bytes], now: int) -> None:
         """Forget it."""
         self.sas.pop(cookies, None)
+        self._mids.pop(cookies, None)
 
     def next_dpd_out(self, cookies: tuple[bytes, bytes], now: int) -> int | None:
         """The last number + 1."""
@@ -353,6 +364,18 @@ class MemoryIkeStore:
             return False
         self._dpd_in[cookies] = seq
         return True
+
+    def note_message_id(self, cookies: tuple[bytes, bytes], message_id: int, now: int) -> bool:
+        """Remember the id (the newest :data:`_MID_MEMORY`); False when seen before."""
+        seen = self._mids.get(cookies)
+        if seen is None or message_id in seen:
+            return False
+        seen.append(message_id)
+        return True
+
+    def message_id_in_use(self, cookies: tuple[bytes, bytes], message_id: int) -> bool:
+        """Whether the id is remembered."""
+        return message_id in self._mids.get(cookies, ())
 
 
 # --- exchanges in progress ----------------------------------------------------------------
@@ -504,9 +527,6 @@ class IkeEngine:
         """Main Mode exchanges by (CKY-I, CKY-R); a responder's first key has CKY-R zero."""
         self._quick: dict[tuple[bytes, bytes, int], _QuickMode] = {}
         self._dpd: dict[tuple[bytes, bytes], _DpdProbe] = {}
-        self._peer_mids: dict[tuple[bytes, bytes], deque[int]] = {}
-        """Per IKE SA, the message ids of the peer's authenticated phase-2 and informational
-        messages (newest last, bounded): one seen before is a replay and is refused."""
         self._mid_counter = 0
         self._out: deque[Datagram] = deque()
         self._events: deque[IkeEvent] = deque()
@@ -636,7 +656,6 @@ class IkeEngine:
         for qkey in [k for k in self._quick if k[:2] == cookies]:
             del self._quick[qkey]
         self._dpd.pop(cookies, None)
-        self._peer_mids.pop(cookies, None)
 
     def send_dpd(self, cookies: tuple[bytes, bytes], now: int) -> bool:
         """Send R-U-THERE on this SA (False: no such SA, or no number may be used yet).
@@ -740,18 +759,23 @@ class IkeEngine:
             raise _Drop(DropReason.DECRYPT_FAILED, f"garbage after decryption ({error})") from None
         return payloads, body[-cipher.block :]
 
-    def _new_message_id(self) -> int:
+    def _new_message_id(self, cookies: tuple[bytes, bytes]) -> int:
         if mutants.active("ike-message-id-counter"):
             self._mid_counter += 1
             return self._mid_counter
-        return 1 + self._entropy.randbelow(0xFFFF_FFFE)
+        while True:
+            message_id = 1 + self._entropy.randbelow(0xFFFF_FFFE)
+            if not self._store.message_id_in_use(cookies, message_id):
+                return message_id
 
-    def _fresh_message_id(self, cookies: tuple[bytes, bytes], message_id: int) -> None:
-        """Refuse an authenticated message whose id the peer used before on this IKE SA."""
-        seen = self._peer_mids.setdefault(cookies, deque(maxlen=_MID_MEMORY))
-        if message_id in seen:
+    def _fresh_message_id(self, cookies: tuple[bytes, bytes], message_id: int, now: int) -> None:
+        """Refuse an authenticated message whose id the peer used before on this IKE SA.
+
+        The memory is the store's (a router's SA database replicates it), so the router
+        that takes over refuses a replay of a message the other one accepted.
+        """
+        if not self._store.note_message_id(cookies, message_id, now):
             raise _Drop(DropReason.MESSAGE_ID_REUSED, f"message id {message_id:#010x}")
-        seen.append(message_id)
 
     def _new_cookie(self) -> bytes:
         if self.hints.cookies:
@@ -1263,7 +1287,7 @@ class IkeEngine:
             iv = crypto.phase2_iv(keys.hash, keys.last_block, header.message_id, keys.cipher.block)
             payloads, last = self._open(header, data, keys.cipher, keys.key, iv)
             self._check_hash1(keys, header.message_id, payloads)
-            self._fresh_message_id(header.cookies, header.message_id)
+            self._fresh_message_id(header.cookies, header.message_id, now)
             self._quick_responder_first(
                 sa, keys=keys, header=header, data=data, payloads=payloads, last=last, now=now
             )
@@ -1528,7 +1552,7 @@ class IkeEngine:
             Proposal(number=index + 1, protocol=PROTO_ESP, spi=spi_in, transforms=(t,))
             for index, t in enumerate(transforms)
         )
-        message_id = self._new_message_id()
+        message_id = self._new_message_id((sa.initiator_cookie, sa.responder_cookie))
         exchange = _QuickMode(
             peer=(sa.peer, sa.peer_port),
             local=(self.local_address, sa.local_port),
@@ -1620,7 +1644,7 @@ class IkeEngine:
 
     def _send_informational(self, sa: IkeSaView, payload: Payload, now: int) -> None:
         keys = _keys(sa)
-        message_id = self._new_message_id()
+        message_id = self._new_message_id((sa.initiator_cookie, sa.responder_cookie))
         iv = crypto.phase2_iv(keys.hash, keys.last_block, message_id, keys.cipher.block)
         cookies = (sa.initiator_cookie, sa.responder_cookie)
         message, _ = self._hashed(
@@ -1644,7 +1668,7 @@ class IkeEngine:
         iv = crypto.phase2_iv(keys.hash, keys.last_block, header.message_id, keys.cipher.block)
         payloads, _ = self._open(header, data, keys.cipher, keys.key, iv)
         self._check_hash1(keys, header.message_id, payloads)
-        self._fresh_message_id(header.cookies, header.message_id)
+        self._fresh_message_id(header.cookies, header.message_id, now)
         cookies = header.cookies
         for payload in payloads[1:]:
             match payload:

@@ -70,3 +70,13 @@ class SadbIkeStore:
         """The database records the peer's number (False when it went back)."""
         sa = self._find(cookies)
         return sa is not None and self._sadb.accept_dpd_in(sa.sa_id, seq, now)
+
+    def note_message_id(self, cookies: tuple[bytes, bytes], message_id: int, now: int) -> bool:
+        """The database remembers and replicates the id (False: used before on this SA)."""
+        sa = self._find(cookies)
+        return sa is not None and self._sadb.note_message_id(sa.sa_id, message_id, now)
+
+    def message_id_in_use(self, cookies: tuple[bytes, bytes], message_id: int) -> bool:
+        """Whether the id is remembered on this SA (replicated copies included)."""
+        sa = self._find(cookies)
+        return sa is not None and message_id in sa.message_ids

@@ -34,8 +34,8 @@ it. Bodies (``DOI`` = the frame's DOI octet, which a body never repeats)::
                                 non-zero)
     6     SA_DELETE       1, 2  sa_id u32
     7     COUNTER_UPDATE  1, 2  sa_id u32; kind u8 (1 outbound-seq, 2 inbound-edge,
-                                3 bytes: DOI 1; 4 dpd-out, 5 dpd-in: DOI 2, value
-                                < 2**32); value u64
+                                3 bytes: DOI 1; 4 dpd-out, 5 dpd-in, 6 message-id:
+                                DOI 2, value < 2**32, a message id >= 1); value u64
     8     ACK             1, 2  acked_seq u32; applied_value u64
     9     REFUSE          1, 2  refused_seq u32; sa_id u32; reason text16 (UTF-8,
                                 1-1024 octets)
@@ -565,6 +565,7 @@ _COUNTER_DOI = {
     CounterKind.BYTES: Doi.IPSEC,
     CounterKind.DPD_OUT: Doi.IKE,
     CounterKind.DPD_IN: Doi.IKE,
+    CounterKind.MESSAGE_ID: Doi.IKE,
 }
 
 
@@ -601,12 +602,14 @@ class CounterUpdate:
         try:
             kind = CounterKind(raw_kind)
         except ValueError:
-            raise SspDecodeError("kind", raw_kind, "counter kind must be 1-5") from None
+            raise SspDecodeError("kind", raw_kind, "counter kind must be 1-6") from None
         if _COUNTER_DOI[kind] != doi:
             raise SspDecodeError("kind", kind.name, f"not a counter of DOI {int(doi)}")
         value = reader.u64("value")
         if doi == Doi.IKE and value >= _U32:
-            raise SspDecodeError("value", value, "DPD sequence numbers are 32-bit")
+            raise SspDecodeError("value", value, "DPD numbers and message ids are 32-bit")
+        if kind is CounterKind.MESSAGE_ID and value == 0:
+            raise SspDecodeError("value", value, "message id 0 is phase 1's, never replicated")
         reader.end()
         return cls(doi=doi, sa_id=sa_id, kind=kind, value=value)
 

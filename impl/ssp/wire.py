@@ -141,6 +141,10 @@ class CounterKind(IntEnum):
     """IKE SA: next own R-U-THERE sequence number (DOI 2, RFC 3706)."""
     DPD_IN = 5
     """IKE SA: last R-U-THERE sequence number accepted from the peer (DOI 2)."""
+    MESSAGE_ID = 6
+    """IKE SA: a message id the peer used for a phase-2 or informational exchange (DOI 2).
+    Not a counter (ids are random): the standby adds it to its copy's memory, so the
+    router that takes over refuses a replay of that message."""
 
 
 class SspDecodeError(ValueError):

@@ -8,7 +8,8 @@ import pytest
 from unit.test_world import configs, settled_world
 from vpnha.impl.config import parse_config
 from vpnha.impl.ike.mirror import MirrorError, mirror_config, mirror_text
-from vpnha.impl.router import Side
+from vpnha.impl.ike.wire import DropReason
+from vpnha.impl.router import SendIke, Side
 from vpnha.impl.sadb import HaStatus
 from vpnha.properties.world import World
 
@@ -86,3 +87,29 @@ def test_delete_reaches_the_peer() -> None:
     assert world.delete_sa(0x5000, 0x6000)
     assert any(p.kind == "ike" and p.sender != "peer" for p in world.log[-2:])
     assert not world.peer_ike.drops
+
+
+def test_a_replayed_informational_is_refused_by_the_router_that_took_over() -> None:
+    """The peer's message ids are replicated: a captured R-U-THERE replayed to the new
+    active is refused as a reused id, not answered (its DPD number alone would pass)."""
+    world = settled()
+    world.establish_sa(spi_in=0x5000, spi_out=0x6000, cookies=(7, 8))
+    world.advance(100)
+    before = len(world.log)
+    assert world.dpd(from_peer=True)
+    probe = next(p for p in world.log[before:] if p.sender == "peer" and p.kind == "ike")
+    world.advance(1_000)  # the message id reaches the standby's copy
+    active = next(i for i in (0, 1) if (r := world.router(i)) is not None and r.sadb.is_active)
+    world.crash(active)
+    world.advance(10_000)
+    owner = world.vip_owner(Side.OUTSIDE)
+    assert owner is not None
+    assert owner != active
+    router = world.router(owner)
+    assert router is not None
+    assert router.ike is not None
+    router.receive_ike(probe.payload, probe.src, 500, 500, world.now)
+    assert router.ike.drops[DropReason.MESSAGE_ID_REUSED] == 1
+    assert not [o for o in router.outputs() if isinstance(o, SendIke)]
+    # A fresh probe from the peer is still answered.
+    assert world.dpd(from_peer=True)

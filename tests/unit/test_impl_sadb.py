@@ -30,6 +30,7 @@ from vpnha.impl.errors import LocalProtocolError
 from vpnha.impl.sadb import (
     _MESSAGE_RULES,
     IGNORED_MESSAGES,
+    MESSAGE_ID_MEMORY,
     SEQ_MAX,
     HaStatus,
     IpsecSaPair,
@@ -369,6 +370,50 @@ def test_dpd_hold_back_and_ack_raises_floor() -> None:
     assert not active.accept_dpd_in(ike.sa_id, 39, pair.now)
     pair.settle()
     assert standby.ike_sas()[0].dpd_in == 40
+
+
+def test_message_ids_replicate_and_a_replay_is_refused_after_takeover() -> None:
+    pair = Pair(make_db(seed=1), make_db(seed=2))
+    pair.db(0).become_active(pair.now)
+    ike = pair.db(0).add_ike_sa(new_ike(), pair.now)
+    pair.connect()
+    pair.settle()
+    active, standby = pair.db(0), pair.db(1)
+    assert active.note_message_id(ike.sa_id, 0x1234, pair.now)
+    assert not active.note_message_id(ike.sa_id, 0x1234, pair.now)  # a replay
+    assert not active.note_message_id(ike.sa_id, 0, pair.now)  # phase 1's id
+    pair.flush(0)
+    update = pair.inflight[0][-1][1]
+    assert update == CounterUpdate(
+        doi=Doi.IKE, sa_id=ike.sa_id, kind=CounterKind.MESSAGE_ID, value=0x1234
+    )
+    pair.settle()
+    assert standby.ike_sas()[0].message_ids == (0x1234,)
+    assert not standby.note_message_id(ike.sa_id, 0x99, pair.now)  # a copy is not used
+    # The standby takes over: the id the other router accepted is still refused.
+    pair.cut()
+    pair.notice(1)
+    pair.become_active(1)
+    (promoted,) = standby.ike_sas(HaStatus.ACTIVE)
+    assert not standby.note_message_id(promoted.sa_id, 0x1234, pair.now)
+    assert standby.note_message_id(promoted.sa_id, 0x1235, pair.now)
+
+
+def test_message_id_memory_is_bounded_and_travels_in_the_full_copy() -> None:
+    pair = Pair(make_db(seed=1), make_db(seed=2))
+    active = pair.db(0)
+    active.become_active(pair.now)
+    ike = active.add_ike_sa(new_ike(), pair.now)
+    for message_id in range(1, MESSAGE_ID_MEMORY + 11):  # no standby yet: nothing sent
+        assert active.note_message_id(ike.sa_id, message_id, pair.now)
+    (held,) = active.ike_sas()
+    assert held.message_ids == tuple(range(11, MESSAGE_ID_MEMORY + 11))  # the newest
+    assert active.note_message_id(ike.sa_id, 1, pair.now)  # forgotten: taken again
+    pair.connect()
+    pair.settle()
+    assert pair.db(1).ike_sas()[0].message_ids == active.ike_sas()[0].message_ids
+    ids = [m.kind for _, m in pair.nodes[0].sent if isinstance(m, CounterUpdate)]
+    assert CounterKind.MESSAGE_ID not in ids  # the full copy carried them
 
 
 def test_ack_raises_floor_and_traffic_continues() -> None:

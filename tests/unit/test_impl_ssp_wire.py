@@ -143,6 +143,12 @@ ike_counters = st.builds(
     sa_id=U32,
     kind=st.sampled_from([CounterKind.DPD_OUT, CounterKind.DPD_IN]),
     value=U32,
+) | st.builds(
+    CounterUpdate,
+    doi=st.just(Doi.IKE),
+    sa_id=U32,
+    kind=st.just(CounterKind.MESSAGE_ID),
+    value=st.integers(1, 2**32 - 1),
 )
 acks = st.builds(Ack, doi=HA_DOIS, acked_seq=U32, applied_value=U64)
 refusals = st.builds(
@@ -422,6 +428,8 @@ IKE = IkeSaAdd(
         (CounterUpdate(doi=Doi.IPSEC, sa_id=1, kind=CounterKind.DPD_OUT, value=1), "kind"),
         (CounterUpdate(doi=Doi.IKE, sa_id=1, kind=CounterKind.OUTBOUND_SEQ, value=1), "kind"),
         (CounterUpdate(doi=Doi.IKE, sa_id=1, kind=CounterKind.DPD_IN, value=2**32), "value"),
+        (CounterUpdate(doi=Doi.IKE, sa_id=1, kind=CounterKind.MESSAGE_ID, value=0), "value"),
+        (CounterUpdate(doi=Doi.IPSEC, sa_id=1, kind=CounterKind.MESSAGE_ID, value=1), "kind"),
         (Refuse(doi=Doi.IPSEC, refused_seq=1, sa_id=1, reason=""), "reason"),
         (Refuse(doi=Doi.IPSEC, refused_seq=1, sa_id=1, reason="é" * 513), "reason"),
     ],

@@ -322,6 +322,15 @@ _WIRE_ROLES: Final = {
 }
 _ACKED: Final = (IpsecSaAdd, IkeSaAdd, CounterUpdate, SaDelete)
 
+REKEY_LEAD_MS: Final = 30_000
+"""With ``negotiate``, the ACTIVE router negotiates a new SA pair this long before a
+pair's seconds lifetime ends (IOS's rule), so the new one is in use before the old one
+expires."""
+
+REKEY_VOLUME_TENTHS: Final = 9
+"""... or once this many tenths of its kilobyte lifetime are used (or its outbound
+sequence numbers are spent)."""
+
 
 class SspLink(enum.Enum):
     """Where this router's SSP transport is (``show ssp peers`` Connection State)."""
@@ -586,6 +595,8 @@ class Router:
             inside_active=lambda: inside.state is HsrpState.ACTIVE,
         )
         self._negotiate = negotiate
+        self._rekeyed: set[int] = set()
+        """Pairs (ids) whose replacement this router started negotiating."""
         vip = outside.virtual_ip
         self._ike = (
             IkeEngine(
@@ -712,6 +723,7 @@ class Router:
             self._retry_at,
             self._conn.get_timer() if self._conn is not None else None,
             self._ike.get_timer() if self._ike is not None else None,
+            self._rekey_deadline(),
         ):
             if candidate is not None and (deadline is None or candidate < deadline):
                 deadline = candidate
@@ -726,8 +738,10 @@ class Router:
                 self._conn.handle_timer(now)
         deadline = self._db.get_timer()
         if deadline is not None and deadline <= now:
+            self._announce_expiry(now)
             self._db.expire(now)
             self._table.forget_missing()
+        self._rekey(now)
         if self._ike is not None:
             deadline = self._ike.get_timer()
             if deadline is not None and deadline <= now:
@@ -1020,6 +1034,63 @@ class Router:
                 for sa in self._db.ipsec_sas(HaStatus.ACTIVE):
                     if sa.inbound_spi in spis or sa.outbound_spi in spis:
                         self._delete_sa(sa.sa_id, now)
+
+    # --- lifetimes (with ``negotiate``: this router runs IKE as an initiator too) ----------
+
+    def _rekey_deadline(self) -> int | None:
+        """When the next pair comes due for a rekey (None: none, or not negotiating)."""
+        if not (self._negotiate and self._ike is not None and self._db.is_active):
+            return None
+        due = [
+            sa.expiry_ms - REKEY_LEAD_MS
+            for sa in self._db.ipsec_sas(HaStatus.ACTIVE)
+            if sa.sa_id not in self._rekeyed
+        ]
+        return min(due, default=None)
+
+    def _rekey_due(self, sa: IpsecSaPair, now: int) -> bool:
+        if sa.rekey_needed or now >= sa.expiry_ms - REKEY_LEAD_MS:
+            return True
+        volume = sa.lifetime_kilobytes * 1024
+        return volume > 0 and 10 * sa.bytes_used >= REKEY_VOLUME_TENTHS * volume
+
+    def _rekey(self, now: int) -> None:
+        """Negotiate the replacement of each ACTIVE pair that is due (once per pair).
+
+        A pair that already has a younger one for the same entry and peer (the peer
+        rekeyed first) needs none. The data path moves to the new pair as soon as it is
+        installed (it prefers the pair that lives longest); the old one expires.
+        """
+        if not (self._negotiate and self._ike is not None and self._db.is_active):
+            return
+        pairs = self._db.ipsec_sas(HaStatus.ACTIVE)
+        self._rekeyed.intersection_update(sa.sa_id for sa in pairs)
+        for sa in pairs:
+            if sa.sa_id in self._rekeyed or not self._rekey_due(sa, now):
+                continue
+            self._rekeyed.add(sa.sa_id)
+            replaced = any(
+                other.expiry_ms > sa.expiry_ms
+                and (other.crypto_map, other.crypto_map_seq, other.peer)
+                == (sa.crypto_map, sa.crypto_map_seq, sa.peer)
+                for other in pairs
+            )
+            if not replaced and self._ike.initiate(sa.peer, now):
+                self._drain_ike(now)
+
+    def _announce_expiry(self, now: int) -> None:
+        """Tell the peer about the ACTIVE SAs whose lifetime ends now (before the database
+        drops them): an ESP Delete for each pair, then an ISAKMP Delete for each IKE SA."""
+        if not (self._negotiate and self._ike is not None and self._db.is_active):
+            return
+        for sa in self._db.ipsec_sas(HaStatus.ACTIVE):
+            if sa.expiry_ms <= now or sa.spent:
+                spi = sa.inbound_spi.to_bytes(4, "big")
+                self._ike.send_delete(PROTO_ESP, (spi,), sa.peer, now)
+        for ike in self._db.ike_sas(HaStatus.ACTIVE):
+            if ike.expiry_ms <= now:
+                self._ike.retire(ike.cookies, now, reason="expired")
+        self._drain_ike(now)
 
     def _after(self, now: int) -> None:
         """Drain every part's events, run the glue, collect the outputs."""

@@ -219,14 +219,15 @@ class NegotiationFailed:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IkeSaRetired:
-    """An IKE SA replaced by a newer one with the same peer was removed."""
+    """An IKE SA was removed: replaced by a newer one with the same peer, or expired."""
 
     at_ms: int
     peer: IPv4Address
     cookies: tuple[bytes, bytes]
     reason: str
-    """``replaced`` (a Delete told the peer, after the grace time) or ``initial-contact``
-    (the peer said it holds no other SA with us: nothing to tell it)."""
+    """``replaced`` (a Delete told the peer, after the grace time), ``expired`` (its
+    lifetime ended; a Delete told the peer) or ``initial-contact`` (the peer said it
+    holds no other SA with us: nothing to tell it)."""
 
 
 IkeEvent = (
@@ -1041,12 +1042,18 @@ class IkeEngine:
             hash_name, exchange.public_i, exchange.public_r, cipher.block
         )
 
+    def retire(self, cookies: tuple[bytes, bytes], now: int, *, reason: str) -> None:
+        """Delete an IKE SA whose lifetime ends (``reason="expired"``) or that a newer
+        one replaced, with an ISAKMP Delete to the peer; any other reason is silent."""
+        self._retire.pop(cookies, None)
+        self._retire_now(cookies, now, reason=reason)
+
     def _retire_now(self, cookies: tuple[bytes, bytes], now: int, *, reason: str) -> None:
         """Delete a replaced IKE SA (telling the peer unless it said it forgot us)."""
         sa = self._store.ike_by_cookies(cookies)
         if sa is None:
             return
-        if reason == "replaced":
+        if reason in ("replaced", "expired"):
             delete = DeletePayload(protocol=PROTO_ISAKMP, spis=(cookies[0] + cookies[1],))
             self._send_informational(sa, delete, now)
             self.sent["delete"] += 1

@@ -37,6 +37,7 @@ from typing import Final
 from .config import ConfigError, Diagnostic, RouterConfig
 from .config.schema import DEFAULT_SSP_KEY, InterfaceConfig
 from .dataplane import SadbSaTable
+from .debug import BASIC, DebugLog, Facility
 from .entropy import Entropy
 from .errors import LocalProtocolError
 from .forward import (
@@ -63,6 +64,7 @@ from .ike.core import (
 )
 from .ike.policy import PROTO_ESP
 from .ike.store import SadbIkeStore
+from .router_debug import describe_ike_event, describe_ssp_message
 from .sadb import HaStatus, IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
 from .ssp.core import (
     Closed,
@@ -612,6 +614,11 @@ class Router:
         self._outputs: list[Output] = []
         self._events: deque[Event] = deque()
         self._deadline: int | None = None
+        self.debug = DebugLog()
+        """``debug crypto isakmp ha``, ``debug crypto ipsec ha``, ``debug ssp``: the
+        switches and the buffer of lines (``show logging``)."""
+        self._now = now
+        """The instant of the input being handled (debug lines carry it)."""
         self._after(now)
 
     # --- views -----------------------------------------------------------------------
@@ -757,7 +764,7 @@ class Router:
     def receive_lan(self, ip_packet: bytes, now: int) -> None:
         """An IPv4 packet from the LAN to forward (clear or ESP)."""
         self._forward(self._forwarder.from_lan(ip_packet, now), now)
-        self._after_traffic()
+        self._after_traffic(now)
 
     def receive_udp4500(self, payload: bytes, src: IPv4Address, now: int) -> None:
         """A UDP 4500 payload from ``src`` on the outside (ESP, IKE or a NAT keepalive)."""
@@ -766,7 +773,7 @@ class Router:
         if actions and type(actions[0]) is DeliverIke:
             self._after(now)  # IKE may have armed a timer or changed the database
         else:
-            self._after_traffic()
+            self._after_traffic(now)
 
     def receive_ike(
         self, payload: bytes, src: IPv4Address, src_port: int, dst_port: int, now: int
@@ -946,6 +953,8 @@ class Router:
             return
         seq = conn.send(message, ack_requested=isinstance(message, _ACKED))
         self._db.note_sent(message, seq)
+        if self.debug.any:
+            self._debug_message(message, seq, sent=True)
 
     def _send_role(self, *, answer: bool) -> None:
         self._send(RoleChange(role=_WIRE_ROLES[self._core.role], answer_requested=answer))
@@ -1021,6 +1030,8 @@ class Router:
             )
         while (event := engine.next_event()) is not None:
             self._events.append(IkeReport(event=event))
+            if self.debug.any:
+                self.debug.emit(now, *describe_ike_event(event))
             if isinstance(event, IpsecSaNegotiated) and self._db.is_active:
                 self._db.add_ipsec_pair(event.params, now)
             elif isinstance(event, IkeSaRetired) and event.reason == "initial-contact":
@@ -1092,8 +1103,33 @@ class Router:
                 self._ike.retire(ike.cookies, now, reason="expired")
         self._drain_ike(now)
 
+    def _debug_message(self, message: Message, seq: int, *, sent: bool) -> None:
+        verb = "sent" if sent else "received"
+        self.debug.emit(self._now, Facility.SSP, "packet", f"{verb} {message.TYPE.name} {seq}")
+        described = describe_ssp_message(message)
+        if described is not None:
+            facility, option, text = described
+            self.debug.emit(self._now, facility, option, f"{verb}: {text}")
+
+    def _debug_takeover(self, report: TakeoverReport, now: int) -> None:
+        self.debug.emit(
+            now,
+            Facility.ISAKMP_HA,
+            BASIC,
+            f"takeover: {len(report.promoted_ike)} IKE SA copies promoted, "
+            f"{len(report.discarded_ike)} discarded",
+        )
+        self.debug.emit(
+            now,
+            Facility.IPSEC_HA,
+            BASIC,
+            f"takeover: {len(report.promoted_ipsec)} SA pair copies promoted with the jump, "
+            f"{len(report.discarded_ipsec)} discarded, {len(report.expired_ipsec)} spent",
+        )
+
     def _after(self, now: int) -> None:
         """Drain every part's events, run the glue, collect the outputs."""
+        self._now = now
         for _ in range(64):  # each pass may cause another part to report something
             progressed = self._drain_core(now)
             progressed |= self._drain_ssp(now)
@@ -1116,7 +1152,7 @@ class Router:
             self._outputs.append(SendHsrp(side=side, src=self._addresses[side], payload=payload))
         self._deadline = self._compute_deadline()
 
-    def _after_traffic(self) -> None:
+    def _after_traffic(self, now: int) -> None:
         """The data path touched only the SA database: send its updates, re-read its timer.
 
         Traffic changes no HSRP or SSP connection state, so the full ``_after`` pass is
@@ -1126,6 +1162,7 @@ class Router:
         """
         messages = self._db.messages_to_send()
         if messages:
+            self._now = now
             conn = self._conn
             if conn is not None and conn.established:
                 for message in messages:
@@ -1155,8 +1192,15 @@ class Router:
         return progressed
 
     def _on_role(self, event: RoleChanged, now: int) -> None:
+        if self.debug.any:
+            change = f"device role {event.old.name} -> {event.new.name}"
+            for facility in (Facility.ISAKMP_HA, Facility.IPSEC_HA):
+                self.debug.emit(now, facility, "fsm", change)
+            self.debug.emit(now, Facility.SSP, "redundancy", change)
         if event.new is DeviceRole.ACTIVE:
             report = self._db.become_active(now)
+            if self.debug.any:
+                self._debug_takeover(report, now)
             self._table.forget_missing()
             self._events.append(Takeover(at_ms=now, report=report))
             self._flush_db()
@@ -1182,17 +1226,29 @@ class Router:
             progressed = True
             self._events.append(SspEvent(at_ms=now, event=event))
             if isinstance(event, Established):
+                self.debug.emit(
+                    now,
+                    Facility.SSP,
+                    "peers",
+                    f"connection {self._conn_id} to {event.peer_hostname} established "
+                    f"(its role {event.peer_role.name})",
+                )
                 self._established_ms = now
                 self._db.ssp_connected(now, peer_incarnation=conn.peer_incarnation)
                 self._flush_db()
                 self._send_role(answer=False)
             elif isinstance(event, MessageReceived):
+                if self.debug.any:
+                    self._debug_message(event.message, event.seq, sent=False)
                 self._db.handle_ssp_message(event.message, event.seq, now)
                 if isinstance(event.message, RoleChange) and event.message.answer_requested:
                     self._flush_db()
                     self._send_role(answer=False)
                 self._flush_db()
             elif isinstance(event, Closed):
+                self.debug.emit(
+                    now, Facility.SSP, "peers", f"connection {self._conn_id} closed: {event.reason}"
+                )
                 self._end_connection(now, event.reason)
                 return True
         return progressed

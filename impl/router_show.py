@@ -44,6 +44,7 @@ from typing import Final
 
 from vpnha.impl.config.schema import InterfaceConfig, RouterConfig
 from vpnha.impl.dataplane import transform_of
+from vpnha.impl.debug import is_debug_command
 from vpnha.impl.esp import SaCounters
 from vpnha.impl.hsrp import HsrpState
 from vpnha.impl.router import DeviceRole, Router, Side, SspLink
@@ -448,5 +449,12 @@ class RouterShow:
 
 
 def show(router: Router, command: str, *, now: Callable[[], int], epoch_ms: int = 0) -> str:
-    """Run one ``show`` command line on ``router``: its text, or IOS-style error text."""
+    """Run one ``show`` command line on ``router``: its text, or IOS-style error text.
+
+    The privileged EXEC debug commands go through here too (``debug crypto isakmp ha
+    update``, ``no debug …``, ``undebug all``), with ``show debugging`` and ``show
+    logging`` (the lines the debugs produced).
+    """
+    if is_debug_command(command):
+        return router.debug.execute(command, wall=lambda ms: epoch_ms + ms)
     return render(command, RouterShow(router, now=now, epoch_ms=epoch_ms))

@@ -179,7 +179,11 @@ class RouterCore:
             if iface.standby_groups[0].name is not None
         }
         ssp = config.ssp_groups[0] if config.ssp_groups else None
-        self._redundancy = ssp.redundancy_names if ssp is not None else ()
+        redundancy = ssp.redundancy_names if ssp is not None else ()
+        self._redundant: tuple[HsrpGroup, ...] = tuple(
+            self._groups[self._names[n]] for n in redundancy if n in self._names
+        )
+        """The groups the device role follows (fixed by the configuration)."""
         self._up = {side: not iface.shutdown for side, iface in self._interfaces.items()}
         self._events: deque[RouterEvent] = deque()
         self._role = DeviceRole.INIT
@@ -291,8 +295,7 @@ class RouterCore:
             self._role_since = now
 
     def _compute_role(self) -> DeviceRole:
-        sides = [self._names[n] for n in self._redundancy if n in self._names]
-        states = [self._groups[s].state for s in sides]
+        states = [group.state for group in self._redundant]
         if states and all(s is HsrpState.ACTIVE for s in states):
             return DeviceRole.ACTIVE
         if states and all(s is HsrpState.STANDBY for s in states):

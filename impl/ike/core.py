@@ -557,6 +557,8 @@ class IkeEngine:
 
     def get_timer(self) -> int | None:
         """The next instant ``handle_timer`` has work, or None."""
+        if not (self._main or self._quick or self._dpd or self._retire):
+            return None  # the usual case between negotiations: asked after every input
         deadlines = [
             x.retransmit_at
             for x in (*self._main.values(), *self._quick.values())

@@ -1204,6 +1204,10 @@ class Router:
             report = self._db.become_active(now)
             if self.debug.any:
                 self._debug_takeover(report, now)
+            if self._ike is not None:
+                # A re-authentication's grace timer ran in the old active's engine.
+                peers = {sa.peer for sa in self._db.ike_sas(HaStatus.ACTIVE)}
+                self._ike.retire_replaced(peers, now)
             self._table.forget_missing()
             self._events.append(Takeover(at_ms=now, report=report))
             self._flush_db()

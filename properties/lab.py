@@ -105,6 +105,12 @@ class LabFigures:
     """Our R-U-THEREs after the crash that the peer acknowledged."""
     rekey_after_takeover: bool = False
     """strongSwan: every CHILD rekey after a takeover was answered by the new active."""
+    peer_reauths: int = 0
+    """strongSwan: re-authentications charon started (``--reauth``: three)."""
+    reauth_ok: bool | None = None
+    """strongSwan with ``--reauth``: every re-authentication settled (charon with the new
+    IKE SA only, both routers with it only, one DELETE of the old one, traffic both ways);
+    None without ``--reauth``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,6 +260,8 @@ def _strongswan_figures(obs: LabObservation) -> dict[str, Any]:
         "dpd_answered_after_takeover": _ike_events(obs, "dpd-answered", obs.kill_ms),
         "dpd_acked_by_peer": _ike_events(obs, "dpd-acked", obs.kill_ms),
         "rekey_after_takeover": bool(obs.rekeys) and all(r["ok"] for r in obs.rekeys),
+        "peer_reauths": int(log.get("peer_reauths", 0)),
+        "reauth_ok": log.get("reauth_ok"),
         "renegotiations": new_sas,
     }
 
@@ -338,7 +346,7 @@ def lab_checks(obs: LabObservation, figures: LabFigures) -> list[LabCheck]:
 
 def _strongswan_checks(figures: LabFigures) -> list[LabCheck]:
     """What an unmodified strongSwan must not notice (issue 7's promise)."""
-    return [
+    checks = [
         LabCheck(
             name="strongSwan: no new IKE or CHILD SA, no re-authentication",
             ok=figures.peer_new_sas == 0,
@@ -368,6 +376,15 @@ def _strongswan_checks(figures: LabFigures) -> list[LabCheck]:
             ),
         ),
     ]
+    if figures.reauth_ok is not None:
+        checks.append(
+            LabCheck(
+                name="strongSwan: re-authentication settled, old IKE SA retired on both routers",
+                ok=figures.reauth_ok,
+                detail=f"{figures.peer_reauths} re-authentications by charon",
+            )
+        )
+    return checks
 
 
 def lab_json(obs: LabObservation, figures: LabFigures, checks: list[LabCheck]) -> dict[str, Any]:
@@ -431,6 +448,11 @@ def render_lab(obs: LabObservation, figures: LabFigures, checks: list[LabCheck])
             f"acknowledged {figures.dpd_acked_by_peer}",
             f"  CHILD rekey after the takeover   {figures.rekey_after_takeover!s:>7}",
         ]
+        if figures.reauth_ok is not None:
+            lines.append(
+                f"  re-authentications by charon     peer_reauths {figures.peer_reauths}, "
+                f"reauth_ok {figures.reauth_ok}"
+            )
     lines += [
         "",
         "Checks:",

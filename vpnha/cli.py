@@ -590,6 +590,12 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     lab.add_argument(
         "--dpd-delay", type=int, default=1, metavar="S", help="strongSwan's DPD interval (1)"
     )
+    lab.add_argument(
+        "--reauth",
+        action="store_true",
+        help="strongSwan: charon re-authenticates its IKE SA (a new Main Mode; the routers "
+        "delete the old IKE SA) before the crash, after the takeover and after the preempt",
+    )
     lab.add_argument("configs", nargs="*", metavar="CONFIG", help="router 1 and router 2")
 
 
@@ -648,6 +654,7 @@ def _lab(args: argparse.Namespace) -> int:
             keep_dir=args.keep,
             peer=args.peer,
             dpd_delay_s=args.dpd_delay,
+            reauth=args.reauth,
         )
         observation = run_lab(options, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     except (ConfigError, ValueError, OSError) as error:

@@ -683,6 +683,27 @@ class IkeEngine:
         self.sent["dpd"] += 1
         return True
 
+    def retire_replaced(self, peers: Iterable[IPv4Address], now: int) -> None:
+        """After a takeover: of the IKE SAs with each of ``peers``, all but the newest (the
+        one that lives longest) are retired, with a Delete, after the grace time from now.
+
+        A re-authentication's grace timers ran in the other router's engine and are not
+        replicated; without this the replaced IKE SA outlives the takeover until it
+        expires, on both routers and (REKEYING) on the peer.
+        """
+        if self._replaced_grace_ms is None:
+            return
+        for peer in set(peers):
+            sas = self._store.ike_sas_with(peer)
+            if len(sas) < 2:
+                continue
+            newest = max(sas, key=lambda sa: sa.expiry_ms)
+            keep = (newest.initiator_cookie, newest.responder_cookie)
+            for sa in sas:
+                cookies = (sa.initiator_cookie, sa.responder_cookie)
+                if cookies != keep and cookies not in self._retire:
+                    self._retire[cookies] = now + self._replaced_grace_ms
+
     def send_delete(
         self, protocol: int, spis: tuple[bytes, ...], peer: IPv4Address, now: int
     ) -> bool:

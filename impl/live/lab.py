@@ -41,6 +41,20 @@ without traffic lets charon's DPD reach the new active while the new active send
 its own R-U-THERE; the same again after the preempt. charon's log is read before
 it stops (its shutdown sends DELETEs that are not part of the story).
 
+**Re-authentication** (``reauth``, strongSwan only). charon re-authenticates its IKE
+SA (``swanctl --rekey --ike-id N --reauth``, the path its ``reauth_time`` takes) three
+times: (a) before the crash, (b) after the takeover (replacing the copy the new active
+took over), (c) after the preempt. charon 5.9 (IKEv1) runs a new Main Mode and moves its
+CHILD SAs to the new IKE SA without a Quick Mode; the old IKE SA waits, REKEYING, for
+the routers' DELETE, which they send after their grace time for a replaced IKE SA
+(10 s). The crash (after a) and the restart with its preempt (after b) come within that
+grace time, so the router that takes over must retire the old IKE SA itself; (c) runs
+to the end on one router. Each is judged (``reauths``): the new IKE SA on the ACTIVE
+router and copied to the STANDBY, charon's CHILD SAs unchanged on both, then charon
+holding only the new IKE SA, both routers only it, one DELETE of the old one, traffic
+both ways after each step. What a re-authentication rightly causes in charon's log (the
+new Main Mode, the old IKE SA's DELETE) is left out of the "no new SA, no DELETE" counts.
+
 Every process is stopped and every namespace deleted at the end, on error and on
 Ctrl-C or SIGTERM too.
 """
@@ -74,6 +88,8 @@ from .control import ControlError, request
 from .plan import DEFAULT_LAN_PORT, LivePlan
 from .standin_ike import negotiate, new_sa_to_json, protected_network
 from .strongswan import (
+    CharonLog,
+    IkeSaStatus,
     PeerConfigError,
     StrongSwanError,
     StrongSwanPeer,
@@ -124,6 +140,14 @@ class LabOptions:
     """``own``: the project's ESP code with the stand-in IKE; ``strongswan``: charon."""
     dpd_delay_s: int = 1
     """strongSwan only: its DPD interval (R-U-THERE after this many idle seconds)."""
+    reauth: bool = False
+    """strongSwan only: charon re-authenticates its IKE SA (a new Main Mode; its CHILD SAs
+    move to the new IKE SA; the routers delete the old one) before the crash, after the
+    takeover and after the preempt; see :meth:`_Lab._swan_reauth`."""
+    reauth_timeout_s: float = 25.0
+    """strongSwan only: how long one re-authentication may take to settle, from charon's
+    start: the routers keep a replaced IKE SA for their grace time (10 s) before they
+    delete it, and a failover within that time may start the grace time again."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.rate_pps <= 100_000:
@@ -138,6 +162,12 @@ class LabOptions:
         minimum, reload = self.standby_delay_s
         if not (0 <= minimum <= 3600 and 0 <= reload <= 3600):
             msg = f"standby_delay_s {self.standby_delay_s} must be two values 0-3600"
+            raise ValueError(msg)
+        if self.reauth and (self.peer != "strongswan" or self.ssp_cut):
+            msg = "reauth needs the strongSwan peer and no SSP cut"
+            raise ValueError(msg)
+        if not 1 <= self.reauth_timeout_s <= 600:
+            msg = f"reauth_timeout_s {self.reauth_timeout_s} must be 1-600"
             raise ValueError(msg)
 
 
@@ -190,6 +220,10 @@ class LabObservation:
     """strongSwan: each CHILD rekey asked for after a takeover, and who answered."""
     strongswan: dict[str, Any] = field(default_factory=dict)
     """strongSwan: what its log says (counts, replay failures), read before it stopped."""
+    reauths: list[dict[str, Any]] = field(default_factory=list)
+    """strongSwan with ``reauth``: each re-authentication the lab asked for, what charon
+    and both routers showed when it was adopted and when it settled, what charon's log
+    says about it, and the verdict ``ok`` (also in ``strongswan["reauths"]``)."""
     esp_keys: list[dict[str, Any]] = field(default_factory=list)
     """With ``pcap_dir`` only: every SA direction with its keys (hex), for Wireshark:
     ``src``, ``dst``, ``spi``, ``transforms``, ``encryption_key``, ``integrity_key``."""
@@ -323,6 +357,8 @@ class _Lab:
         self.sa_installed = False
         self.swan: StrongSwanPeer | None = None
         self.child = ""
+        self.connection = ""
+        self.children: tuple[str, ...] = ()
         if options.peer == "strongswan":
             if self.mode != "netns":
                 msg = f"--peer strongswan needs netns mode (this run: {self.mode}, {reason})"
@@ -582,6 +618,8 @@ class _Lab:
         except (PeerConfigError, StrongSwanError) as error:
             raise LabError(f"strongSwan: {error}") from error
         self.child = spec.children[0].name
+        self.connection = spec.connection
+        self.children = tuple(child.name for child in spec.children)
         self._event("peer", f"charon started (pid {self.swan.pid})")
         self._spawn(
             self.peer,
@@ -861,6 +899,9 @@ class _Lab:
         obs.traffic_start_ms = self.clock.now()
         self._event("lab", f"traffic both ways, {options.rate_pps} packets/s each")
         self.settle(options.phase_s)
+        if self.swan is not None and options.reauth:
+            # The crash comes within the routers' grace time for the replaced IKE SA.
+            self._swan_reauth(first, "before the crash", settle=False)
         if options.ssp_cut:
             for index in (0, 1):
                 request(self.routers[index].control, {"op": "fault", "ssp": "cut"})
@@ -893,6 +934,10 @@ class _Lab:
             self.settle(max(0.0, options.phase_s - 0.3))
             self._swan_rekey(other)
             self._quiet(other)
+            if options.reauth:
+                self._reauth_settle(self.obs.reauths[-1])
+                # The restart and the preempt come within the grace time.
+                self._swan_reauth(other, "after the takeover", settle=False)
         if options.ssp_cut:
             request(self.routers[other].control, {"op": "fault", "ssp": "heal"})
         self.progress(f"restarting {obs.hostnames[first]}")
@@ -916,6 +961,9 @@ class _Lab:
             back_active = first if obs.preempt_expected else other
             self._swan_rekey(back_active)
             self._quiet(back_active)
+            if options.reauth:
+                self._reauth_settle(self.obs.reauths[-1])
+                self._swan_reauth(back_active, "after the preempt", settle=True)
         for node in (self.peer, self.lan):
             request(node.control, {"op": "stop"})
         obs.traffic_stop_ms = self.clock.now()
@@ -998,6 +1046,198 @@ class _Lab:
         self.obs.quiet.append((start, self.clock.now()))
         self._event("lab", "quiet phase (DPD both ways) over; traffic again")
 
+    # --- re-authentication (issue 7) ----------------------------------------------------
+
+    def _swan_ike_sas(self) -> tuple[IkeSaStatus, ...]:
+        assert self.swan is not None
+        try:
+            return self.swan.list_sas()
+        except StrongSwanError:
+            return ()
+
+    def _reauth_view(self, old: set[str]) -> dict[str, Any]:
+        """charon's IKE SAs and both routers' copies, against the IKE SAs before a reauth.
+
+        ``adopted``: charon has established one new IKE SA carrying every CHILD SA, the
+        ACTIVE router holds it, and the STANDBY (if one is up) holds its copy.
+        ``settled``: moreover charon holds no other IKE SA, and neither router holds
+        anything but the new IKE SA (the old one retired, its DELETE understood), and
+        both routers hold the SA pairs of charon's CHILD SAs.
+        """
+        sas = self._swan_ike_sas()
+        new = [sa for sa in sas if sa.state == "ESTABLISHED" and _cookies(sa) not in old]
+        installed = [c for sa in new for c in sa.children if c.state == "INSTALLED"]
+        # charon receives on spi_in, which is the router's outbound SPI.
+        charon_pairs = {(c.spi_out, c.spi_in) for c in installed}
+        new_cookies = _cookies(new[0]) if len(new) == 1 else ""
+        statuses = [self.status(0), self.status(1)]
+        roles = [None if s is None else s["role"] for s in statuses]
+        active = roles.index("ACTIVE") if "ACTIVE" in roles else None
+        standby = roles.index("STANDBY") if "STANDBY" in roles else None
+        active_ike = _ike_cookies(statuses[active], "ACTIVE") if active is not None else set()
+        standby_ike = _ike_cookies(statuses[standby], "STDBY") if standby is not None else set()
+        active_pairs = _sa_pairs(statuses[active], "ACTIVE") if active is not None else set()
+        standby_pairs = _sa_pairs(statuses[standby], "STDBY") if standby is not None else set()
+        on_standby = standby is None or (bool(charon_pairs) and charon_pairs <= standby_pairs)
+        view: dict[str, Any] = {
+            "charon_ike_sas": len(sas),
+            "charon_ike_states": sorted(sa.state for sa in sas),
+            "charon_children": len(installed),
+            "new_ike_id": new[0].unique_id if len(new) == 1 else None,
+            "new_cookies": new_cookies,
+            "active": self.obs.hostnames[active] if active is not None else None,
+            "active_ike_sas": sorted(active_ike),
+            "standby": self.obs.hostnames[standby] if standby is not None else None,
+            "standby_ike_sas": sorted(standby_ike),
+            "pairs_on_active": bool(charon_pairs) and charon_pairs <= active_pairs,
+            "pairs_on_standby": on_standby,
+        }
+        view["adopted"] = (
+            bool(new_cookies)
+            and len(installed) == len(self.children)
+            and new_cookies in active_ike
+            and (standby is None or new_cookies in standby_ike)
+        )
+        view["old_retired"] = bool(new_cookies) and not (active_ike | standby_ike) & old
+        view["settled"] = (
+            view["adopted"]
+            and len(sas) == 1
+            and active_ike == {new_cookies}
+            and (standby is None or standby_ike == {new_cookies})
+            and view["pairs_on_active"]
+            and view["pairs_on_standby"]
+        )
+        return view
+
+    def _swan_reauth(self, index: int, phase: str, *, settle: bool) -> None:
+        """charon re-authenticates its IKE SA with router ``index`` (ACTIVE), traffic running.
+
+        Wait until the new IKE SA is adopted (see :meth:`_reauth_view`) and carry
+        traffic for a second. With ``settle`` wait on until it has settled (the routers
+        retire the old IKE SA after their grace time); otherwise the story goes on (a
+        failover within the grace time) and :meth:`_reauth_settle` judges it later.
+        """
+        assert self.swan is not None
+        before = self._swan_ike_sas()
+        old = {_cookies(sa) for sa in before}
+        for router, ha_status in ((index, "ACTIVE"), (1 - index, "STDBY")):
+            old |= _ike_cookies(self.status(router), ha_status)
+        established = [sa for sa in before if sa.state == "ESTABLISHED"]
+        target = established[-1].unique_id if established else None
+        name = self.obs.hostnames[index]
+        self.progress(f"charon re-authenticates its IKE SA with {name} ({phase})")
+        at = self.clock.now()
+        error = ""
+        try:
+            self.swan.reauthenticate(self.connection, ike_id=target)
+        except StrongSwanError as failure:
+            error = str(failure).splitlines()[0]
+        view: dict[str, Any] = {}
+
+        def adopted() -> bool:
+            view.clear()
+            view.update(self._reauth_view(old))
+            return bool(view["adopted"])
+
+        with contextlib.suppress(LabError):
+            self.wait(adopted, 5, "charon's new IKE SA on the routers")
+        record: dict[str, Any] = {
+            "phase": phase,
+            "router": name,
+            "at_ms": at,
+            "error": error,
+            "reauthenticated_ike_id": target,
+            "old_cookies": sorted(old),
+            "adopted_ms": self.clock.now() if view.get("adopted") else None,
+            "adopted_standby": view.get("standby"),
+        } | {f"adopted_{key}": view.get(key) for key in ("charon_children", "new_cookies")}
+        record["new_ike_id"] = view.get("new_ike_id")
+        self.obs.reauths.append(record)
+        state = "on both routers" if view.get("standby") else f"on {name}"
+        state = state if view.get("adopted") else "NOT adopted by the routers"
+        self._event("peer", f"charon re-authenticated its IKE SA ({phase}): new IKE SA {state}")
+        self.settle(1.0)  # traffic on the CHILD SAs under the new IKE SA
+        if settle:
+            self._reauth_settle(record)
+            self.settle(1.0)  # traffic after everything settled
+
+    def _reauth_settle(self, record: dict[str, Any]) -> None:
+        """Wait (up to ``reauth_timeout_s`` from the reauth) until it has settled; record."""
+        if "settled" in record:
+            return
+        old = set(record["old_cookies"])
+        view: dict[str, Any] = {}
+
+        def settled() -> bool:
+            view.clear()
+            view.update(self._reauth_view(old))
+            return bool(view["settled"])
+
+        left = record["at_ms"] / 1000 + self.options.reauth_timeout_s - self.clock.now() / 1000
+        with contextlib.suppress(LabError):
+            self.wait(settled, max(0.5, left), "the old IKE SA to be retired")
+        record |= view
+        record["settled_ms"] = self.clock.now() if view["settled"] else None
+        verdict = "old IKE SA retired everywhere" if view["settled"] else "did NOT settle"
+        held = [f"charon {view['charon_ike_sas']}"] + [
+            f"{view[role]} {len(view[f'{role}_ike_sas'])}"
+            for role in ("active", "standby")
+            if view[role] is not None
+        ]
+        self._event(
+            "peer", f"re-authentication ({record['phase']}): {verdict}; IKE SAs {', '.join(held)}"
+        )
+
+    def _judge_reauths(self, log: CharonLog) -> dict[str, Any]:
+        """Each re-authentication's verdict, and charon's counts without what they caused.
+
+        Expected of one re-authentication, and only this: charon logs ``reauthenticating
+        IKE_SA [old]``, one ``IKE_SA [new] established``, and one DELETE of the old IKE SA
+        (the routers' after their grace time, or charon's own); the CHILD SAs move to the
+        new IKE SA without a Quick Mode or a DELETE. Traffic flows both ways in the second
+        after the new IKE SA is adopted and in the second after everything settled.
+        """
+        peer_times = sorted(int(row[0]) for row in self.obs.peer.get("received", []))
+        lan_times = sorted(int(row[0]) for row in self.obs.lan.get("received", []))
+
+        def flowing(start: int | None) -> bool:
+            if start is None:
+                return False
+            return all(
+                any(start < t <= start + 1000 for t in times) for times in (peer_times, lan_times)
+            )
+
+        expected = dict.fromkeys(
+            ("reauth_started", "ike_sa_established", "ike_deletes_sent", "ike_deletes_received"),
+            0,
+        )
+        for record in self.obs.reauths:
+            old_id, new_id = record["reauthenticated_ike_id"], record.get("new_ike_id")
+            started = sum(1 for n in log.reauthenticated_ids if n == old_id)
+            established = sum(1 for n in log.ike_sa_ids if n == new_id)
+            deletes = [(n, way) for n, way in log.ike_deletes if n == old_id]
+            record["charon"] = {
+                "reauthenticated": started,
+                "new_ike_sa_established": established,
+                "old_ike_sa_deletes": [way for _, way in deletes],
+            }
+            record["traffic_after_adopted"] = flowing(record.get("adopted_ms"))
+            record["traffic_after_settled"] = flowing(record.get("settled_ms"))
+            record["ok"] = bool(
+                not record["error"]
+                and record.get("settled")
+                and started == 1
+                and established == 1
+                and len(deletes) == 1
+                and record["traffic_after_adopted"]
+                and record["traffic_after_settled"]
+            )
+            expected["reauth_started"] += min(started, 1)
+            expected["ike_sa_established"] += min(established, 1)
+            if deletes:
+                expected[f"ike_deletes_{deletes[0][1]}"] += 1
+        return expected
+
     def _transform_set(self) -> str:
         """The transform set charon's proposals come from (the entry's first)."""
         outside = self.topo.configs[0].outside_interface()
@@ -1008,6 +1248,7 @@ class _Lab:
         """What charon logged, counted, before it stops (its shutdown sends DELETEs)."""
         assert self.swan is not None
         log = parse_charon_log(self.swan.log_text())
+        expected = self._judge_reauths(log)
         transforms = list(self.topo.configs[0].transform_sets[self._transform_set()].transforms)
         self.obs.esp_keys += [
             {
@@ -1020,15 +1261,17 @@ class _Lab:
             }
             for keys in log.keys
         ]
+        # The counts leave out what the re-authentications the lab asked for caused (each
+        # judged on its own in "reauths"), so "no new SA, no DELETE" keeps its meaning.
         self.obs.strongswan = {
-            "ike_sa_established": log.ike_sa_established,
+            "ike_sa_established": log.ike_sa_established - expected["ike_sa_established"],
             "child_sa_established": log.child_sa_established,
             "child_sa_rekeyed": log.child_sa_rekeyed,
-            "ike_delete_sent": log.ike_delete_sent,
-            "ike_delete_received": log.ike_delete_received,
+            "ike_delete_sent": log.ike_delete_sent - expected["ike_deletes_sent"],
+            "ike_delete_received": log.ike_delete_received - expected["ike_deletes_received"],
             "child_delete_sent": log.child_delete_sent,
             "child_delete_received": log.child_delete_received,
-            "reauth_started": log.reauth_started,
+            "reauth_started": log.reauth_started - expected["reauth_started"],
             "reauth_detected": log.reauth_detected,
             "dpd_requests_sent": log.dpd_requests_sent,
             "dpd_acks_received": log.dpd_acks_received,
@@ -1037,7 +1280,18 @@ class _Lab:
             "dpd_timeouts": log.dpd_timeouts,
             "retransmit_give_ups": log.retransmit_give_ups,
             "replay_failures": [{"spi": f.spi, "seq": f.seq} for f in log.replay_failures],
+            "peer_reauths": log.reauth_started,
+            "reauths_asked": len(self.obs.reauths),
+            "reauth_ok": all(r["ok"] for r in self.obs.reauths) if self.obs.reauths else None,
+            "reauths": self.obs.reauths,
         }
+        if self.obs.reauths:
+            good = sum(1 for r in self.obs.reauths if r["ok"])
+            self.progress(
+                f"re-authentications: {len(self.obs.reauths)} asked, {log.reauth_started} "
+                f"started by charon, {good} settled cleanly (reauth_ok "
+                f"{self.obs.strongswan['reauth_ok']})"
+            )
 
     def _wins(self, index: int) -> bool:
         """Whether router ``index`` wins the outside election (priority, then address)."""
@@ -1060,6 +1314,29 @@ class _Lab:
             for at_ms, text in status.get("events", []):
                 self.obs.timeline.append((int(at_ms), name.split("#")[0], str(text)))
         self.obs.timeline.sort(key=lambda event: event[0])
+
+
+def _ike_cookies(status: dict[str, Any] | None, ha_status: str) -> set[str]:
+    """Cookies (hex, CKY-I then CKY-R) of a router's IKE SAs with that HA status."""
+    return {
+        str(sa["cookies"])
+        for sa in (status or {}).get("ike", {}).get("sas", [])
+        if sa.get("status") == ha_status
+    }
+
+
+def _sa_pairs(status: dict[str, Any] | None, ha_status: str) -> set[tuple[int, int]]:
+    """(inbound SPI, outbound SPI) of a router's SA pairs with that HA status."""
+    return {
+        (int(sa["inbound_spi"]), int(sa["outbound_spi"]))
+        for sa in (status or {}).get("sas", [])
+        if sa.get("status") == ha_status
+    }
+
+
+def _cookies(sa: IkeSaStatus) -> str:
+    """An IKE SA's cookies as the routers' status writes them (CKY-I then CKY-R, hex)."""
+    return (sa.initiator_spi + sa.responder_spi).lower()
 
 
 def _list_namespaces() -> list[str]:

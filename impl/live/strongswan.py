@@ -34,7 +34,9 @@ other side must hear them.
 watches: IKE and CHILD SAs established, CHILD SAs rekeyed, DELETEs sent and
 received (IKE SA and ESP CHILD SA separately), re-authentications, DPD requests
 and acknowledgements both ways, DPD timeouts, retransmission give-ups, and ESP
-replay failures; with the keys logged it also extracts every CHILD SA's keys.
+replay failures; with the keys logged it also extracts every CHILD SA's keys. It
+keeps charon's IKE SA numbers (the ``[N]``) of establishments, re-authentications and
+IKE SA DELETEs, so that a caller can tell which IKE SA each concerned.
 
 Log levels (``filelog`` in :func:`strongswan_conf`)
 ---------------------------------------------------
@@ -823,6 +825,12 @@ class CharonLog:
     """Inbound ESP packets refused by sequence number verification."""
     child_spis: tuple[tuple[int, int], ...] = ()
     """(inbound SPI, outbound SPI) of every CHILD SA established, in order."""
+    ike_sa_ids: tuple[int, ...] = ()
+    """charon's number (the ``[N]``) of every IKE SA established, in order."""
+    reauthenticated_ids: tuple[int, ...] = ()
+    """The number of every IKE SA this charon re-authenticated, in order."""
+    ike_deletes: tuple[tuple[int, str], ...] = ()
+    """Every DELETE for an IKE SA: (its number, ``sent`` or ``received``), in order."""
     keys: tuple[ChildSaKeys, ...] = ()
     """Keys of every CHILD SA direction installed (only with ``chd = 4``)."""
 
@@ -854,6 +862,9 @@ _COUNTED: Final = (
     ("retransmits", re.compile(r"^sending retransmit \d+ of request")),
     ("retransmit_give_ups", re.compile(r"^giving up after \d+ retransmits")),
 )
+_NUMBERED: Final = ("ike_sa_established", "reauth_started")
+"""Counted lines whose IKE SA number is kept as well."""
+_IKE_SA_NUMBER: Final = re.compile(r"IKE_SA \S+\[(?P<number>\d+)\]")
 _CHILD_UP: Final = re.compile(
     r"^CHILD_SA \S+\{\d+\} established with SPIs (?P<in>[0-9a-f]{8})_i (?P<out>[0-9a-f]{8})_o"
 )
@@ -890,6 +901,8 @@ def parse_charon_log(text: str) -> CharonLog:
     continuation lines (replay details, key hex dumps, SPI lines) to their heads.
     """
     counts = dict.fromkeys((name for name, _ in _COUNTED), 0)
+    numbered: dict[str, list[int]] = {name: [] for name in _NUMBERED}
+    ike_deletes: list[tuple[int, str]] = []
     child_up = 0
     replays: list[ReplayFailure] = []
     spis: list[tuple[int, int]] = []
@@ -948,12 +961,20 @@ def parse_charon_log(text: str) -> CharonLog:
         for name, pattern in _COUNTED:
             if pattern.match(message):
                 counts[name] += 1
+                number = _IKE_SA_NUMBER.search(message)
+                if name in _NUMBERED and number is not None:
+                    numbered[name].append(int(number["number"]))
+                if name in ("ike_delete_sent", "ike_delete_received") and number is not None:
+                    ike_deletes.append((int(number["number"]), name.rsplit("_", 1)[1]))
                 break
     return CharonLog(
         child_sa_established=child_up,
         replay_failures=tuple(replays),
         child_spis=tuple(spis),
         keys=tuple(keys),
+        ike_sa_ids=tuple(numbered["ike_sa_established"]),
+        reauthenticated_ids=tuple(numbered["reauth_started"]),
+        ike_deletes=tuple(ike_deletes),
         **counts,
     )
 
@@ -1142,8 +1163,15 @@ class StrongSwanPeer:
         """Rekey the CHILD SA ``child`` (a new Quick Mode)."""
         return self.swanctl("--rekey", "--child", child)
 
-    def reauthenticate(self, connection: str) -> str:
-        """Re-authenticate the IKE SA of ``connection`` (IKEv1: a new Main Mode)."""
+    def reauthenticate(self, connection: str, *, ike_id: int | None = None) -> str:
+        """Re-authenticate the IKE SA of ``connection``, or the one numbered ``ike_id``.
+
+        IKEv1 (charon 5.9): a new Main Mode; the CHILD SAs move to the new IKE SA
+        without a Quick Mode, and the old IKE SA waits, REKEYING, for the responder's
+        DELETE (or its own expiry). The same path as ``reauth_time`` coming due.
+        """
+        if ike_id is not None:
+            return self.swanctl("--rekey", "--ike-id", str(ike_id), "--reauth")
         return self.swanctl("--rekey", "--ike", connection, "--reauth")
 
     def list_sas(self) -> tuple[IkeSaStatus, ...]:

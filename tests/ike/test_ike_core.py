@@ -475,6 +475,33 @@ def test_replaced_ike_sa_is_deleted_after_the_grace_time(pair: Pair) -> None:
     assert not pair.router.drops
 
 
+def test_the_router_that_takes_over_retires_what_a_reauthentication_replaced(
+    pair: Pair,
+) -> None:
+    """The re-authentication's grace timer ran in the old active's engine, which died;
+    the engine that takes over (same store: the replicated copies) keeps the newest IKE
+    SA and retires the others itself, with a Delete, after the grace time."""
+    first = established(pair)
+    pair.now = 1_000
+    assert pair.peer.start_main_mode(VIP, 1_000)
+    pair.pump()
+    (second,) = set(pair.router_store.sas) - {first}
+    successor = IkeEngine(router_config(), SeededEntropy(9), pair.router_store, local_address=VIP)
+    pair.router = successor  # the old engine's timer is gone with it
+    pair.now = 3_000
+    successor.retire_replaced([PEER], pair.now)
+    pair.advance(9_999)
+    assert len(pair.router_store.sas) == 2
+    pair.advance(1)
+    pair.pump()
+    assert set(pair.router_store.sas) == {second}
+    assert set(pair.peer_store.sas) == {second}
+    retired = [e for e in events(successor) if isinstance(e, IkeSaRetired)]
+    assert [(e.cookies, e.reason) for e in retired] == [(first, "replaced")]
+    successor.retire_replaced([PEER], pair.now)  # one SA left: nothing to do
+    assert successor.get_timer() is None
+
+
 def test_initial_contact_retires_the_old_sas_at_once(pair: Pair) -> None:
     """A restarted peer says INITIAL-CONTACT in its fifth message: nothing of before stays."""
     first = established(pair)

@@ -5,8 +5,13 @@ the outside virtual IP; the routers' own IKE answers and SSP replicates the IKE 
 IPsec SAs. The active router is SIGKILLed, the standby takes over, charon rekeys
 the CHILD SA and probes with DPD; the old router restarts and preempts; the same
 again. charon must see nothing: no new SA, no DELETE, no DPD failure, no ESP
-sequence number failure. Needs root, iproute2, TUN and the strongSwan packages
-(``.ci/run`` installs them); skips with the reason otherwise.
+sequence number failure. With ``--reauth`` charon also re-authenticates its IKE SA
+(a new Main Mode; IKEv1 charon moves its CHILD SAs to the new IKE SA) before the crash,
+after the takeover and after the preempt; the crash and the preempt come within the
+routers' grace time for the replaced IKE SA. Each time charon must end with one IKE SA
+carrying its CHILD SAs, both routers with the new IKE SA only, the old one deleted once.
+Needs root, iproute2, TUN and the strongSwan packages (``.ci/run`` installs them); skips
+with the reason otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from .test_live_lab import FAST, _netns_missing, _our_namespaces, untimed_failur
 
 @pytest.fixture(scope="module")
 def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """``vpnha lab --peer strongswan --json --pcap DIR`` once, as its own process."""
+    """``vpnha lab --peer strongswan --reauth --json --pcap DIR`` once, as its own process
+    (about a minute: each re-authentication waits out the routers' 10 s grace time)."""
     reason = _netns_missing() or charon_missing()
     if reason:
         pytest.skip(reason)
@@ -40,6 +46,7 @@ def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "--json",
             "--peer",
             "strongswan",
+            "--reauth",
             "--pcap",
             str(pcap),
             *FAST,
@@ -50,6 +57,9 @@ def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         check=False,
     )
     assert result.stdout, result.stderr[-3000:]
+    # Kept with the capture (pytest keeps the last runs' folders) for a post-mortem.
+    (pcap / "report.json").write_text(result.stdout)
+    (pcap / "progress.txt").write_text(result.stderr)
     report: dict[str, Any] = json.loads(result.stdout)
     report["exit_status"] = result.returncode
     report["stderr"] = result.stderr
@@ -86,6 +96,69 @@ def test_the_routers_that_took_over_carried_on(strongswan_lab: dict[str, Any]) -
     assert strongswan_lab["rekey_after_takeover"] is True
     assert strongswan_lab["dpd_answered_after_takeover"] > 0
     assert strongswan_lab["dpd_acked_by_peer"] > 0
+
+
+PHASES = ("before the crash", "after the takeover", "after the preempt")
+
+
+def _reauths(strongswan_lab: dict[str, Any]) -> list[dict[str, Any]]:
+    reauths: list[dict[str, Any]] = strongswan_lab["strongswan"]["reauths"]
+    assert tuple(r["phase"] for r in reauths) == PHASES
+    return reauths
+
+
+def test_charon_reauthenticated_three_times_without_quick_mode(
+    strongswan_lab: dict[str, Any],
+) -> None:
+    """Each re-authentication is one Main Mode; the CHILD SAs move to the new IKE SA."""
+    log = strongswan_lab["strongswan"]
+    assert log["peer_reauths"] == 3
+    for reauth in _reauths(strongswan_lab):
+        assert reauth["error"] == ""
+        assert reauth["charon"]["reauthenticated"] == 1, reauth
+        assert reauth["charon"]["new_ike_sa_established"] == 1, reauth
+    # No Quick Mode beyond the first and the two rekeys; no CHILD SA deleted.
+    assert log["child_sa_established"] == 1 + len(strongswan_lab["rekeys"])
+    assert log["child_delete_sent"] == log["child_delete_received"] == 0
+
+
+def test_the_new_ike_sa_is_adopted_and_copied_to_the_standby(
+    strongswan_lab: dict[str, Any],
+) -> None:
+    """The ACTIVE router holds the new IKE SA at once, the STANDBY (when one is up) its
+    copy, and traffic flows both ways on the moved CHILD SAs."""
+    for reauth in _reauths(strongswan_lab):
+        assert reauth["adopted_ms"] is not None, reauth
+        assert reauth["adopted_charon_children"] == 1, reauth
+        assert reauth["traffic_after_adopted"], reauth
+    standbys = [r["adopted_standby"] for r in _reauths(strongswan_lab)]
+    # Before the crash and after the preempt a standby is up; after the takeover the
+    # old active is dead.
+    assert standbys[0] is not None
+    assert standbys[1] is None
+    assert standbys[2] is not None
+
+
+def test_the_old_ike_sa_is_retired_everywhere_even_across_a_failover(
+    strongswan_lab: dict[str, Any],
+) -> None:
+    """charon ends with one IKE SA (the new one) carrying its CHILD SAs; the ACTIVE router
+    holds that IKE SA only and the STANDBY only its copy, with the SA pairs; charon got
+    exactly one DELETE for the old IKE SA; traffic flows both ways afterwards. Before the
+    crash and after the takeover the grace time runs out on the router that took over."""
+    for reauth in _reauths(strongswan_lab):
+        assert reauth["settled"], reauth
+        assert reauth["old_retired"], reauth
+        assert reauth["charon_ike_sas"] == 1, reauth
+        assert reauth["active_ike_sas"] == [reauth["new_cookies"]], reauth
+        if reauth["standby"] is not None:
+            assert reauth["standby_ike_sas"] == [reauth["new_cookies"]], reauth
+        assert reauth["pairs_on_active"], reauth
+        assert reauth["pairs_on_standby"], reauth
+        assert reauth["charon"]["old_ike_sa_deletes"] == ["received"], reauth
+        assert reauth["traffic_after_settled"], reauth
+        assert reauth["ok"], reauth
+    assert strongswan_lab["strongswan"]["reauth_ok"] is True
 
 
 def test_figures(strongswan_lab: dict[str, Any]) -> None:

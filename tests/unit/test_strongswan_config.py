@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vpnha.impl.config import RouterConfig, load_config, parse_config
 from vpnha.impl.config.crypto import parse_transforms
+from vpnha.impl.live.lab import LabOptions
 from vpnha.impl.live.strongswan import (
     PLUGINS,
     ChildSpec,
@@ -314,6 +316,36 @@ def test_peer_process_writes_nothing_before_start(tmp_path: Path, router1: Route
     assert not (tmp_path / "p").exists()
 
 
+def test_reauthenticate_names_the_ike_sa_by_number_when_given(
+    tmp_path: Path, router1: RouterConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peer = StrongSwanPeer(swanctl_conf(remote_peer_spec(router1)), workdir=tmp_path / "p")
+    commands: list[tuple[str, ...]] = []
+
+    def swanctl(*args: str, timeout_s: float | None = None) -> str:
+        commands.append(args)
+        return ""
+
+    monkeypatch.setattr(peer, "swanctl", swanctl)
+    peer.reauthenticate("CMAP_1-1", ike_id=3)
+    peer.reauthenticate("CMAP_1-1")
+    assert commands == [
+        ("--rekey", "--ike-id", "3", "--reauth"),
+        ("--rekey", "--ike", "CMAP_1-1", "--reauth"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"reauth": True}, {"reauth": True, "peer": "strongswan", "ssp_cut": True}],
+    ids=["own-peer", "ssp-cut"],
+)
+def test_lab_reauth_needs_the_strongswan_peer_and_no_ssp_cut(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="reauth needs the strongSwan peer"):
+        LabOptions(**options)
+    assert LabOptions(peer="strongswan", reauth=True).reauth_timeout_s > 10  # > grace time
+
+
 # ---------------------------------------------------------------------------
 # swanctl --list-sas --pretty
 
@@ -447,6 +479,39 @@ def test_rekeys_deletes_and_reauthentications_are_counted() -> None:
     assert (log.child_delete_sent, log.ike_delete_sent) == (2, 1)
     assert (log.child_delete_received, log.ike_delete_received) == (1, 1)
     assert (log.reauth_started, log.reauth_detected) == (1, 1)
+
+
+# charon 5.9.8 as the IKEv1 initiator re-authenticating (``swanctl --rekey --ike-id 1
+# --reauth``): a new Main Mode, the CHILD SA moves to IKE SA 2 without a Quick Mode, and
+# the routers delete IKE SA 1 after their grace time (seen in ``vpnha lab --reauth``).
+INITIATOR_REAUTH = """\
+15:39:54 13[IKE] IKE_SA CMAP_1-1[1] established between 192.168.3.1[192.168.3.1]...40.0.0.1[40.0.0.1]
+15:39:55 07[CFG] vici rekey IKE_SA 'CMAP_1-1'
+15:39:55 09[IKE] reauthenticating IKE_SA CMAP_1-1[1]
+15:39:55 09[IKE] initiating Main Mode IKE_SA CMAP_1-1[2] to 40.0.0.1
+15:39:55 07[IKE] IKE_SA CMAP_1-1[2] established between 192.168.3.1[192.168.3.1]...40.0.0.1[40.0.0.1]
+15:40:05 07[ENC] parsed INFORMATIONAL_V1 request 2127722916 [ HASH D ]
+15:40:05 07[IKE] received DELETE for IKE_SA CMAP_1-1[1]
+15:40:05 07[IKE] deleting IKE_SA CMAP_1-1[1] between 192.168.3.1[192.168.3.1]...40.0.0.1[40.0.0.1]
+15:40:20 11[IKE] sending DELETE for IKE_SA CMAP_1-1[2]
+"""  # noqa: E501
+
+
+def test_ike_sa_numbers_of_establishment_reauth_and_delete_are_kept() -> None:
+    log = parse_charon_log(INITIATOR_REAUTH)
+    assert (log.ike_sa_established, log.reauth_started) == (2, 1)
+    assert log.ike_sa_ids == (1, 2)
+    assert log.reauthenticated_ids == (1,)
+    assert log.ike_deletes == ((1, "received"), (2, "sent"))
+    assert (log.ike_delete_received, log.ike_delete_sent) == (1, 1)
+    assert log.child_sa_established == 0
+
+
+def test_numbers_are_empty_without_those_lines() -> None:
+    log = parse_charon_log(REKEY_DELETE_REAUTH)
+    assert log.ike_sa_ids == ()
+    assert log.reauthenticated_ids == (1,)
+    assert log.ike_deletes == ((1, "sent"), (1, "received"))
 
 
 DEAD_PEER = """\

@@ -105,6 +105,8 @@ class InvariantChecker:
     conforming_since_boot: bool = True
     """The configuration has been conforming ever since either router last booted."""
     takeovers_seen: int = 0
+    survivors: dict[int, set[str]] = field(default_factory=dict)
+    """Per SA seen gone: the routers that held it ACTIVE then and have not let go since."""
     skip: frozenset[str] = frozenset()
     """Invariants not to check (e.g. I2 while exploring a non-conforming configuration)."""
 
@@ -219,14 +221,27 @@ class InvariantChecker:
     def i6_no_resurrection(self, obs: Observation) -> list[str]:
         """I6 no resurrection: an SA whose delete the standby acknowledged, or that expired,
         is never ACTIVE again on either router. (A delete not yet acknowledged when the
-        active fails can be undone by the takeover: that window is inherent and documented.)"""
+        active fails can be undone by the takeover: that window is inherent and documented.)
+
+        A router that still holds the SA ACTIVE when it is first seen gone (a split brain:
+        the other active spent its copy's kilobytes) is not resurrecting it; it keeps it
+        until it lets go, and from then on it must not hold it ACTIVE again either."""
         gone = {sa_id for sa_id, how in obs.deleted if how in ("acked", "expired")}
-        return [
-            f"SA {sa.sa_id} is ACTIVE on {router.name} after it was deleted or expired"
-            for router in obs.routers
-            for sa in router.sas
-            if sa.sa_id in gone and sa.status == "ACTIVE"
-        ]
+        problems = []
+        for sa_id in gone:
+            holders = {
+                router.name
+                for router in obs.routers
+                for sa in router.sas
+                if sa.sa_id == sa_id and sa.status == "ACTIVE"
+            }
+            kept = self.survivors.setdefault(sa_id, holders) & holders
+            self.survivors[sa_id] = kept
+            problems += [
+                f"SA {sa_id} is ACTIVE on {name} after it was deleted or expired"
+                for name in sorted(holders - kept)
+            ]
+        return problems
 
     def i7_capacity(self, obs: Observation) -> list[str]:
         """I7 capacity: no card holds more SAs than its capacity (active and standby alike),

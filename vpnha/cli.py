@@ -480,7 +480,7 @@ def _add_prove_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "--traces",
         metavar="DIR",
         help="write counterexamples that have a concrete schedule as ITF traces in DIR "
-        "(replayed on model and implementation: minutes)",
+        "(replayed on model and implementation: seconds; minutes with --all)",
     )
 
 

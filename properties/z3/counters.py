@@ -34,9 +34,12 @@ transition                effect
 ``answer{r}``             the request arrives: a replicating holder sends the full copy
                           again (seeding its floor if it had none), behind any Add
                           already in flight; otherwise nothing happens
-``deliver_add{r}``        the first Add in flight arrives: usable copy := its value,
-                          acknowledged; or refused (card full, or the SA buried there):
-                          the holder drops its floor; an ACTIVE router drops it silently
+``deliver_add{r}``        the first Add in flight arrives: usable copy := its value (the
+                          fixed rule, ``add_keeps``: at least the copy held or the value
+                          remembered), acknowledged with its value; or refused (card full,
+                          or the SA buried there): the holder drops its floor (the fixed
+                          rule: only if no later Add is in flight); an ACTIVE router drops
+                          it silently
 ``delete{r}``             the ACTIVE holder deletes the SA (operator, peer, or the old SA of
                           a rekey, ``_delete_sa``): it remembers the value, buries the SA
                           (tombstone: copies of it refused) and, while replicating, sends
@@ -141,42 +144,63 @@ Strengthening (the inductive invariant; the names are the conjuncts Z3 reports):
   now coexist with it: the first of two Adds has arrived.)
 
 ASSUMPTIONS, and two findings. Z3 proves I3, I4 and the I8 counters with the
-fixed resync rule (any time, remembered values) under two assumptions about
-Adds, neither of which the model guarantees; without either one Z3 finds a
-duplicate with the Add and Refuse rules encoded here, and the concrete schedule
-used to send a sequence number twice on the model (``replay.late_add_operations``,
-``replay.early_refusal_operations``; tests/proofs/test_naive.py). Both
-counterexamples have two Adds of one SA in flight at once, which a resync makes
-possible (its request crosses a full copy on its way). The model has since fixed
-both (below) and the concrete schedules are safe on it; the encoding still has the
-rules before those fixes, and keeps the assumptions: dropping assumption 1 with the
-fixed Add rule needs a strengthening that knows the order of a router's
-announcement and its later replies (first induction failure: a resync answered to
-a router that has since deleted the SA while ACTIVE, ``gone``).
+fixed resync rule (any time, remembered values) and the model's current Add and
+Refuse rules (``registry.FIXED_RULES``: ``add_keeps``, ``early_refusals`` with
+``refusal_waits``) under one assumption about Adds, which the model does not
+guarantee (assumption 1). Both findings below have two Adds of one SA in flight at
+once, which a resync makes possible (its request crosses a full copy on its way);
+with the rules before the fixes Z3 finds a duplicate, and the concrete schedule used
+to reuse a number on the model (``replay.late_add_operations``,
+``replay.early_refusal_operations``; tests/proofs/test_naive.py). The model has
+fixed both and the schedules are safe on it.
 
 1. An Add in flight towards a router that becomes ACTIVE, or sent to it while it
    is ACTIVE, reaches it while it is still ACTIVE (refused, no effect) or is lost
    (``late_adds=False``; encoded by dropping it at ``promote`` and not queueing it in
-   ``answer`` for a router that holds the SA ACTIVE or is ``gone``). Refuted as
-   ``I3-late-add`` (11 steps): router 1 resyncs while the first full copy is on its
-   way; router 0 answers with a second one; the first arrives, router 1 takes over
-   and sends, leaves ACTIVE; the second arrives, replaces router 1's stale copy (its
-   own use) by the older value without remembering it, and router 1 takes over
-   again from there and sends the same numbers. (The same ASSUMPTION is in
-   ``lifecycle.py``, where it was an open question: the model does not rule it out.)
-   Fixed in the model and the implementation, not encoded here: a ``BulkBegin``
-   remembers the copies it clears, and an Add installs at least what the router held
-   or remembers (a standby never lowers a copy), acknowledged with the Add's own value.
+   ``answer`` for a router that holds the SA ACTIVE or is ``gone``). Refuted for the
+   Add rule before the fix as ``I3-late-add`` (11 steps): router 1 resyncs while the
+   first full copy is on its way; router 0 answers with a second one; the first
+   arrives, router 1 takes over and sends, leaves ACTIVE; the second arrives,
+   replaces router 1's stale copy (its own use) by the older value without
+   remembering it, and router 1 takes over again from there and sends the same
+   numbers. (``lifecycle.py`` used to make the same assumption; it now proves I6
+   without it: the tombstone refuses a late Add.) Fixed in the model and the
+   implementation and encoded (``add_keeps``): an Add installs at least what the router
+   held or remembers (a standby never lowers a copy; a ``BulkBegin`` remembers what it
+   clears), acknowledged with the Add's own value; Z3's own 11-step schedule then
+   reuses nothing (tests/proofs/test_naive.py).
+   OPEN: dropping the assumption with the fixed rule. The encoding's ``sync`` (adopting
+   the other end's announcement and re-seeding the floor at ``max(own value,
+   announced)``) requires no Add in flight towards the announcer; with late Adds it
+   must allow one (the announcement, written when the other end left ACTIVE, is
+   adopted before an Add written later reaches it). After six strengthening steps
+   (late Adds excluded from ``add-covers`` while their receiver is ACTIVE; ``kept``,
+   the value the Add would install, instead of its own value; Adds only from the
+   other end's current incarnation; a Refuse written after an announcement not yet
+   adopted ignored), induction fails there: the floor is re-seeded at the holder's
+   value ``v`` while an older Add of value ``a < v`` is still on its way; it installs
+   ``max(a, what the router remembers) < v``, usable, until the full copy answering
+   the announcement replaces it. That looks like a real race in the model, not an
+   artefact: it needs a split brain with the SSP connection alive (router 0 ACTIVE and
+   replicating while router 1 is ACTIVE), router 1 leaving ACTIVE, router 0 writing a
+   full copy of the SA (a resync's answer) and sending traffic before router 1's
+   announcement reaches it, then the full copy answering the announcement held
+   (silent SSP) while router 0 sends past ``a + M`` and router 1 takes over from ``a``.
+   No concrete schedule yet. Also, the encoding lets a router become ACTIVE only by
+   promoting its copy; a router ACTIVE as a device without the SA (its stale copy
+   discarded) ignores Adds in the model and re-seeds its partner when it leaves —
+   with assumption 1 that makes no difference (no Add is in flight towards it then),
+   without it the encoding needs that role too.
 2. The card refuses only the last Add in flight (``early_refusals=False``). Refuted
-   as ``I3-early-refusal`` (9 steps): the first full copy is refused (card full) and
-   the second, the resync's answer, admitted; the ``Refuse`` arrives after the
-   answer was sent and drops the holder's floor, so it sends on without hold-back
-   while router 1 holds a usable copy, which is then promoted below those numbers.
-   A fix, proved here with the same strengthening (``I3-refusal-fix``,
-   ``refusal_waits=True``): a ``Refuse`` drops the floor only when no later full copy
-   of the SA is in flight. The model now does this (as the implementation did): an
-   Add carries a serial, and a ``Refuse`` counts only if it names the latest Add of
-   the SA written on the connection.
+   as ``I3-early-refusal`` (9 steps) for the Refuse rule before the fix: the first
+   full copy is refused (card full) and the second, the resync's answer, admitted;
+   the ``Refuse`` arrives after the answer was sent and drops the holder's floor, so
+   it sends on without hold-back while router 1 holds a usable copy, which is then
+   promoted below those numbers. Fixed (``refusal_waits=True``; the implementation did
+   it already): a ``Refuse`` drops the floor only when no later full copy of the SA is
+   in flight — in the model an Add carries a serial and a ``Refuse`` counts only if it
+   names the latest Add of the SA. I3, I4 and I8-counters are proved with it, so they
+   no longer need this assumption.
 
 The rule before the fix (``resync_forgets=True``): a cleared copy is forgotten. Z3
 finds a reachable duplicate (``I3-resync-offline``, 12 steps): router 1 takes over
@@ -203,6 +227,8 @@ import z3
 from .engine import FieldKind, Frame, StatePredicate, System, Transition, Vars
 
 __all__ = [
+    "EARLY_REFUSAL_MOVES",
+    "LATE_ADD_MOVES",
     "SEQ_MAX",
     "CounterSpec",
     "counter_ahead_safe",
@@ -216,6 +242,31 @@ SEQ_MAX: Final = 2**32 - 1
 """Largest ESP sequence number (RFC 4303 §2.2)."""
 
 Kind = Literal["out", "in"]
+
+LATE_ADD_MOVES: Final = (
+    "connect",
+    "sync0",
+    "resync1",
+    "answer0",
+    "deliver_add1",
+    "promote1",
+    "use1",
+    "demote1",
+)
+"""The kinds of step ``I3-late-add`` needs (router 0 the first active, router 1 the one
+that resyncs): a guided bounded search; any duplicate found in them is one of the whole
+system."""
+EARLY_REFUSAL_MOVES: Final = (
+    "connect",
+    "sync0",
+    "resync1",
+    "answer0",
+    "deliver_add1",
+    "use0",
+    "promote1",
+    "use1",
+)
+"""The kinds of step ``I3-early-refusal`` needs (guided, as :data:`LATE_ADD_MOVES`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +296,10 @@ class CounterSpec:
     refusal_waits: bool = False
     """The fix proposed for assumption 2: a ``Refuse`` drops the holder's floor only when
     no later full copy of the SA is in flight (the holder counts the copies it sent)."""
+    add_keeps: bool = False
+    """The fixed Add rule (``_apply_add``): a standby never lowers a copy — an Add installs
+    the largest of its own value, the copy held and the value remembered, and is
+    acknowledged with its own value."""
     card_refusals: bool = True
     """The standby's card may refuse an Add (off only to guide a bounded search)."""
     witness: bool = False
@@ -680,6 +735,11 @@ def counter_system(spec: CounterSpec) -> System:
                 z3.Or(_f(s, "tomb", o), z3.And(refuse, z3.Not(_f(s, "cpy", o)))),
             )
             taken = z3.And(z3.Not(active), z3.Not(refused))
+            installed: z3.ArithRef = value
+            if spec.add_keeps:
+                # Never below the copy held or the value remembered (``_copy_for_standby``).
+                kept = z3.If(_f(s, "cpy", o), _max(value, _f(s, "v", o)), value)
+                installed = z3.If(_f(s, "rem", o), _max(kept, _f(s, "remv", o)), kept)
             refused_by_card = z3.And(refused, _f(s, "act", r))
             if spec.refusal_waits:
                 refused_by_card = z3.And(refused_by_card, z3.Not(_f(s, "addn", o)))
@@ -703,7 +763,7 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(t, "addv", o) == following,
                 _f(t, "cpy", o) == z3.Or(_f(s, "cpy", o), taken),
                 _f(t, "usable", o) == z3.Or(_f(s, "usable", o), taken),
-                _f(t, "v", o) == z3.If(taken, value, _f(s, "v", o)),
+                _f(t, "v", o) == z3.If(taken, installed, _f(s, "v", o)),
                 _f(t, "ackp", r) == z3.Or(_f(s, "ackp", r), taken),
                 _f(t, "ackv", r)
                 == z3.If(taken, z3.If(_f(s, "ackp", r), _max(ackv, value), value), ackv),

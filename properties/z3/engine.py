@@ -27,6 +27,10 @@ it is reported as such.
 a trace: a genuine counterexample. It is used for the rules that are expected to
 be wrong (the naive replication rule).
 
+:func:`follow` takes one known sequence of transitions instead of every path: it
+concretizes an abstract counterexample under other constraints (the smallest
+parameters a replay needs).
+
 :func:`check_valid` proves a single formula valid (for stateless statements such
 as "a stable election never splits").
 """
@@ -55,6 +59,7 @@ __all__ = [
     "Vars",
     "check_valid",
     "find_violation",
+    "follow",
     "new_solver",
     "plain_value",
     "prove_inductive",
@@ -401,6 +406,66 @@ def find_violation(
         seconds=time.monotonic() - started,
         method=f"bounded depth {depth}",
         reason=f"no violation within {depth} steps (a bound proves nothing)",
+    )
+
+
+def follow(
+    prop: str,
+    system: System,
+    steps: Sequence[str],
+    safe: StatePredicate,
+    *,
+    extra: StatePredicate | None = None,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+) -> Result:
+    """The transitions ``steps``, in that order, from ``init``: values (parameters, every
+    state, every step's inputs) with which the last state breaks ``safe``.
+
+    It concretizes a known abstract schedule under other constraints (``extra``, on every
+    state: e.g. the smallest parameters). A violation found is a genuine trace; none is
+    reported as :class:`Unknown` (this one sequence proves nothing).
+    """
+    started = time.monotonic()
+    known = dict(system.transitions)
+    par = system.parameters()
+    states = [system.state("s0.")]
+    solver = new_solver(timeout_ms)
+    solver.add(system.param_range(par), system.init(states[0], par))
+    frames: list[Frame] = []
+    for index, name in enumerate(steps):
+        nxt = system.state(f"s{index + 1}.")
+        frame = Frame(pre=states[index], post=nxt, par=par, prefix=f"in{index}.")
+        solver.add(known[name](frame))
+        frames.append(frame)
+        states.append(nxt)
+    if extra is not None:
+        solver.add(*[extra(state, par) for state in states])
+    solver.add(z3.Not(safe(states[-1], par)))
+    method = f"along {len(steps)} given steps"
+    verdict = solver.check()
+    if verdict == z3.sat:
+        model = solver.model()
+        values = _values(model, "", par)
+        for index, state in enumerate(states):
+            values += _values(model, f"s{index}.", state)
+            if index < len(frames):
+                values.append((f"step{index}", steps[index]))
+                values += _values(model, f"in{index}.", frames[index].inputs)
+        return Counterexample(
+            property=prop,
+            seconds=time.monotonic() - started,
+            method=method,
+            description=" → ".join(steps),
+            values=tuple(values),
+            steps=tuple(steps),
+        )
+    if verdict == z3.unknown:
+        return _unknown(prop, started, method, solver)
+    return Unknown(
+        property=prop,
+        seconds=time.monotonic() - started,
+        method=method,
+        reason="no violation along these steps",
     )
 
 

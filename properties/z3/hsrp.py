@@ -15,30 +15,40 @@ preempt only after ``preempt delay minimum``, ties broken by the higher address.
 evaluates these terms on Hypothesis-drawn concrete states and compares them with
 ``vpnha.model.hsrp.step`` / ``receive``.
 
-**I1 (single active).** Two routers, one group (the inside and the outside group
-are the same machine with their own parameters; the proof is for all of them).
-Parameters: distinct addresses (32-bit), hello ≥ 1 ms, hold > hello, link latency
-``lat`` with ``2·lat < hello``, preempt delay ≥ 0. Transitions: time passes
-(``tick``, never past a due timer or delivery), a timer fires, a message is
-delivered, the environment loses/delays messages (``fault``), changes a priority
-(configuration or tracking, 0–255) or preempt, enables or disables a group
-(interface, crash, ``standby delay``), and ``havoc``: any router may receive *any*
-message from the other at any time (every op, state field and priority). Havoc
-over-approximates every message this encoding does not track, so dropping a
-message from tracking is always sound.
+**I1 (single active).** Two routers, two groups — inside and outside — coupled
+the way the product document configures them (``standby N track``: each group loses
+a decrement while a tracked interface is down). Each group is the RFC machine above
+with its own parameters: distinct addresses (32-bit), hello ≥ 1 ms, hold > hello,
+preempt delay ≥ 0; link latency ``lat`` (shared) with ``2·lat < hello``; per router
+and group a configured priority 1–255 and a decrement 0–255 for each interface (0:
+not tracked). Transitions, per group: a timer fires, a tracked message is delivered,
+the environment loses/delays messages (``fault``: a segment fault), a group is
+enabled (its interface up) or disabled, preempt changes, and ``havoc``: any router
+may receive *any* message from the other at any time (every op, state field and
+priority) — it over-approximates every message this encoding does not track, so
+dropping a message from tracking is always sound. Shared: ``tick`` (time passes
+for both groups, never past a due timer or delivery). The coupling (the model's
+``_interface`` and ``_refresh_priorities``): an interface going down disables its
+own group (event b, with the priority it had) and then every group of that router
+takes its *effective* priority — configured minus the decrements of the tracked
+interfaces that are down, within 0–255; an interface coming up, and ``standby
+priority``, do the same (the group comes back through ``enable``). The one-group
+system (:func:`i1_system`) is the same machine with the priority changed freely.
 
-Tracked messages: per sender, the earliest *Active* Hello and the earliest Coup
-sent since the current window began (``hs_*``/``cp_*``: present, time to delivery,
-priority); a tracked message is delivered exactly ``lat`` after it was sent unless
-a ``fault`` happens. The ghost ``tog`` is the time both routers have been Active
-on a clean segment: it restarts at 0 when a router becomes Active, on a fault and
-on a priority change, which also forget every tracked message.
+Tracked messages, per group and sender: the earliest *Active* Hello and the earliest
+Coup sent since the current window began (``hs_*``/``cp_*``: present, time to
+delivery, priority); a tracked message is delivered exactly ``lat`` after it was sent
+unless a ``fault`` happens. The ghost ``tog`` (per group) is the time both routers
+have been Active together on a clean segment: it restarts at 0 when a router becomes
+Active, on a segment fault, and when the group's priority on either router *moves*
+— set by the operator or moved by tracking — which also forgets the group's tracked
+messages.
 
-Safety: ``both Active ⇒ tog ≤ hello + 2·lat`` (properties/invariants.py: both
-Active together for more than one hello time plus two latencies on a clean
+Safety: for each group, ``both Active ⇒ tog ≤ hello + 2·lat`` (properties/invariants.py:
+both Active together for more than one hello time plus two latencies on a clean
 segment is a violation).
 
-Strengthening (``I1`` conjuncts):
+Strengthening (``I1`` conjuncts, each per group, ``[in]`` / ``[out]``):
 
 - ``timers``: every router that is not Initial has its Hello timer running, due
   within one hello time; timers and deliveries are never overdue; tracked
@@ -52,15 +62,31 @@ Strengthening (``I1`` conjuncts):
   (event ``j``).
 - ``coups``: while both are Active, a tracked Coup arrives before ``hello + 2·lat``
   and carries its sender's priority.
+- ``tracking`` (the coupled system only): configured priorities are 1–255 and every
+  group's priority *is* its effective priority (configured minus the decrements of the
+  tracked interfaces that are down). I1 itself does not need it: a group's conjuncts
+  mention only its own fields, so the coupled proof is the one-group proof per group —
+  the coupling enters only through priorities, and every move restarts the group's
+  window. It is proved alongside so that the proof also says the encoding's priorities
+  are the model's (``tests/proofs/test_hsrp_pair.py`` checks the steps against
+  ``Router.effective_priority``).
 
 DEVIATION from the checker: ``invariants.py`` restarts the grace period only on
-segment faults, not on a priority change. Without the restart the property is
-not inductive (``I1-priority-flap``, expected counterexample to induction): a
-priority change between a Hello and the Coup it provokes makes the Coup lower than
-its target, which ignores it; repeated on both sides, both can stay Active longer
-than the grace period. Z3 returns the step (``set_priority`` breaks ``coups``); a
-full schedule from boot is about 20 steps, beyond the bounded search's budget, so
-whether the checker's weaker statement is actually violated is not shown.
+segment faults, not on a priority change, whether the operator's or tracking's.
+Without the restart the property is not inductive: a priority change between a
+Hello and the Coup it provokes makes the Coup lower than its target, which ignores
+it; repeated on both sides, both can stay Active longer than the grace period. Z3
+returns that step for a configured change (``I1-priority-flap``: ``set_priority``
+breaks ``coups``) and for a tracked one (``I1-tracking-flap``: an interface going
+down on one side breaks ``coups`` on the other group). A change that keeps the two
+routers' order is not harmless either: it can cross the priority a Coup in flight
+carries (restarting only on reversals, Z3 returns exactly that step), so the restart
+is on every move.
+A full schedule from boot is about 20 steps, beyond the bounded search's budget, so
+whether the checker's weaker statement is actually violated is not shown here; the
+schedule is simple (the operator or a flapping interface changes a priority within
+one latency after each Coup), so the checker should restart a group's grace period
+when that group's priority moves.
 
 **I2 (coherent device).** (a) The SSP role is ACTIVE exactly when every group
 named by ``redundancy`` is Active (valid for all phases). (b) A *stable* election
@@ -93,6 +119,9 @@ __all__ = [
     "classify",
     "group_step",
     "i1_invariant",
+    "i1_pair_invariant",
+    "i1_pair_safe",
+    "i1_pair_system",
     "i1_safe",
     "i1_system",
     "i2_role_formula",
@@ -358,7 +387,43 @@ def group_step(
 # ------------------------------------------------------------------------------- I1
 
 
-def _router_fields(r: int) -> list[tuple[str, FieldKind]]:
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The names of one group's fields and parameters in an election system: ``tag`` is
+    ``""`` in the one-group system, ``in_`` / ``out_`` in the coupled one."""
+
+    tag: str
+
+    def f(self, name: str, r: int) -> str:
+        """Router r's field ``name``."""
+        return f"{self.tag}{name}{r}"
+
+    def p(self, name: str) -> str:
+        """The group's parameter ``name`` (``lat`` is shared by every group)."""
+        return name if name == "lat" else f"{self.tag}{name}"
+
+    @property
+    def tog(self) -> str:
+        """The ghost: how long both routers have been Active together on a clean segment."""
+        return f"{self.tag}tog"
+
+
+_ONE: Final = _Group("")
+_INSIDE: Final = _Group("in_")
+_OUTSIDE: Final = _Group("out_")
+_PAIR: Final = (_INSIDE, _OUTSIDE)
+_NAMED: Final = (("in", _INSIDE), ("out", _OUTSIDE))
+_GROUP_STATE: Final = ("ph", "pr", "act_on", "act_rem", "sby_on", "sby_rem", "hel_on", "hel_rem")
+_TIMERS: Final = (
+    ("act_on", "act_rem"),
+    ("sby_on", "sby_rem"),
+    ("hel_on", "hel_rem"),
+    ("hs_on", "hs_rem"),
+    ("cp_on", "cp_rem"),
+)
+
+
+def _router_fields(grp: _Group, r: int) -> list[tuple[str, FieldKind]]:
     names: list[tuple[str, FieldKind]] = [
         ("ph", "int"),
         ("pr", "int"),
@@ -377,101 +442,120 @@ def _router_fields(r: int) -> list[tuple[str, FieldKind]]:
         ("cp_rem", "int"),
         ("cp_pr", "int"),
     ]
-    return [(f"{n}{r}", k) for n, k in names]
+    return [(grp.f(n, r), k) for n, k in names]
 
 
-_I1_FIELDS: Final[tuple[tuple[str, FieldKind], ...]] = (
-    *tuple((name, kind) for r in (0, 1) for name, kind in _router_fields(r)),
-    ("tog", "int"),
-)
-_I1_PARAMS: Final[tuple[tuple[str, FieldKind], ...]] = (
-    ("ip0", "int"),
-    ("ip1", "int"),
-    ("hello", "int"),
-    ("hold", "int"),
-    ("lat", "int"),
-    ("pdelay", "int"),
-)
+def _group_fields(grp: _Group) -> tuple[tuple[str, FieldKind], ...]:
+    return (*(f for r in (0, 1) for f in _router_fields(grp, r)), (grp.tog, "int"))
 
 
-def _terms(s: Vars, r: int) -> GroupTerms:
+def _group_params(grp: _Group) -> tuple[tuple[str, FieldKind], ...]:
+    return tuple((grp.p(n), "int") for n in ("ip0", "ip1", "hello", "hold", "pdelay"))
+
+
+def _tracking_fields() -> tuple[tuple[str, FieldKind], ...]:
+    """Per router: each interface up (``up_in0`` …) and each group's configured priority."""
+    kinds: tuple[tuple[str, FieldKind], ...] = (("up", "bool"), ("cfg", "int"))
+    return tuple(
+        (f"{kind}_{side}{r}", k) for r in (0, 1) for kind, k in kinds for side in ("in", "out")
+    )
+
+
+def _decrements() -> tuple[tuple[str, FieldKind], ...]:
+    """``dec_{group}_{side}{r}``: what router r's group loses while its ``side`` interface
+    is down (``standby N track``; 0: not tracked)."""
+    return tuple(
+        (f"dec_{g}_{side}{r}", "int")
+        for r in (0, 1)
+        for g in ("in", "out")
+        for side in ("in", "out")
+    )
+
+
+def _terms(s: Vars, grp: _Group, r: int) -> GroupTerms:
     return GroupTerms(
-        s[f"ph{r}"],
-        s[f"pr{r}"],
-        s[f"act_on{r}"],
-        s[f"act_rem{r}"],
-        s[f"sby_on{r}"],
-        s[f"sby_rem{r}"],
-        s[f"hel_on{r}"],
-        s[f"hel_rem{r}"],
-        s[f"since{r}"],
+        s[grp.f("ph", r)],
+        s[grp.f("pr", r)],
+        s[grp.f("act_on", r)],
+        s[grp.f("act_rem", r)],
+        s[grp.f("sby_on", r)],
+        s[grp.f("sby_rem", r)],
+        s[grp.f("hel_on", r)],
+        s[grp.f("hel_rem", r)],
+        s[grp.f("since", r)],
     )
 
 
-def _config(s: Vars, par: Vars, r: int) -> GroupConfig:
+def _config(s: Vars, par: Vars, grp: _Group, r: int) -> GroupConfig:
     return GroupConfig(
-        own_ip=par[f"ip{r}"],
-        hello_ms=par["hello"],
-        hold_ms=par["hold"],
-        preempt=s[f"preempt{r}"],
-        preempt_delay_ms=par["pdelay"],
+        own_ip=par[grp.p(f"ip{r}")],
+        hello_ms=par[grp.p("hello")],
+        hold_ms=par[grp.p("hold")],
+        preempt=s[grp.f("preempt", r)],
+        preempt_delay_ms=par[grp.p("pdelay")],
     )
 
 
-def _write(t: Vars, r: int, g: GroupTerms) -> list[z3.BoolRef]:
-    names = ("ph", "pr", "act_on", "act_rem", "sby_on", "sby_rem", "hel_on", "hel_rem", "since")
-    return [t[f"{n}{r}"] == v for n, v in zip(names, _fields(g), strict=True)]
+def _write(t: Vars, grp: _Group, r: int, g: GroupTerms) -> list[z3.BoolRef]:
+    names = (*_GROUP_STATE, "since")
+    return [t[grp.f(n, r)] == v for n, v in zip(names, _fields(g), strict=True)]
 
 
-def _both_active(s: Vars) -> z3.BoolRef:
-    return z3.And(s["ph0"] == ACTIVE, s["ph1"] == ACTIVE)
+def _both_active(s: Vars, grp: _Group = _ONE) -> z3.BoolRef:
+    return z3.And(s[grp.f("ph", 0)] == ACTIVE, s[grp.f("ph", 1)] == ACTIVE)
 
 
-def _slots() -> list[str]:
+def _slots(grp: _Group) -> list[str]:
+    kinds = ("hs_on", "hs_rem", "hs_pr", "cp_on", "cp_rem", "cp_pr")
+    return [grp.f(n, r) for r in (0, 1) for n in kinds]
+
+
+def _forget(grp: _Group) -> list[str]:
+    """The fields a new window changes: the ghost and every tracked message's presence."""
+    return [grp.tog] + [grp.f(f"{k}_on", q) for q in (0, 1) for k in ("hs", "cp")]
+
+
+def _group_param_range(par: Vars, grp: _Group) -> list[z3.BoolRef]:
+    ip0, ip1 = par[grp.p("ip0")], par[grp.p("ip1")]
+    hello = par[grp.p("hello")]
     return [
-        f"{n}{r}" for r in (0, 1) for n in ("hs_on", "hs_rem", "hs_pr", "cp_on", "cp_rem", "cp_pr")
+        ip0 != ip1,
+        *[z3.And(ip >= 0, ip < 2**32) for ip in (ip0, ip1)],
+        hello >= 1,
+        par[grp.p("hold")] > hello,
+        2 * par["lat"] < hello,
+        par[grp.p("pdelay")] >= 0,
     ]
 
 
-def i1_system(
-    *, priority_change_restarts: bool = True, only: frozenset[str] | None = None
-) -> System:
-    """The two-router, one-group election with tracked messages (module docstring).
+def _group_init(s: Vars, grp: _Group) -> list[z3.BoolRef]:
+    parts = [s[grp.tog] == 0]
+    for r in (0, 1):
+        parts += [
+            s[grp.f("ph", r)] == INITIAL,
+            s[grp.f("pr", r)] >= 0,
+            s[grp.f("pr", r)] <= 255,
+            z3.Not(s[grp.f("act_on", r)]),
+            z3.Not(s[grp.f("sby_on", r)]),
+            z3.Not(s[grp.f("hel_on", r)]),
+            s[grp.f("since", r)] == 0,
+            z3.Not(s[grp.f("hs_on", r)]),
+            z3.Not(s[grp.f("cp_on", r)]),
+        ]
+    return parts
 
-    ``only`` keeps just the named transitions (a sub-system: each of its traces is one
-    of the full system, which makes a bounded search for a known schedule faster).
-    """
 
-    def param_range(par: Vars) -> z3.BoolRef:
-        return z3.And(
-            par["ip0"] != par["ip1"],
-            *[z3.And(par[f"ip{r}"] >= 0, par[f"ip{r}"] < 2**32) for r in (0, 1)],
-            par["hello"] >= 1,
-            par["hold"] > par["hello"],
-            par["lat"] >= 0,
-            2 * par["lat"] < par["hello"],
-            par["pdelay"] >= 0,
-        )
+Trans = Callable[[Frame], z3.BoolRef]
 
-    def init(s: Vars, par: Vars) -> z3.BoolRef:
-        del par
-        parts = [s["tog"] == 0]
-        for r in (0, 1):
-            parts += [
-                s[f"ph{r}"] == INITIAL,
-                s[f"pr{r}"] >= 0,
-                s[f"pr{r}"] <= 255,
-                z3.Not(s[f"act_on{r}"]),
-                z3.Not(s[f"sby_on{r}"]),
-                z3.Not(s[f"hel_on{r}"]),
-                s[f"since{r}"] == 0,
-                z3.Not(s[f"hs_on{r}"]),
-                z3.Not(s[f"cp_on{r}"]),
-            ]
-        return z3.And(parts)
+
+def _group_transitions(
+    grp: _Group, fields: tuple[tuple[str, FieldKind], ...]
+) -> list[tuple[str, Trans]]:
+    """One group's own transitions (timers, deliveries, havoc, enable/disable, preempt,
+    segment fault) inside a system with ``fields``; everything else stays unchanged."""
 
     def keep(fr: Frame, changed: set[str]) -> z3.BoolRef:
-        return fr.same(*(n for n, _ in _I1_FIELDS if n not in changed))
+        return fr.same(*(n for n, _ in fields if n not in changed))
 
     def after_step(
         fr: Frame, r: int, result: tuple[GroupTerms, Sent], changed: set[str]
@@ -479,14 +563,18 @@ def i1_system(
         """Write router r's new group state and track what it sent."""
         s, t, par = fr.pre, fr.post, fr.par
         g, sent = result
-        became_active = z3.And(s[f"ph{r}"] != ACTIVE, g.phase == ACTIVE)
-        parts = _write(t, r, g)
+        became_active = z3.And(s[grp.f("ph", r)] != ACTIVE, g.phase == ACTIVE)
+        parts = _write(t, grp, r, g)
         # A new window: forget every tracked message, then track this step's sends.
         reset = became_active
-        parts.append(t["tog"] == z3.If(reset, 0, s["tog"]))
+        parts.append(t[grp.tog] == z3.If(reset, 0, s[grp.tog]))
         for q in (0, 1):
             for kind in ("hs", "cp"):
-                on, rem, pr = f"{kind}_on{q}", f"{kind}_rem{q}", f"{kind}_pr{q}"
+                on, rem, pr = (
+                    grp.f(f"{kind}_on", q),
+                    grp.f(f"{kind}_rem", q),
+                    grp.f(f"{kind}_pr", q),
+                )
                 base_on = z3.And(z3.Not(reset), s[on])
                 if q == r:
                     fresh = (
@@ -502,12 +590,12 @@ def i1_system(
                     ]
                 else:
                     parts += [t[on] == base_on, t[rem] == s[rem], t[pr] == s[pr]]
-        names = {n for n, _ in _router_fields(r)} | set(_slots()) | {"tog"}
-        names -= {f"preempt{r}"}
+        names = {n for n, _ in _router_fields(grp, r)} | set(_slots(grp)) | {grp.tog}
+        names -= {grp.f("preempt", r)}
         parts.append(keep(fr, names | changed))
         return z3.And(parts)
 
-    def timer(r: int, which: str) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
+    def timer(r: int, which: str) -> tuple[str, Trans]:
         def trans(fr: Frame) -> z3.BoolRef:
             s, par = fr.pre, fr.par
             jitter = fr.int_input("jitter")
@@ -518,57 +606,60 @@ def i1_system(
             }
             on, rem = due[which]
             result = group_step(
-                _terms(s, r), _config(s, par, r), z3.IntVal(EV[which]), jitter_ms=jitter
+                _terms(s, grp, r), _config(s, par, grp, r), z3.IntVal(EV[which]), jitter_ms=jitter
             )
             return z3.And(
-                s[f"{on}{r}"],
-                s[f"{rem}{r}"] == 0,
+                s[grp.f(on, r)],
+                s[grp.f(rem, r)] == 0,
                 jitter >= 0,
-                jitter < par["hello"],
+                jitter < par[grp.p("hello")],
                 after_step(fr, r, result, set()),
             )
 
-        return (f"timer_{which}{r}", trans)
+        return (f"{grp.tag}timer_{which}{r}", trans)
 
-    def deliver(r: int, kind: str) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
+    def deliver(r: int, kind: str) -> tuple[str, Trans]:
         """The tracked message of sender r arrives at the other router."""
         o = 1 - r
 
         def trans(fr: Frame) -> z3.BoolRef:
             s, t, par = fr.pre, fr.post, fr.par
-            g = _terms(s, o)
+            g = _terms(s, grp, o)
             op = OP_HELLO if kind == "hs" else OP_COUP
             event = classify(
                 g,
-                _config(s, par, o),
+                _config(s, par, grp, o),
                 op=z3.IntVal(op),
                 state=z3.IntVal(ACTIVE),
-                priority=s[f"{kind}_pr{r}"],
-                src_ip=par[f"ip{r}"],
+                priority=s[grp.f(f"{kind}_pr", r)],
+                src_ip=par[grp.p(f"ip{r}")],
             )
-            event = z3.If(s[f"ph{o}"] == INITIAL, NO_EVENT, event)
-            result = group_step(g, _config(s, par, o), event, jitter_ms=z3.IntVal(0))
+            event = z3.If(s[grp.f("ph", o)] == INITIAL, NO_EVENT, event)
+            result = group_step(g, _config(s, par, grp, o), event, jitter_ms=z3.IntVal(0))
             pre_cleared = dict(s)
-            pre_cleared[f"{kind}_on{r}"] = z3.BoolVal(False)
+            pre_cleared[grp.f(f"{kind}_on", r)] = z3.BoolVal(False)
             inner = Frame(pre=pre_cleared, post=t, par=par, prefix=fr.prefix)
             return z3.And(
-                s[f"{kind}_on{r}"], s[f"{kind}_rem{r}"] == 0, after_step(inner, o, result, set())
+                s[grp.f(f"{kind}_on", r)],
+                s[grp.f(f"{kind}_rem", r)] == 0,
+                after_step(inner, o, result, set()),
             )
 
-        return (f"deliver_{kind}{r}", trans)
+        return (f"{grp.tag}deliver_{kind}{r}", trans)
 
-    def havoc(o: int) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
+    def havoc(o: int) -> tuple[str, Trans]:
         r = 1 - o
 
         def trans(fr: Frame) -> z3.BoolRef:
             s, par = fr.pre, fr.par
             op, state, priority = fr.int_input("op"), fr.int_input("state"), fr.int_input("pr")
-            g = _terms(s, o)
+            g = _terms(s, grp, o)
+            cfg = _config(s, par, grp, o)
             event = classify(
-                g, _config(s, par, o), op=op, state=state, priority=priority, src_ip=par[f"ip{r}"]
+                g, cfg, op=op, state=state, priority=priority, src_ip=par[grp.p(f"ip{r}")]
             )
-            event = z3.If(s[f"ph{o}"] == INITIAL, NO_EVENT, event)
-            result = group_step(g, _config(s, par, o), event, jitter_ms=z3.IntVal(0))
+            event = z3.If(s[grp.f("ph", o)] == INITIAL, NO_EVENT, event)
+            result = group_step(g, cfg, event, jitter_ms=z3.IntVal(0))
             return z3.And(
                 op >= 0,
                 op <= 2,
@@ -579,88 +670,242 @@ def i1_system(
                 after_step(fr, o, result, set()),
             )
 
-        return (f"havoc{o}", trans)
+        return (f"{grp.tag}havoc{o}", trans)
 
-    def admin(r: int, which: str) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
+    def admin(r: int, which: str) -> tuple[str, Trans]:
         def trans(fr: Frame) -> z3.BoolRef:
             s, par = fr.pre, fr.par
             jitter = fr.int_input("jitter")
             result = group_step(
-                _terms(s, r), _config(s, par, r), z3.IntVal(EV[which]), jitter_ms=jitter
+                _terms(s, grp, r), _config(s, par, grp, r), z3.IntVal(EV[which]), jitter_ms=jitter
             )
-            guard = s[f"ph{r}"] == INITIAL if which == "a" else s[f"ph{r}"] != INITIAL
+            phase = s[grp.f("ph", r)]
+            guard = phase == INITIAL if which == "a" else phase != INITIAL
+            if which == "a" and grp is not _ONE:
+                # Event a needs the interface up (``standby delay`` elapsed after it came up).
+                guard = z3.And(guard, s[f"up_{grp.tag.rstrip('_')}{r}"])
             return z3.And(
-                guard, jitter >= 0, jitter < par["hello"], after_step(fr, r, result, set())
+                guard, jitter >= 0, jitter < par[grp.p("hello")], after_step(fr, r, result, set())
             )
 
-        return ("enable" if which == "a" else "disable") + str(r), trans
-
-    def tick(fr: Frame) -> z3.BoolRef:
-        s, t = fr.pre, fr.post
-        d = fr.int_input("ms")
-        parts = [d >= 1, t["tog"] == s["tog"] + d]
-        for r in (0, 1):
-            for on, rem in (
-                ("act_on", "act_rem"),
-                ("sby_on", "sby_rem"),
-                ("hel_on", "hel_rem"),
-                ("hs_on", "hs_rem"),
-                ("cp_on", "cp_rem"),
-            ):
-                parts += [
-                    z3.Implies(s[f"{on}{r}"], s[f"{rem}{r}"] >= d),
-                    t[f"{rem}{r}"] == z3.If(s[f"{on}{r}"], s[f"{rem}{r}"] - d, s[f"{rem}{r}"]),
-                ]
-            parts.append(t[f"since{r}"] == s[f"since{r}"] + d)
-        changed = {"tog"} | {
-            f"{rem}{r}"
-            for r in (0, 1)
-            for rem in ("act_rem", "sby_rem", "hel_rem", "hs_rem", "cp_rem", "since")
-        }
-        return z3.And(*parts, fr.same(*(n for n, _ in _I1_FIELDS if n not in changed)))
+        return f"{grp.tag}{'enable' if which == 'a' else 'disable'}{r}", trans
 
     def fault(fr: Frame) -> z3.BoolRef:
-        s, t = fr.pre, fr.post
-        del s
-        offs = [z3.Not(t[f"{k}_on{r}"]) for r in (0, 1) for k in ("hs", "cp")]
-        changed = {"tog"} | {f"{k}_on{r}" for r in (0, 1) for k in ("hs", "cp")}
-        return z3.And(
-            t["tog"] == 0, *offs, fr.same(*(n for n, _ in _I1_FIELDS if n not in changed))
-        )
+        t = fr.post
+        offs = [z3.Not(t[grp.f(f"{k}_on", r)]) for r in (0, 1) for k in ("hs", "cp")]
+        return z3.And(t[grp.tog] == 0, *offs, keep(fr, set(_forget(grp))))
 
-    def set_priority(r: int) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
+    def set_preempt(r: int) -> tuple[str, Trans]:
         def trans(fr: Frame) -> z3.BoolRef:
-            t = fr.post
-            parts = [t[f"pr{r}"] >= 0, t[f"pr{r}"] <= 255]
-            changed = {f"pr{r}"}
-            if priority_change_restarts:
-                parts += [t["tog"] == 0]
-                parts += [z3.Not(t[f"{k}_on{q}"]) for q in (0, 1) for k in ("hs", "cp")]
-                changed |= {"tog"} | {f"{k}_on{q}" for q in (0, 1) for k in ("hs", "cp")}
-            return z3.And(*parts, fr.same(*(n for n, _ in _I1_FIELDS if n not in changed)))
+            return keep(fr, {grp.f("preempt", r)})
 
-        return (f"set_priority{r}", trans)
+        return (f"{grp.tag}set_preempt{r}", trans)
 
-    def set_preempt(r: int) -> tuple[str, Callable[[Frame], z3.BoolRef]]:
-        def trans(fr: Frame) -> z3.BoolRef:
-            return fr.same(*(n for n, _ in _I1_FIELDS if n != f"preempt{r}"))
-
-        return (f"set_preempt{r}", trans)
-
-    transitions: list[tuple[str, Callable[[Frame], z3.BoolRef]]] = [
-        ("tick", tick),
-        ("fault", fault),
-    ]
+    transitions: list[tuple[str, Trans]] = [(f"{grp.tag}fault", fault)]
     for r in (0, 1):
         transitions += [timer(r, w) for w in "cde"]
         transitions += [deliver(r, "hs"), deliver(r, "cp"), havoc(r)]
-        transitions += [admin(r, "a"), admin(r, "b"), set_priority(r), set_preempt(r)]
+        transitions += [admin(r, "a"), admin(r, "b"), set_preempt(r)]
+    return transitions
+
+
+def _tick(groups: tuple[_Group, ...], fields: tuple[tuple[str, FieldKind], ...]) -> Trans:
+    """Time passes for every group at once, never past a due timer or delivery."""
+
+    def trans(fr: Frame) -> z3.BoolRef:
+        s, t = fr.pre, fr.post
+        d = fr.int_input("ms")
+        parts = [d >= 1]
+        changed: set[str] = set()
+        for grp in groups:
+            parts.append(t[grp.tog] == s[grp.tog] + d)
+            changed.add(grp.tog)
+            for r in (0, 1):
+                for on, rem in _TIMERS:
+                    on_f, rem_f = grp.f(on, r), grp.f(rem, r)
+                    parts += [
+                        z3.Implies(s[on_f], s[rem_f] >= d),
+                        t[rem_f] == z3.If(s[on_f], s[rem_f] - d, s[rem_f]),
+                    ]
+                    changed.add(rem_f)
+                parts.append(t[grp.f("since", r)] == s[grp.f("since", r)] + d)
+                changed.add(grp.f("since", r))
+        return z3.And(*parts, fr.same(*(n for n, _ in fields if n not in changed)))
+
+    return trans
+
+
+def _restart_if(fr: Frame, grp: _Group, changed: z3.BoolRef) -> list[z3.BoolRef]:
+    """A group whose ranking changed starts a new window (tracked messages forgotten)."""
+    s, t = fr.pre, fr.post
+    parts = [t[grp.tog] == z3.If(changed, 0, s[grp.tog])]
+    for q in (0, 1):
+        for k in ("hs", "cp"):
+            on = grp.f(f"{k}_on", q)
+            parts.append(t[on] == z3.And(s[on], z3.Not(changed)))
+    return parts
+
+
+def i1_system(
+    *, priority_change_restarts: bool = True, only: frozenset[str] | None = None
+) -> System:
+    """The two-router, one-group election with tracked messages (module docstring).
+
+    ``only`` keeps just the named transitions (a sub-system: each of its traces is one
+    of the full system, which makes a bounded search for a known schedule faster).
+    """
+    grp = _ONE
+    fields = _group_fields(grp)
+
+    def param_range(par: Vars) -> z3.BoolRef:
+        return z3.And(*_group_param_range(par, grp), par["lat"] >= 0)
+
+    def init(s: Vars, par: Vars) -> z3.BoolRef:
+        del par
+        return z3.And(_group_init(s, grp))
+
+    def set_priority(r: int) -> tuple[str, Trans]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            t = fr.post
+            pr = grp.f("pr", r)
+            parts = [t[pr] >= 0, t[pr] <= 255]
+            changed = {pr}
+            if priority_change_restarts:
+                parts += _restart_if(fr, grp, z3.BoolVal(True))
+                changed |= set(_forget(grp))
+            return z3.And(*parts, fr.same(*(n for n, _ in fields if n not in changed)))
+
+        return (f"set_priority{r}", trans)
+
+    transitions: list[tuple[str, Trans]] = [("tick", _tick((grp,), fields))]
+    transitions += _group_transitions(grp, fields)
+    transitions += [set_priority(r) for r in (0, 1)]
     if only is not None:
         transitions = [(n, t) for n, t in transitions if n in only]
     return System(
         name="hsrp-election",
-        fields=_I1_FIELDS,
-        params=_I1_PARAMS,
+        fields=fields,
+        params=(*_group_params(grp), ("lat", "int")),
+        param_range=param_range,
+        init=init,
+        transitions=tuple(transitions),
+    )
+
+
+def _clamp(value: z3.ArithRef) -> z3.ArithRef:
+    return z3.If(value < 0, 0, z3.If(value > 255, 255, value))
+
+
+def _effective(s: Vars, par: Vars, g: str, r: int) -> z3.ArithRef:
+    """Router r's priority for group ``g``: configured minus the decrement of every tracked
+    interface that is down, within 0-255 (``Router.effective_priority``)."""
+    down = [z3.If(s[f"up_{side}{r}"], 0, par[f"dec_{g}_{side}{r}"]) for side in ("in", "out")]
+    return _clamp(s[f"cfg_{g}{r}"] - down[0] - down[1])
+
+
+def i1_pair_system(*, tracking_restarts: bool = True) -> System:
+    """Two routers, two groups (inside, outside) coupled by interface tracking.
+
+    Every group transition of the one-group system, per group; ``tick`` moves both; and
+    the coupling: an interface going down disables its group (event b) and, like an
+    interface coming up or ``standby priority``, sets each group's priority to the
+    configured one minus the decrements of the tracked interfaces that are down. A group
+    whose priority changes starts a new grace window (``tracking_restarts=False``: only a
+    configured change does, not one made by tracking; Z3 refutes that).
+    """
+    fields = (*_group_fields(_INSIDE), *_group_fields(_OUTSIDE), *_tracking_fields())
+    params = (*_group_params(_INSIDE), *_group_params(_OUTSIDE), ("lat", "int"), *_decrements())
+
+    def param_range(par: Vars) -> z3.BoolRef:
+        decs = [z3.And(par[n] >= 0, par[n] <= 255) for n, _ in _decrements()]
+        ranges = _group_param_range(par, _INSIDE) + _group_param_range(par, _OUTSIDE)
+        return z3.And(*ranges, par["lat"] >= 0, *decs)
+
+    def init(s: Vars, par: Vars) -> z3.BoolRef:
+        parts = _group_init(s, _INSIDE) + _group_init(s, _OUTSIDE)
+        for r in (0, 1):
+            for g, grp in (("in", _INSIDE), ("out", _OUTSIDE)):
+                parts += [
+                    s[f"cfg_{g}{r}"] >= 1,
+                    s[f"cfg_{g}{r}"] <= 255,
+                    s[grp.f("pr", r)] == _effective(s, par, g, r),
+                ]
+        return z3.And(parts)
+
+    def refresh(fr: Frame, r: int, *, restart: bool) -> list[z3.BoolRef]:
+        """Both groups of router r take their effective priority (``_refresh_priorities``);
+        with ``restart``, a group whose priority moved starts a new window."""
+        s, t, par = fr.pre, fr.post, fr.par
+        parts = []
+        for g, grp in _NAMED:
+            pr = grp.f("pr", r)
+            parts.append(t[pr] == _effective(t, par, g, r))
+            parts += _restart_if(fr, grp, z3.And(z3.BoolVal(restart), t[pr] != s[pr]))
+        return parts
+
+    def touched(r: int) -> set[str]:
+        names = {grp.f("pr", r) for grp in _PAIR}
+        for grp in _PAIR:
+            names |= set(_forget(grp))
+        return names
+
+    def set_priority(r: int, g: str) -> tuple[str, Trans]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            t = fr.post
+            cfg = f"cfg_{g}{r}"
+            parts = [t[cfg] >= 1, t[cfg] <= 255, *refresh(fr, r, restart=True)]
+            changed = touched(r) | {cfg}
+            return z3.And(*parts, fr.same(*(n for n, _ in fields if n not in changed)))
+
+        return (f"set_priority_{g}{r}", trans)
+
+    def interface(r: int, side: str, *, up: bool) -> tuple[str, Trans]:
+        grp = _INSIDE if side == "in" else _OUTSIDE
+
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t, par = fr.pre, fr.post, fr.par
+            flag = f"up_{side}{r}"
+            parts = [s[flag] != up, t[flag] == up]
+            changed = touched(r) | {flag}
+            if up:
+                # The group stays Initial until ``standby delay minimum`` has passed (enable).
+                parts += refresh(fr, r, restart=tracking_restarts)
+            else:
+                # Event b on this side's group first (its Resign carries the old priority),
+                # then every group's priority follows the tracked interfaces.
+                g = _terms(s, grp, r)
+                disabled, _ = group_step(
+                    g,
+                    _config(s, par, grp, r),
+                    z3.If(g.phase == INITIAL, NO_EVENT, EV["b"]),
+                    jitter_ms=z3.IntVal(0),
+                )
+                names = (*_GROUP_STATE, "since")
+                parts += [
+                    t[grp.f(n, r)] == v
+                    for n, v in zip(names, _fields(disabled), strict=True)
+                    if n != "pr"
+                ]
+                parts += refresh(fr, r, restart=tracking_restarts)
+                changed |= {grp.f(n, r) for n in names}
+            return z3.And(*parts, fr.same(*(n for n, _ in fields if n not in changed)))
+
+        return (f"{'up' if up else 'down'}_{side}{r}", trans)
+
+    transitions: list[tuple[str, Trans]] = [("tick", _tick(_PAIR, fields))]
+    for grp in _PAIR:
+        transitions += _group_transitions(grp, fields)
+    for r in (0, 1):
+        for side in ("in", "out"):
+            transitions += [
+                set_priority(r, side),
+                interface(r, side, up=False),
+                interface(r, side, up=True),
+            ]
+    return System(
+        name="hsrp-election-pair",
+        fields=fields,
+        params=params,
         param_range=param_range,
         init=init,
         transitions=tuple(transitions),
@@ -669,7 +914,16 @@ def i1_system(
 
 def i1_safe(s: Vars, par: Vars) -> z3.BoolRef:
     """No two Active routers on a clean segment for more than hello + 2 × latency."""
-    return z3.Implies(_both_active(s), s["tog"] <= par["hello"] + 2 * par["lat"])
+    return _group_safe(s, par, _ONE)
+
+
+def _group_safe(s: Vars, par: Vars, grp: _Group) -> z3.BoolRef:
+    return z3.Implies(_both_active(s, grp), s[grp.tog] <= par[grp.p("hello")] + 2 * par["lat"])
+
+
+def i1_pair_safe(s: Vars, par: Vars) -> z3.BoolRef:
+    """I1 on the inside and on the outside segment."""
+    return z3.And(_group_safe(s, par, _INSIDE), _group_safe(s, par, _OUTSIDE))
 
 
 def both_active_start(s: Vars, par: Vars) -> z3.BoolRef:
@@ -692,67 +946,102 @@ def both_active_start(s: Vars, par: Vars) -> z3.BoolRef:
     return z3.And(parts)
 
 
-def i1_invariant() -> list[tuple[str, StatePredicate]]:
-    """The strengthening of I1 (module docstring)."""
+def _group_invariant(grp: _Group) -> list[tuple[str, StatePredicate]]:
+    """The one-group strengthening (module docstring) for ``grp``."""
+
+    def f(name: str, r: int) -> str:
+        return grp.f(name, r)
 
     def timers(s: Vars, par: Vars) -> z3.BoolRef:
-        parts = [s["tog"] >= 0]
+        hello, lat = par[grp.p("hello")], par["lat"]
+        parts = [s[grp.tog] >= 0]
         for r in (0, 1):
             parts += [
-                s[f"ph{r}"] >= 0,
-                s[f"ph{r}"] <= 5,
-                s[f"pr{r}"] >= 0,
-                s[f"pr{r}"] <= 255,
-                s[f"since{r}"] >= 0,
-                z3.Implies(s[f"act_on{r}"], s[f"act_rem{r}"] >= 0),
-                z3.Implies(s[f"sby_on{r}"], s[f"sby_rem{r}"] >= 0),
+                s[f("ph", r)] >= 0,
+                s[f("ph", r)] <= 5,
+                s[f("pr", r)] >= 0,
+                s[f("pr", r)] <= 255,
+                s[f("since", r)] >= 0,
+                z3.Implies(s[f("act_on", r)], s[f("act_rem", r)] >= 0),
+                z3.Implies(s[f("sby_on", r)], s[f("sby_rem", r)] >= 0),
                 z3.Implies(
-                    s[f"hel_on{r}"], z3.And(s[f"hel_rem{r}"] >= 0, s[f"hel_rem{r}"] <= par["hello"])
+                    s[f("hel_on", r)],
+                    z3.And(s[f("hel_rem", r)] >= 0, s[f("hel_rem", r)] <= hello),
                 ),
-                z3.Implies(s[f"ph{r}"] != INITIAL, s[f"hel_on{r}"]),
+                z3.Implies(s[f("ph", r)] != INITIAL, s[f("hel_on", r)]),
                 z3.Implies(
-                    s[f"hs_on{r}"], z3.And(s[f"hs_rem{r}"] >= 0, s[f"hs_rem{r}"] <= par["lat"])
+                    s[f("hs_on", r)], z3.And(s[f("hs_rem", r)] >= 0, s[f("hs_rem", r)] <= lat)
                 ),
                 z3.Implies(
-                    s[f"cp_on{r}"], z3.And(s[f"cp_rem{r}"] >= 0, s[f"cp_rem{r}"] <= par["lat"])
+                    s[f("cp_on", r)], z3.And(s[f("cp_rem", r)] >= 0, s[f("cp_rem", r)] <= lat)
                 ),
             ]
         return z3.And(parts)
 
     def converge(s: Vars, par: Vars) -> z3.BoolRef:
-        hello, lat, tog = par["hello"], par["lat"], s["tog"]
+        hello, lat, tog = par[grp.p("hello")], par["lat"], s[grp.tog]
         parts = []
         for x in (0, 1):
             y = 1 - x
-            next_hello = s[f"hel_rem{x}"] + tog <= hello
+            next_hello = s[f("hel_rem", x)] + tog <= hello
             hello_flying = z3.And(
-                s[f"hs_on{x}"], s[f"hs_pr{x}"] == s[f"pr{x}"], tog + s[f"hs_rem{x}"] <= hello + lat
+                s[f("hs_on", x)],
+                s[f("hs_pr", x)] == s[f("pr", x)],
+                tog + s[f("hs_rem", x)] <= hello + lat,
             )
             coup_flying = z3.And(
-                s[f"cp_on{y}"],
-                s[f"cp_pr{y}"] == s[f"pr{y}"],
-                outranks(s[f"pr{y}"], par[f"ip{y}"], s[f"pr{x}"], par[f"ip{x}"]),
-                tog + s[f"cp_rem{y}"] <= hello + 2 * lat,
+                s[f("cp_on", y)],
+                s[f("cp_pr", y)] == s[f("pr", y)],
+                outranks(s[f("pr", y)], par[grp.p(f"ip{y}")], s[f("pr", x)], par[grp.p(f"ip{x}")]),
+                tog + s[f("cp_rem", y)] <= hello + 2 * lat,
             )
             parts.append(z3.Or(next_hello, hello_flying, coup_flying))
-        return z3.Implies(_both_active(s), z3.And(parts))
+        return z3.Implies(_both_active(s, grp), z3.And(parts))
 
     def coups(s: Vars, par: Vars) -> z3.BoolRef:
         parts = []
         for y in (0, 1):
-            parts.append(z3.Implies(s[f"hs_on{y}"], s[f"hs_pr{y}"] == s[f"pr{y}"]))
+            parts.append(z3.Implies(s[f("hs_on", y)], s[f("hs_pr", y)] == s[f("pr", y)]))
             parts.append(
                 z3.Implies(
-                    s[f"cp_on{y}"],
+                    s[f("cp_on", y)],
                     z3.And(
-                        s[f"cp_pr{y}"] == s[f"pr{y}"],
-                        s["tog"] + s[f"cp_rem{y}"] <= par["hello"] + 2 * par["lat"],
+                        s[f("cp_pr", y)] == s[f("pr", y)],
+                        s[grp.tog] + s[f("cp_rem", y)] <= par[grp.p("hello")] + 2 * par["lat"],
                     ),
                 )
             )
-        return z3.Implies(_both_active(s), z3.And(parts))
+        return z3.Implies(_both_active(s, grp), z3.And(parts))
 
-    return [("timers", timers), ("coups", coups), ("converge", converge)]
+    label = grp.tag.rstrip("_")
+    suffix = f" [{label}]" if label else ""
+    return [
+        (f"timers{suffix}", timers),
+        (f"coups{suffix}", coups),
+        (f"converge{suffix}", converge),
+    ]
+
+
+def i1_invariant() -> list[tuple[str, StatePredicate]]:
+    """The strengthening of I1 (module docstring)."""
+    return _group_invariant(_ONE)
+
+
+def i1_pair_invariant() -> list[tuple[str, StatePredicate]]:
+    """The strengthening of I1 for the coupled pair: each group's, and ``tracking``."""
+
+    def tracking(s: Vars, par: Vars) -> z3.BoolRef:
+        parts = []
+        for r in (0, 1):
+            for g, grp in (("in", _INSIDE), ("out", _OUTSIDE)):
+                parts += [
+                    s[f"cfg_{g}{r}"] >= 1,
+                    s[f"cfg_{g}{r}"] <= 255,
+                    s[grp.f("pr", r)] == _effective(s, par, g, r),
+                ]
+        return z3.And(parts)
+
+    return [*_group_invariant(_INSIDE), *_group_invariant(_OUTSIDE), ("tracking", tracking)]
 
 
 # ------------------------------------------------------------------------------- I2

@@ -31,6 +31,15 @@ The findings ``I3-late-add`` and ``I3-early-refusal`` have hand-made schedules
 with the model's timing: two full copies of one SA in flight at once need the
 standby's resync request to cross the first one, which a silent SSP path (held
 messages, delivered in order on ``SspHeal``) arranges without a latency change.
+
+Cheap replays (``counterexamples/z3-*.itf.json``, written by :func:`write_trace`). The
+late Add needs one packet per takeover (the jump does the rest). The early refusal on
+the outbound counter needs a million and one packets (M ≥ 10^6), so its trace plays
+the same race on the inbound window: :func:`smallest_early_refusal` re-solves Z3's
+abstract schedule on the inbound counter (``engine.follow``) for the smallest interval
+N that still ends in a duplicate (N = 1: two packets), and
+:func:`early_refusal_inbound_operations` plays it (a captured packet replayed after the
+takeover). Each replays in lockstep in well under a second.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+import z3
 from vpnha.model import operations as op
 from vpnha.model import system as msys
 from vpnha.model.params import ClusterParams, GroupSide
@@ -46,18 +56,25 @@ from vpnha.model.ssp import Role
 from vpnha.properties.scenarios import builtin_configs, cluster_params, example_path
 from vpnha.properties.trace import RunSpec, TraceFile, replay, save_trace, signature
 
-from .engine import Counterexample
+from . import counters
+from .engine import Counterexample, Vars, follow
 
 __all__ = [
+    "EARLY_REFUSAL_STEPS",
+    "SETTLE_MS",
     "counter_schedule",
     "duplicates",
     "early_refusal_configs",
+    "early_refusal_inbound_configs",
+    "early_refusal_inbound_operations",
     "early_refusal_operations",
     "example_configs",
     "example_params",
+    "finding_trace",
     "late_add_operations",
     "resync_offline_operations",
     "run_on_model",
+    "smallest_early_refusal",
     "write_trace",
 ]
 
@@ -154,6 +171,14 @@ def _priority(router: int, priority: int) -> list[op.Operation]:
     ]
 
 
+SETTLE_MS: Final = 1_100
+"""How long the late-Add schedule waits after lowering router 0's priority before it
+offers traffic: router 1 takes over about 500 ms later (a Hello, then its Coup) and
+sends its first Active Hello one hello time (500 ms) after that, which is where the
+simulated world's switch has learnt the virtual MAC on router 1's port for good (see
+:func:`late_add_operations`)."""
+
+
 def late_add_operations() -> list[op.Operation]:
     """A concrete schedule for ``I3-late-add`` (Z3: connect → sync0 → resync1 → answer0 →
     deliver_add1 → promote1 → use1 → demote1 → deliver_add1 → promote1 → use1).
@@ -165,8 +190,14 @@ def late_add_operations() -> list[op.Operation]:
     router 0 restores its priority and takes back over; router 1 leaves ACTIVE with a
     stale copy at M + 1. SSP heals for 1 ms: the second full copy arrives, replaces that
     stale copy by 0 (usable), and SSP goes silent before anything else follows; router 1
-    takes over again, promotes 0 to M and sends M + 1 a second time. All within the
-    3 s dead interval, so the connection never ends.
+    takes over again, promotes 0 to M and sends M + 1 a second time (before the fix).
+    All within the 3 s dead interval, so the connection never ends.
+
+    Traffic is offered ``SETTLE_MS`` after each takeover by router 1, once its first
+    Active Hello has gone out: in the simulated world the Resign router 0 sends when it
+    leaves Active (carrying state Active) makes the switch learn the virtual MAC back on
+    router 0's port until then, while the model learns it only from Active Hellos and
+    gratuitous ARPs (a difference in ``properties/world.py``, reported, not resolved here).
     """
     return [
         op.Advance(ms=70_000),
@@ -177,7 +208,7 @@ def late_add_operations() -> list[op.Operation]:
         op.Advance(ms=1),
         op.SspSilent(),
         *_priority(0, 50),
-        op.Advance(ms=800),
+        op.Advance(ms=SETTLE_MS),
         op.SendTraffic(packets=1, size=1),
         op.Advance(ms=20),
         *_priority(0, 100),
@@ -186,7 +217,7 @@ def late_add_operations() -> list[op.Operation]:
         op.Advance(ms=1),
         op.SspSilent(),
         *_priority(0, 50),
-        op.Advance(ms=800),
+        op.Advance(ms=SETTLE_MS),
         op.SendTraffic(packets=1, size=1),
         op.Advance(ms=20),
     ]
@@ -202,17 +233,9 @@ def early_refusal_configs() -> tuple[str, str]:
     return first, second.replace("vpnha crypto-card vam\n", EARLY_REFUSAL_CARD)
 
 
-def early_refusal_operations() -> list[op.Operation]:
-    """A concrete schedule for ``I3-early-refusal`` (with :func:`early_refusal_configs`).
-
-    With SSP silent, router 1 resyncs (the request is held) and router 0 negotiates
-    SAs 1, 2 and 3 and deletes 2 (all held). SSP heals: the request reaches router 0,
-    which answers with full copies of SAs 1 and 3; the first Adds reach router 1, whose
-    card takes 1 and 2 and refuses 3. Router 1 then applies the answer (its copies
-    cleared, SAs 1 and 3 admitted), while router 0, on the earlier refusal, drops SA 3's
-    hold-back floor and sends a million and one packets on it unchecked. Router 0
-    crashes; router 1 promotes its copy of SA 3 (0) to M and sends M + 1 again.
-    """
+def _early_refusal_race() -> list[op.Operation]:
+    """Two full copies of SA 3 in flight, the first refused by router 1's card and the
+    second admitted; the ``Refuse`` reaches router 0 after it wrote the second."""
 
     def establish(sa_id: int) -> op.Establish:
         return op.Establish(
@@ -229,6 +252,23 @@ def early_refusal_operations() -> list[op.Operation]:
         op.Delete(sa_id=2),
         op.SspHeal(),
         op.Advance(ms=100),
+    ]
+
+
+def early_refusal_operations() -> list[op.Operation]:
+    """A concrete schedule for ``I3-early-refusal`` (with :func:`early_refusal_configs`).
+
+    With SSP silent, router 1 resyncs (the request is held) and router 0 negotiates
+    SAs 1, 2 and 3 and deletes 2 (all held). SSP heals: the request reaches router 0,
+    which answers with full copies of SAs 1 and 3; the first Adds reach router 1, whose
+    card takes 1 and 2 and refuses 3. Router 1 then applies the answer (its copies
+    cleared, SAs 1 and 3 admitted), while router 0, on the earlier refusal, drops SA 3's
+    hold-back floor and sends a million and one packets on it unchecked. Router 0
+    crashes; router 1 promotes its copy of SA 3 (0) to M and sends M + 1 again.
+    """
+
+    return [
+        *_early_refusal_race(),
         op.SendTraffic(packets=1_000_001, size=1),
         op.Advance(ms=20),
         op.Crash(router=0),
@@ -236,6 +276,75 @@ def early_refusal_operations() -> list[op.Operation]:
         op.SendTraffic(packets=1, size=1),
         op.Advance(ms=20),
     ]
+
+
+def early_refusal_inbound_configs(interval: int) -> tuple[str, str]:
+    """:func:`early_refusal_configs` with ``crypto map CMAP_1 ha replay-interval inbound
+    N outbound 1`` on both routers."""
+    line = f"crypto map CMAP_1 ha replay-interval inbound {interval} outbound 1\n!\n"
+    first, second = early_refusal_configs()
+    anchor = "interface FastEthernet0/0\n"
+    return first.replace(anchor, line + anchor, 1), second.replace(anchor, line + anchor, 1)
+
+
+def early_refusal_inbound_operations(packets: int) -> list[op.Operation]:
+    """The ``I3-early-refusal`` race on the inbound window (with
+    :func:`early_refusal_inbound_configs`): the same two full copies and the same refusal,
+    then the peer sends ``packets`` packets on SA 3 to router 0, router 0 crashes, router
+    1 takes over and an attacker replays the newest captured packet. Before the fix the
+    refusal dropped every hold-back floor of SA 3: router 0 accepted all the packets and
+    router 1, promoted from its copy (0) to N, accepted the last one again (I4)."""
+    return [
+        *_early_refusal_race(),
+        op.ReceiveTraffic(packets=packets, size=1),
+        op.Advance(ms=20),
+        op.Crash(router=0),
+        op.Advance(ms=4_000),
+        op.ReplayOld(age=0),
+        op.Advance(ms=20),
+    ]
+
+
+EARLY_REFUSAL_STEPS: Final = (
+    "connect",
+    "resync1",
+    "sync0",
+    "answer0",
+    "deliver_add1",
+    "deliver_add1",
+    "use0",
+    "promote1",
+    "use1",
+)
+"""The abstract schedule of ``I3-early-refusal`` (what ``vpnha prove`` finds)."""
+
+
+def smallest_early_refusal(
+    steps: Sequence[str] = EARLY_REFUSAL_STEPS, largest: int = 8
+) -> tuple[int, int]:
+    """(N, w): Z3's abstract early-refusal schedule ``steps`` concretized on the inbound
+    window with the smallest interval N for which it still ends in a duplicate, and the
+    number w accepted twice (at most N + 1, so the peer sends w packets). The outbound
+    interval is at least a million packets; the inbound one can be 1."""
+    spec = counters.CounterSpec(
+        kind="in", jump_min=1, jump_max=10_000, witness=True, early_refusals=True
+    )
+    system = counters.counter_system(spec)
+    for interval in range(1, largest + 1):
+
+        def pinned(s: Vars, par: Vars, interval: int = interval) -> z3.BoolRef:
+            del s
+            return z3.And(par["J"] == interval, par["w"] <= interval + 1)
+
+        found = follow(
+            "I4-early-refusal", system, steps, counters.counter_witness_safe, extra=pinned
+        )
+        if isinstance(found, Counterexample):
+            w = found.value("w")
+            assert isinstance(w, int)
+            return interval, w
+    msg = f"no early-refusal duplicate along {' → '.join(steps)} with N up to {largest}"
+    raise AssertionError(msg)
 
 
 def run_on_model(
@@ -288,53 +397,63 @@ _FINDINGS: Final = {
     ),
     "I3-late-add": (
         "z3-late-add.itf.json",
-        "found by Z3 (vpnha prove, I3-late-add): the standby resyncs while a full copy "
-        "is on its way, the active answers with a second one; the standby takes over "
-        "and sends, leaves ACTIVE; the second full copy lands, replacing its stale copy "
-        "(its own use) by the older value, and it takes over again from there and sends "
-        "the same sequence number. Fixed in the model and the implementation: a "
-        "BulkBegin remembers the copies it clears and an Add never installs less than "
-        "the router held or remembers.",
+        "Z3's I3-late-add schedule (vpnha prove), must pass since the fix. The standby "
+        "(7200-2) resyncs while a full copy is on its way and the active answers with a "
+        "second one; 7200-2 takes over (7200-1's priority lowered), sends one packet "
+        "(sequence number M + 1), leaves ACTIVE; the second full copy lands on its stale "
+        "copy (its own use) and it takes over again. Before the fix the copy was replaced "
+        "by the older value and 7200-2 sent M + 1 a second time (I3); now a BulkBegin "
+        "remembers the copies it clears and an Add never installs less than the router "
+        "held or remembers, so the second takeover starts at 2M + 1. One packet per "
+        "takeover: the jump of M does the rest. Traffic waits for the new active's first "
+        "Active Hello (replay.SETTLE_MS).",
     ),
     "I3-early-refusal": (
         "z3-early-refusal.itf.json",
-        "found by Z3 (vpnha prove, I3-early-refusal): the standby resyncs while a full "
-        "copy is on its way; its card refuses that one and admits the resync's; the "
-        "Refuse drops the active's hold-back floor, the active sends past copy + M, "
-        "crashes, and the standby promotes its copy below those numbers. Fixed in the "
-        "model (the implementation already did it): a Refuse counts only if it answers "
-        "the latest Add of the SA.",
+        "Z3's I3-early-refusal race (vpnha prove), must pass since the fix, concretized on "
+        "the inbound window at the smallest interval Z3 finds the duplicate with "
+        "(replay.smallest_early_refusal: replay-interval inbound {interval}, {packets} "
+        "packets) instead of a million outbound packets: the Refuse drops all of an SA's "
+        "hold-back floors alike. 7200-2 resyncs while the first full copies are on their "
+        "way; its card (two SA pairs) refuses SA 3's first copy and admits the resync's; "
+        "the Refuse reaches 7200-1 after it wrote the second copy; the peer sends "
+        "{packets} packets on SA 3, 7200-1 crashes, 7200-2 takes over and an attacker "
+        "replays the newest one. Before the fix 7200-1 dropped SA 3's floors, accepted "
+        "all {packets}, and 7200-2 (promoted from 0 to N) accepted the last again (I4); "
+        "now a Refuse counts only if it answers the latest Add of the SA, 7200-1 holds "
+        "back at N, and the replay is refused.",
     ),
 }
 
 
-def _finding_schedule(name: str) -> tuple[tuple[str, str], list[op.Operation]]:
-    match name:
+def _finding_schedule(found: Counterexample) -> tuple[tuple[str, str], list[op.Operation], str]:
+    """Configurations, operations, and the story with its parameters filled in."""
+    story = _FINDINGS[found.property][1]
+    match found.property:
         case "I3-resync-offline":
-            return example_configs(), resync_offline_operations()
+            return example_configs(), resync_offline_operations(), story
         case "I3-late-add":
-            return example_configs(), late_add_operations()
+            return example_configs(), late_add_operations(), story
         case _:
-            return early_refusal_configs(), early_refusal_operations()
+            interval, packets = smallest_early_refusal(found.steps or EARLY_REFUSAL_STEPS)
+            return (
+                early_refusal_inbound_configs(interval),
+                early_refusal_inbound_operations(packets),
+                story.format(interval=interval, packets=packets),
+            )
 
 
-def write_trace(found: Counterexample, folder: Path) -> Path | None:
-    """Write the concrete schedule of ``found`` as an ITF counterexample in ``folder``.
-
-    The findings (``I3-resync-offline``, ``I3-late-add``, ``I3-early-refusal``) have a
-    concrete schedule; the naive rule is not the model's, so there is nothing to replay
-    it on. The schedule runs on the model and the implementation in lockstep
-    (``properties/trace.py``); the file expects the failure the replay shows. Slow: the
-    schedules send a million packets on both sides.
-    """
+def finding_trace(found: Counterexample) -> TraceFile | None:
+    """The concrete schedule of ``found``, replayed on the model and the implementation in
+    lockstep (``properties/trace.py``), as a trace that expects what the replay shows;
+    None when ``found`` has no concrete schedule (the naive rule is not the model's)."""
     if found.property not in _FINDINGS:
         return None
-    file_name, story = _FINDINGS[found.property]
-    configs, operations = _finding_schedule(found.property)
+    configs, operations, story = _finding_schedule(found)
     spec = RunSpec(configs=configs)
     steps = replay(spec, operations)
     failure = signature(steps)
-    trace = TraceFile(
+    return TraceFile(
         spec=spec,
         operations=operations,
         expect="fail" if failure else "pass",
@@ -342,7 +461,20 @@ def write_trace(found: Counterexample, folder: Path) -> Path | None:
         description=f"{story} Z3 steps: {' → '.join(found.steps)}",
         steps=steps,
     )
+
+
+def write_trace(found: Counterexample, folder: Path) -> Path | None:
+    """Write the concrete schedule of ``found`` as an ITF counterexample in ``folder``.
+
+    The findings (``I3-resync-offline``, ``I3-late-add``, ``I3-early-refusal``) have a
+    concrete schedule (:func:`finding_trace`). The late Add and the early refusal replay
+    in a few seconds (one packet per takeover; the inbound window at the smallest
+    interval); the offline resync sends a million packets on both sides (minutes).
+    """
+    trace = finding_trace(found)
+    if trace is None:
+        return None
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / file_name
+    path = folder / _FINDINGS[found.property][0]
     save_trace(path, trace)
     return path

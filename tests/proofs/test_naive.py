@@ -14,15 +14,22 @@ from vpnha.properties.z3.counters import SEQ_MAX
 from vpnha.properties.z3.engine import Counterexample
 from vpnha.properties.z3.registry import run_proofs
 from vpnha.properties.z3.replay import (
+    EARLY_REFUSAL_STEPS,
     counter_schedule,
     duplicates,
     early_refusal_configs,
+    early_refusal_inbound_configs,
+    early_refusal_inbound_operations,
     early_refusal_operations,
+    finding_trace,
     late_add_operations,
     resync_offline_operations,
     run_on_model,
+    smallest_early_refusal,
     write_trace,
 )
+
+CORPUS = Path(__file__).resolve().parents[2] / "counterexamples"
 
 
 def _fresh(name: str) -> Counterexample:
@@ -96,6 +103,35 @@ def test_late_add_counterexample_is_the_race() -> None:
     assert found.value(f"s{len(steps)}.uses") == 2
 
 
+def test_late_add_schedule_reuses_nothing_under_the_fixed_add_rule() -> None:
+    """Z3's own late-Add search (the same kinds of step, 11 of them) with the fixed Add rule
+    encoded (an Add never installs less than the copy held or the value remembered) finds
+    no duplicate: the race is closed, though assumption 1 is not dropped (counters.py)."""
+    from vpnha.properties.z3 import counters
+    from vpnha.properties.z3.engine import Unknown, find_violation
+
+    spec = counters.CounterSpec(
+        kind="out",
+        jump_min=1_000_000,
+        jump_max=10_000_000,
+        jump_step=1_000_000,
+        witness=True,
+        late_adds=True,
+        add_keeps=True,
+        card_refusals=False,
+    )
+    system = counters.counter_system(spec).only(counters.LATE_ADD_MOVES)
+    found = find_violation(
+        "I3-late-add-fixed",
+        system,
+        counters.counter_witness_safe,
+        depth=11,
+        describe=lambda found: " → ".join(found.steps),
+    )
+    assert isinstance(found, Unknown), found
+    assert found.reason.startswith("no violation within 11 steps"), found.reason
+
+
 def test_early_refusal_counterexample_is_the_race() -> None:
     """Without assumption 2: the first full copy is refused, the second admitted, and the
     refusal has dropped the holder's floor."""
@@ -138,6 +174,45 @@ def test_early_refusal_schedule_is_safe_on_the_model_since_the_fix() -> None:
     assert system.routers[0].counters["held_back_out"] == 1
     assert after.router == 1
     assert after.first > before.last
+
+
+def test_early_refusal_on_the_inbound_window_needs_one_packet_past_n() -> None:
+    """Z3's early-refusal schedule concretized on the inbound window: the smallest interval
+    with which it still ends in a duplicate is N = 1, the number accepted twice N + 1."""
+    found = _fresh("I3-early-refusal")
+    assert found.steps == EARLY_REFUSAL_STEPS
+    assert smallest_early_refusal(found.steps) == (1, 2)
+
+
+def test_early_refusal_inbound_schedule_is_safe_on_the_model_since_the_fix() -> None:
+    """The inbound schedule (N = 1, two packets): router 0 keeps SA 3's floor (the Refuse
+    answered an older Add), accepts packet 1 and holds back packet 2; nothing is accepted
+    twice after router 1 takes over and the attacker replays packet 2."""
+    system = run_on_model(early_refusal_inbound_operations(2), early_refusal_inbound_configs(1))
+    assert system.params.inbound_interval == 1
+    assert [e.detail for e in system.log if e.kind == "ha-degraded"] == [
+        "cannot hold SA 3: card full"
+    ]
+    assert not duplicates(system.accepted), system.accepted
+    assert system.routers[0].counters["held_back_in"] == 1
+    assert [(run.router, run.first, run.last) for run in system.accepted] == [(0, 1, 1)]
+
+
+@pytest.mark.parametrize("name", ["I3-late-add", "I3-early-refusal"])
+def test_committed_z3_traces_are_the_current_schedules(name: str) -> None:
+    """counterexamples/z3-*.itf.json are what ``vpnha prove --traces`` writes now (the same
+    configurations and operations), replay clean on both sides, and replay fast."""
+    found = _fresh(name)
+    trace = finding_trace(found)
+    assert trace is not None
+    assert trace.expect == "pass", trace.failure
+    committed = load_trace(
+        CORPUS / ("z3-late-add.itf.json" if name == "I3-late-add" else "z3-early-refusal.itf.json")
+    )
+    assert committed.expect == "pass"
+    assert committed.operations == trace.operations
+    assert committed.spec == trace.spec
+    assert "must pass since the fix" in committed.description
 
 
 def test_resync_offline_schedule_is_safe_on_the_model_since_the_fix() -> None:

@@ -239,9 +239,29 @@ def test_i5_reports_each_takeover_once(base: Observation) -> None:
 # --------------------------------------------------------------------- I6
 
 
+def without_sa(obs: Observation, sa_id: int) -> Observation:
+    for index in (0, 1):
+        sas = tuple(sa for sa in obs.router(index).sas if sa.sa_id != sa_id)
+        obs = with_router(obs, index, sas=sas)
+    return obs
+
+
 @pytest.mark.parametrize("how", ["acked", "expired"])
 def test_i6_deleted_sa_active_again(base: Observation, how: str) -> None:
-    assert violated(replace(base, deleted=((1, how),))) == {"I6"}
+    gone = replace(without_sa(base, 1), deleted=((1, how),))
+    assert violated(gone, replace(base, deleted=((1, how),))) == {"I6"}
+
+
+def test_i6_a_split_brain_survivor_is_not_a_resurrection(base: Observation) -> None:
+    """The other active spent its copy (kilobytes) while this one kept using the SA:
+    keeping it is not bringing it back; letting go and holding it again is."""
+    holders = [i for i in (0, 1) if any(sa.sa_id == 1 for sa in base.router(i).sas)]
+    assert holders
+    survivor = replace(base, deleted=((1, "expired"),))
+    gone = replace(without_sa(base, 1), deleted=((1, "expired"),))
+    checker = InvariantChecker()
+    assert violated(survivor, survivor, gone, checker=checker) == set()
+    assert violated(survivor, checker=checker) == {"I6"}
 
 
 def test_i6_unacknowledged_delete_may_be_undone(base: Observation) -> None:

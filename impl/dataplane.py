@@ -62,6 +62,8 @@ VERDICT_DROPS: Final[dict[TrafficVerdict, ForwardDropReason]] = {
 """How a database refusal is counted by the forwarder (RFC 4303 counts seq 0 as a replay)."""
 
 _REKEY_VERDICTS: Final = frozenset({TrafficVerdict.REKEY_NEEDED, TrafficVerdict.LIFETIME})
+_ACCEPTED: Final = TrafficVerdict.ACCEPTED
+"""Per packet, a module constant: an enum member read through its class costs ~0.2 µs."""
 _INBOUND_CACHE_SIZE: Final = 4096
 """SPIs whose lookup is remembered (a flood of random SPIs cannot grow it further)."""
 
@@ -116,14 +118,14 @@ class _Gate:
         if db.generation != self._generation and db.ipsec_sa(self._sa_id) is None:
             return ForwardDropReason.UNKNOWN_SPI
         verdict = db.inbound_check(self._sa_id, seq, 0)
-        return None if verdict is TrafficVerdict.ACCEPTED else VERDICT_DROPS[verdict]
+        return None if verdict is _ACCEPTED else VERDICT_DROPS[verdict]
 
     def accept(self, seq: int, size: int, now: int) -> ForwardDropReason | None:
         db = self._db
         if db.generation != self._generation and db.ipsec_sa(self._sa_id) is None:
             return ForwardDropReason.UNKNOWN_SPI
         verdict = db.accept_inbound(self._sa_id, seq, size, now)
-        return None if verdict is TrafficVerdict.ACCEPTED else VERDICT_DROPS[verdict]
+        return None if verdict is _ACCEPTED else VERDICT_DROPS[verdict]
 
 
 class SadbSaTable:
@@ -188,8 +190,10 @@ class SadbSaTable:
         if self._inbound_generation != self._db.generation:
             self._inbound.clear()
             self._inbound_generation = self._db.generation
-        if spi in self._inbound:
-            return self._inbound[spi]
+        try:
+            return self._inbound[spi]  # one dict operation on the per-packet path
+        except KeyError:
+            pass
         answer = self._lookup_inbound(spi)
         if len(self._inbound) < _INBOUND_CACHE_SIZE:
             self._inbound[spi] = answer

@@ -642,6 +642,12 @@ class Forwarder:
         """The map's entries in sequence order (the order of the walk)."""
         return self._entries
 
+    @property
+    def delivered_packets(self) -> int:
+        """Decrypted packets delivered to the LAN so far (``counters()``, without the copy):
+        a driver reads it around one packet to learn whether that one was delivered."""
+        return self._delivered_packets
+
     # -- from the LAN ------------------------------------------------------------------
 
     def from_lan(self, ip_packet: bytes, now: int) -> list[Action]:

@@ -245,6 +245,10 @@ class TrafficVerdict(enum.StrEnum):
     """The kilobyte lifetime is used up."""
 
 
+_ACCEPTED: Final = TrafficVerdict.ACCEPTED
+"""Bound once: the data path returns it per packet (a member lookup costs ~0.2 µs)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CounterSync:
     """Replication bookkeeping of one counter of one ACTIVE SA."""
@@ -1107,11 +1111,11 @@ class SaDatabase:
         """
         traffic = self._traffic.get(sa_id) or self._start_traffic(sa_id)
         if traffic is not None and self._plain_new_packet(traffic, seq, size):
-            return TrafficVerdict.ACCEPTED
+            return _ACCEPTED
         self._fold(sa_id)
         sa = self._ipsec_or_raise(sa_id)
         verdict = self._inbound_verdict(sa, seq, size)
-        if verdict is not TrafficVerdict.ACCEPTED:
+        if verdict is not _ACCEPTED:
             _bump(self._inbound_dropped, verdict)
         elif mutants.active("esp-window-before-icv"):
             self._traffic.pop(sa_id, None)
@@ -1143,16 +1147,16 @@ class SaDatabase:
             traffic.dirty = True
             if seq >= traffic.inbound_due or used >= traffic.bytes_due:
                 self._moved.add((Doi.IPSEC, sa_id))
-            return TrafficVerdict.ACCEPTED
+            return _ACCEPTED
         self._fold(sa_id)
         sa = self._ipsec_or_raise(sa_id)
         if mutants.active("esp-window-before-icv"):  # the check already moved the window
             self._traffic.pop(sa_id, None)
             self._ipsec[sa_id] = sa = replace(sa, bytes_used=sa.bytes_used + size)
             self._note_spent(sa, now)
-            return TrafficVerdict.ACCEPTED
+            return _ACCEPTED
         verdict = self._inbound_verdict(sa, seq, size)
-        if verdict is not TrafficVerdict.ACCEPTED:
+        if verdict is not _ACCEPTED:
             _bump(self._inbound_dropped, verdict)
             return verdict
         self._traffic.pop(sa_id, None)
@@ -1920,7 +1924,7 @@ class SaDatabase:
         bytes_limit = self.limit(sa, CounterKind.BYTES)
         if bytes_limit is not None and sa.bytes_used + size > bytes_limit:
             return TrafficVerdict.HELD_BACK_BYTES
-        return TrafficVerdict.ACCEPTED
+        return _ACCEPTED
 
     def _raise_ipsec(self, sa: IpsecSaPair, kind: CounterKind, value: int) -> IpsecSaPair:
         if kind is CounterKind.OUTBOUND_SEQ:

@@ -34,6 +34,18 @@ the document's):
   leaving Active releases it. At start (a killed predecessor may have left them)
   and at exit both are released.
 
+The data path is batched (:mod:`.batch`): the ESP socket and the loopback LAN
+sockets are read up to 64 datagrams per ``recvmmsg`` and written with ``sendmmsg``
+(equal-sized runs as UDP_SEGMENT trains); one wake-up feeds the router at most
+``_BATCH`` datagrams, one at a time, then flushes its outputs once, in order, each
+run of ESP to one peer or of packets to one LAN host in one call. So a flood
+cannot hold the loop for more than a few milliseconds, and timers, HSRP and SSP
+keep their turn. ``VPNHA_BATCH_SYSCALLS=0`` in the environment falls back to one
+``recvfrom``/``sendto`` per datagram (for comparison; the answers are the same);
+``VPNHA_UDP_GSO=0`` keeps ``sendmmsg`` but sends no UDP_SEGMENT trains (a capture
+on the sending host, e.g. ``vpnha lab --pcap``, then shows one frame per datagram:
+a tap on a device that offloads UDP segmentation sees the whole train as one frame).
+
 What the wire did is counted: ``drops`` (a send that failed, a datagram with no
 owner), and the (SPI, sequence number) of every ESP packet sent and accepted, as
 runs, kept in memory (``status``) and appended to ``wire_log`` every 100 ms so a
@@ -50,8 +62,9 @@ import errno
 import json
 import os
 import socket
+import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any, Final, TextIO
@@ -92,6 +105,7 @@ from vpnha.impl.sadb import IpsecSaPair
 from vpnha.impl.ssp.core import Closed, Established
 
 from . import netif
+from .batch import BatchReceiver, BatchSender
 from .clock import LiveClock
 from .control import ControlServer
 from .plan import HSRP_PORT, NATT_PORT, LivePlan
@@ -105,12 +119,18 @@ _SO_RCVBUFFORCE: Final = 33
 _SO_SNDBUFFORCE: Final = 32
 _SOCKET_BUFFER: Final = 4 << 20
 _BATCH: Final = 256
-"""Datagrams read per wake-up before the outputs are flushed."""
+"""Datagrams read per wake-up before the outputs are flushed (bounds a wake-up's time:
+a few milliseconds, so timers, HSRP and SSP stay on time under a flood)."""
+_SLOTS: Final = 64
+"""Datagrams per batch system call."""
+_SOURCES_REMEMBERED: Final = 1024
 _WIRE_LOG_PERIOD_S: Final = 0.1
 _GARP_REPEATS_S: Final = (0.0, 0.2, 1.0)
 _VIP_BIND_RETRY_S: Final = 0.01
 _CONNECT_TIMEOUT_S: Final = 2.0
 _EVENT_LOG: Final = 400
+_UNPACK_CACHE: Final = 1024
+_ESP_HEAD: Final = struct.Struct("!II")
 _IKE_PORT: Final = 500
 
 
@@ -125,10 +145,11 @@ class SeqRuns:
     extends it. ``dirty`` holds the runs changed since :meth:`take_dirty`.
     """
 
-    __slots__ = ("_open", "count", "dirty", "runs")
+    __slots__ = ("_open", "_unpack", "count", "dirty", "runs")
 
     def __init__(self) -> None:
         self.runs: list[list[int]] = []
+        self._unpack: dict[int, Callable[[bytes], tuple[int, ...]]] = {}
         self._open: dict[int, int] = {}
         self.dirty: set[int] = set()
         self.count = 0
@@ -149,6 +170,57 @@ class SeqRuns:
         self.runs.append([spi, seq, seq, now])
         self.dirty.add(index)
 
+    def add_many(self, spis: Sequence[int], seqs: Sequence[int], now: int) -> None:
+        """Record (``spis[i]``, ``seqs[i]``) for every i, in order: as many :meth:`add`
+        calls, in one step when they continue one run (the data path's usual batch)."""
+        count = len(seqs)
+        if not count:
+            return
+        spi = spis[0]
+        first = seqs[0]
+        last = seqs[-1]
+        if (
+            last - first != count - 1
+            or spis.count(spi) != count
+            or list(seqs) != list(range(first, last + 1))
+        ):
+            for one_spi, seq in zip(spis, seqs, strict=True):
+                self.add(one_spi, seq, now)
+            return
+        self.count += count
+        index = self._open.get(spi)
+        if index is not None:
+            run = self.runs[index]
+            if run[2] + 1 == first:
+                run[2] = last
+                self.dirty.add(index)
+                return
+        index = len(self.runs)
+        self._open[spi] = index
+        self.runs.append([spi, first, last, now])
+        self.dirty.add(index)
+
+    def add_esp(self, packets: Sequence[bytes], now: int) -> None:
+        """Record the (SPI, sequence number) that leads each ESP packet (RFC 4303 §2);
+        every packet is at least the 8 octets of that header."""
+        count = len(packets)
+        if not count:
+            return
+        unpack = self._unpack.get(count)
+        if unpack is None:
+            unpack = struct.Struct("!" + "II" * count).unpack
+            if len(self._unpack) < _UNPACK_CACHE:
+                self._unpack[count] = unpack
+        heads = b"".join([packet[:8] for packet in packets])
+        if len(heads) != 8 * count:  # a packet too short to be ESP: never logged, one by one
+            for packet in packets:
+                if len(packet) >= 8:
+                    spi, seq = _ESP_HEAD.unpack_from(packet)
+                    self.add(spi, seq, now)
+            return
+        words = unpack(heads)
+        self.add_many(words[0::2], words[1::2], now)
+
     def take_dirty(self) -> list[tuple[int, list[int]]]:
         """The runs changed since the last call, with their indices."""
         out = [(i, self.runs[i]) for i in sorted(self.dirty)]
@@ -167,6 +239,20 @@ class _Side:
     mac: bytes = b""
     hsrp: socket.socket | None = None
     hsrp_targets: tuple[tuple[str, int], ...] = ()
+
+
+class _BatchIo:
+    """The batch receiver and sender of one UDP socket (their buffers are reused)."""
+
+    __slots__ = ("receiver", "sender")
+
+    def __init__(self, sock: socket.socket, *, batched: bool, segment: bool) -> None:
+        self.receiver = BatchReceiver(sock, slots=_SLOTS, batched=batched)
+        self.sender = BatchSender(sock, slots=_SLOTS, batched=batched, segment=segment)
+
+    def close(self) -> None:
+        self.receiver.close()
+        self.sender.close()
 
 
 class _SspStream(asyncio.Protocol):
@@ -229,7 +315,10 @@ class LiveRouter:
         wire_log: str | None = None,
         log: TextIO | None = None,
         negotiate: bool = False,
+        batch_syscalls: bool | None = None,
     ) -> None:
+        """``batch_syscalls``: read and send UDP datagrams many per system call
+        (:mod:`.batch`); None: unless the environment sets ``VPNHA_BATCH_SYSCALLS=0``."""
         self._config = config
         self._plan = plan
         self._clock = clock or LiveClock()
@@ -260,8 +349,15 @@ class LiveRouter:
         self._streams: dict[int, _SspStream] = {}
         self._ssp_cut = False
         self._wire: dict[IPv4Address, str] = {}
-        self._sources: dict[str, IPv4Address] = {}
-        """Socket address text -> document address (ESP sources seen)."""
+        self._sources: dict[int, IPv4Address] = {}
+        """Socket address (as an integer) -> document address (ESP sources seen)."""
+        self._lan_hosts: dict[bytes, str] = {}
+        """Packed document address -> socket address text (loopback LAN destinations)."""
+        if batch_syscalls is None:
+            batch_syscalls = os.environ.get("VPNHA_BATCH_SYSCALLS", "1") != "0"
+        self._batch_syscalls = batch_syscalls
+        self._udp_gso = os.environ.get("VPNHA_UDP_GSO", "1") != "0"
+        self._batch_io: dict[socket.socket, _BatchIo] = {}
         self.tx = SeqRuns()
         """ESP packets sent."""
         self.rx = SeqRuns()
@@ -342,6 +438,8 @@ class LiveRouter:
             self._ike_sock.close()
         if self._lan_tx is not None:
             self._lan_tx.close()
+        for sock in list(self._batch_io):
+            self._forget_batch(sock)
         if self._tun is not None:
             loop.remove_reader(self._tun)
             os.close(self._tun)
@@ -443,13 +541,30 @@ class LiveRouter:
 
     def _pump(self, outputs: list[Output] | None = None) -> None:
         router = self.router
+        # The data path's outputs go out as runs (one batch call each), in order: a run
+        # ends where an output of another kind, or ESP to another peer, comes.
+        esp: list[SendUdp4500] = []
+        lan: list[bytes] = []
         for out in router.outputs() if outputs is None else outputs:
-            # Most frequent first: the data path's outputs.
             if isinstance(out, SendUdp4500):
-                self._send_esp(out)
-            elif isinstance(out, SendLan):
-                self._send_lan(out.ip_packet)
-            elif isinstance(out, SendHsrp):
+                if lan:
+                    self._send_lan_run(lan)
+                    lan = []
+                if esp and out.dst is not esp[0].dst and out.dst != esp[0].dst:
+                    self._send_esp_run(esp)
+                    esp = []
+                esp.append(out)
+                continue
+            if esp:
+                self._send_esp_run(esp)
+                esp = []
+            if isinstance(out, SendLan):
+                lan.append(out.ip_packet)
+                continue
+            if lan:
+                self._send_lan_run(lan)
+                lan = []
+            if isinstance(out, SendHsrp):
                 self._send_hsrp(out)
             elif isinstance(out, SspWrite):
                 stream = self._streams.get(out.connection)
@@ -474,6 +589,10 @@ class LiveRouter:
                 self._send_clear(out.ip_packet)
             elif isinstance(out, SendIke):
                 self._send_ike(out)
+        if esp:
+            self._send_esp_run(esp)
+        if lan:
+            self._send_lan_run(lan)
         self._drain_events()
         self._arm()
 
@@ -566,8 +685,8 @@ class LiveRouter:
         del self.events[:-_EVENT_LOG]
         print(f"{now} {self._config.hostname}: {text}", file=self._log_stream, flush=True)
 
-    def _drop(self, reason: str) -> None:
-        self.drops[reason] = self.drops.get(reason, 0) + 1
+    def _drop(self, reason: str, count: int = 1) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + count
 
     # --- HSRP --------------------------------------------------------------------------
 
@@ -685,6 +804,7 @@ class LiveRouter:
         if sock is None:
             return
         self._require_loop().remove_reader(sock.fileno())
+        self._forget_batch(sock)
         sock.close()
         if side is Side.OUTSIDE:
             self._esp = None
@@ -693,31 +813,69 @@ class LiveRouter:
 
     # --- ESP in UDP 4500 ---------------------------------------------------------------
 
+    def _batch_of(self, sock: socket.socket) -> _BatchIo:
+        """The batch receiver and sender of ``sock`` (made on its first use)."""
+        found = self._batch_io.get(sock)
+        if found is None:
+            found = self._batch_io[sock] = _BatchIo(
+                sock, batched=self._batch_syscalls, segment=self._udp_gso
+            )
+        return found
+
+    def _forget_batch(self, sock: socket.socket) -> None:
+        found = self._batch_io.pop(sock, None)
+        if found is not None:
+            if found.receiver.pending:  # read, but the socket goes before their turn
+                self._drop("udp-unread-at-close", found.receiver.pending)
+            found.close()
+
     def _on_esp(self) -> None:
         sock = self._esp
         if sock is None:
             return
+        receiver = self._batch_of(sock).receiver
         router = self.router
+        forwarder = router.forwarder
+        receive = router.receive_udp4500
         sources = self._sources
         now = self._clock.now()
-        for _ in range(_BATCH):
+        accepted: list[bytes] = []
+        delivered = forwarder.delivered_packets
+        budget = _BATCH
+        while budget > 0:
             try:
-                data, (host, _port) = sock.recvfrom(65535)
-            except BlockingIOError:
-                break
+                payloads, hosts = receiver.receive(budget)
             except OSError:
                 self._drop("esp-recv-error")
                 break
-            src = sources.get(host)
-            if src is None:
-                src = sources[host] = self._plan.from_wire(IPv4Address(host))
-                if len(sources) > 1024:  # a flood of sources: do not grow without bound
-                    sources.clear()
-            router.receive_udp4500(data, src, now)
-            outputs = router.outputs()
-            if len(data) >= 8 and any(type(o) is SendLan for o in outputs):
-                self.rx.add(int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big"), now)
-            self._pump(outputs)
+            for data, host in zip(payloads, hosts, strict=True):
+                src = sources.get(host)
+                if src is None:
+                    src = self._source(host)
+                receive(data, src, now)
+                if forwarder.delivered_packets != delivered:
+                    # The wire log's rx: this packet was accepted and goes to the LAN.
+                    delivered += 1
+                    accepted.append(data)
+            budget -= len(payloads)
+            if receiver.emptied:
+                break  # no call just to hear EAGAIN
+        if accepted:
+            self.rx.add_esp(accepted, now)
+        if receiver.truncated:
+            self._drop("esp-truncated", receiver.truncated)
+            receiver.truncated = 0
+        self._pump()
+        if receiver.pending and self._esp is sock:  # read, so no readiness event will come
+            self._require_loop().call_soon(self._on_esp)
+
+    def _source(self, host: int) -> IPv4Address:
+        """The document address of an ESP source (remembered; a flood cannot grow it)."""
+        sources = self._sources
+        if len(sources) >= _SOURCES_REMEMBERED:
+            sources.clear()
+        src = sources[host] = self._plan.from_wire(IPv4Address(host))
+        return src
 
     def _on_ike(self) -> None:
         sock = self._ike_sock
@@ -745,16 +903,18 @@ class LiveRouter:
         except OSError:
             self._drop("ike-send-error")
 
-    def _send_esp(self, out: SendUdp4500) -> None:
-        self.tx.add(out.spi, out.seq, self._clock.now())
+    def _send_esp_run(self, run: list[SendUdp4500]) -> None:
+        """ESP packets to one peer, in order: logged (sent or not, as I3 needs), then sent."""
+        self.tx.add_many([out.spi for out in run], [out.seq for out in run], self._clock.now())
         sock = self._esp
         if sock is None:
-            self._drop("esp-no-vip-socket")
+            self._drop("esp-no-vip-socket", len(run))
             return
-        try:
-            sock.sendto(out.payload, (self._wire_of(out.dst), NATT_PORT))
-        except OSError:
-            self._drop("esp-send-error")
+        refused = self._batch_of(sock).sender.send(
+            [out.payload for out in run], (self._wire_of(run[0].dst), NATT_PORT)
+        )
+        if refused:
+            self._drop("esp-send-error", refused)
 
     # --- LAN side ----------------------------------------------------------------------
 
@@ -779,34 +939,77 @@ class LiveRouter:
         sock = self._lan_rx
         if sock is None:
             return
-        router = self.router
+        receiver = self._batch_of(sock).receiver
+        receive_lan = self.router.receive_lan
         now = self._clock.now()
-        for _ in range(_BATCH):
+        budget = _BATCH
+        while budget > 0:
             try:
-                packet = sock.recv(65535)
-            except BlockingIOError:
-                break
+                packets, _hosts = receiver.receive(budget)
             except OSError:
                 self._drop("lan-recv-error")
                 break
-            router.receive_lan(packet, now)
+            for packet in packets:
+                receive_lan(packet, now)
+            budget -= len(packets)
+            if receiver.emptied:
+                break
+        if receiver.truncated:
+            self._drop("lan-truncated", receiver.truncated)
+            receiver.truncated = 0
         self._pump()
+        if receiver.pending and self._lan_rx is sock:
+            self._require_loop().call_soon(self._on_lan_datagram)
 
-    def _send_lan(self, packet: bytes) -> None:
-        if self._tun is not None:
+    def _send_lan_run(self, packets: list[bytes]) -> None:
+        """Decrypted packets to the LAN, in order: the TUN, or (loopback) runs of packets
+        to one LAN host per batch call."""
+        tun = self._tun
+        if tun is not None:
+            write = os.write
+            for packet in packets:
+                try:
+                    write(tun, packet)
+                except OSError:
+                    self._drop("tun-write-error")
+            return
+        sock = self._lan_tx
+        if sock is None:
+            self._drop("lan-no-path", len(packets))
+            return
+        send = self._batch_of(sock).sender.send
+        run: list[bytes] = []
+        run_dst = b""
+        for packet in packets:
+            dst = packet[16:20]  # the IPv4 destination address
+            if dst != run_dst:
+                if run:
+                    self._send_lan_to(send, run, run_dst)
+                run = []
+                run_dst = dst
+            run.append(packet)
+        if run:
+            self._send_lan_to(send, run, run_dst)
+
+    def _send_lan_to(
+        self, send: Callable[[list[bytes], tuple[str, int]], int], run: list[bytes], dst: bytes
+    ) -> None:
+        if len(dst) != 4:  # shorter than an IPv4 header
+            self._drop("lan-no-path", len(run))
+            return
+        host = self._lan_hosts.get(dst)
+        if host is None:
             try:
-                os.write(self._tun, packet)
-            except OSError:
-                self._drop("tun-write-error")
-            return
-        if self._lan_tx is None or len(packet) < 20:
-            self._drop("lan-no-path")
-            return
-        try:
-            dst = self._wire_of(IPv4Address(packet[16:20]))
-            self._lan_tx.sendto(packet, (dst, self._plan.lan_port))
-        except (OSError, ValueError):
-            self._drop("lan-send-error")
+                host = str(self._plan.to_wire(IPv4Address(dst)))
+            except ValueError:  # PlanError: on no network of the plan
+                self._drop("lan-send-error", len(run))
+                return
+            if len(self._lan_hosts) >= _SOURCES_REMEMBERED:
+                self._lan_hosts.clear()
+            self._lan_hosts[dst] = host
+        refused = send(run, (host, self._plan.lan_port))
+        if refused:
+            self._drop("lan-send-error", refused)
 
     def _send_clear(self, packet: bytes) -> None:
         if self._tun is None:

@@ -829,6 +829,7 @@ def test_random_outside_traffic_never_raises_and_only_the_active_pair_delivers(
         else:
             payload = item
         before = rig.counters()
+        delivered_before = rig.forwarder.delivered_packets
         actions = rig.forwarder.from_outside(payload, PEER, now=0)
         after = rig.counters()
         handled = sum(
@@ -836,6 +837,13 @@ def test_random_outside_traffic_never_raises_and_only_the_active_pair_delivers(
             for name in ("keepalives", "ike_messages", "delivered_packets", "total_drops")
         )
         assert handled == 1
+        # The live driver learns "this packet reached the LAN" (its wire log's rx) from
+        # the cheap counter alone: it must move, by one, exactly when a DeliverLan comes out.
+        assert rig.forwarder.delivered_packets == after.delivered_packets
+        assert rig.forwarder.delivered_packets - delivered_before == sum(
+            isinstance(action, DeliverLan) for action in actions
+        )
+        assert sum(isinstance(action, DeliverLan) for action in actions) <= 1
         for action in actions:
             assert isinstance(action, DeliverLan | DeliverIke)
             if isinstance(action, DeliverLan):

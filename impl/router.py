@@ -65,7 +65,7 @@ from .ike.core import (
 from .ike.policy import PROTO_ESP
 from .ike.store import SadbIkeStore
 from .router_debug import describe_ike_event, describe_ssp_message
-from .sadb import HaStatus, IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
+from .sadb import HaStatus, IkeSa, IpsecSaPair, NewIpsecSa, SaDatabase, TakeoverReport
 from .ssp.core import (
     Closed,
     Established,
@@ -605,6 +605,8 @@ class Router:
         self._negotiate = negotiate
         self._rekeyed: set[int] = set()
         """Pairs (ids) whose replacement this router started negotiating."""
+        self._reauthenticated: set[tuple[bytes, bytes]] = set()
+        """IKE SAs (cookies) whose replacement this router started negotiating."""
         vip = outside.virtual_ip
         self._ike = (
             IkeEngine(
@@ -1063,7 +1065,28 @@ class Router:
             for sa in self._db.ipsec_sas(HaStatus.ACTIVE)
             if sa.sa_id not in self._rekeyed
         ]
+        due += [ike.expiry_ms - REKEY_LEAD_MS for ike in self._ike_to_replace()]
         return min(due, default=None)
+
+    def _ike_to_replace(self) -> list[IkeSa]:
+        """ACTIVE IKE SAs still carrying pairs, the newest with their peer, not yet replaced.
+
+        IKEv1 does not tie the pairs to the IKE SA, but a peer may: strongSwan 5.9 deletes
+        every CHILD SA of an IKE SA whose ISAKMP Delete it receives (isakmp_delete.c), and
+        adopts them into a new IKE SA with the same peer ("detected reauth of existing
+        IKE_SA"). So an IKE SA is replaced (a new Main Mode) before its lifetime ends, and
+        the peer deletes the old one; its ISAKMP Delete at the end is left for IKE SAs
+        without pairs.
+        """
+        pairs = self._db.ipsec_sas(HaStatus.ACTIVE)
+        sas = self._db.ike_sas(HaStatus.ACTIVE)
+        return [
+            ike
+            for ike in sas
+            if ike.cookies not in self._reauthenticated
+            and any(sa.peer == ike.peer for sa in pairs)
+            and not any(o.peer == ike.peer and o.expiry_ms > ike.expiry_ms for o in sas)
+        ]
 
     def _rekey_due(self, sa: IpsecSaPair, now: int) -> bool:
         if sa.rekey_needed or now >= sa.expiry_ms - REKEY_LEAD_MS:
@@ -1093,6 +1116,14 @@ class Router:
                 for other in pairs
             )
             if not replaced and self._ike.initiate(sa.peer, now):
+                self._drain_ike(now)
+        current = self._db.ike_sas(HaStatus.ACTIVE)
+        self._reauthenticated.intersection_update(ike.cookies for ike in current)
+        for ike in self._ike_to_replace():
+            if now < ike.expiry_ms - REKEY_LEAD_MS:
+                continue
+            self._reauthenticated.add(ike.cookies)
+            if self._ike.start_main_mode(ike.peer, now, then_quick=False):
                 self._drain_ike(now)
 
     def _announce_expiry(self, now: int) -> None:

@@ -627,20 +627,21 @@ class IkeEngine:
         entry = self._entry_for(peer)
         if entry is None:
             return False
+        sa = self._store.ike_for_peer(peer)
+        if sa is not None:  # even while a Main Mode replaces it
+            return self._start_quick(sa, entry, now)
         if any(x.peer[0] == peer and x.done_at is None for x in self._main.values()):
             return False
-        sa = self._store.ike_for_peer(peer)
-        if sa is not None:
-            return self._start_quick(sa, entry, now)
         self._start_main(peer, entry, now)
         return True
 
-    def start_main_mode(self, peer: IPv4Address, now: int) -> bool:
-        """Negotiate a new IKE SA with this crypto map peer, then an SA pair under it."""
+    def start_main_mode(self, peer: IPv4Address, now: int, *, then_quick: bool = True) -> bool:
+        """Negotiate a new IKE SA with this crypto map peer, then (``then_quick``) an SA
+        pair under it; without, the IKE SA alone (it replaces one whose lifetime ends)."""
         entry = self._entry_for(peer)
         if entry is None:
             return False
-        self._start_main(peer, entry, now)
+        self._start_main(peer, entry, now, then_quick=then_quick)
         return True
 
     def start_quick_mode(self, cookies: tuple[bytes, bytes], now: int) -> bool:
@@ -1141,7 +1142,9 @@ class IkeEngine:
                 initial_contact=initial_contact,
             )
 
-    def _start_main(self, peer: IPv4Address, entry: CryptoMapEntry, now: int) -> None:
+    def _start_main(
+        self, peer: IPv4Address, entry: CryptoMapEntry, now: int, *, then_quick: bool = True
+    ) -> None:
         transforms = tuple(
             phase1_transform(policy, index + 1)
             for index, policy in enumerate(
@@ -1168,7 +1171,7 @@ class IkeEngine:
             cookie_r=bytes(8),
             stage=1,
             psk=psk,
-            then_quick=entry,
+            then_quick=entry if then_quick else None,
         )
         payloads: list[Payload] = [
             sa,

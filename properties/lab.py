@@ -22,6 +22,10 @@ the routers' own counters wherever the wire can speak for itself:
   standby must renegotiate rather than use counters it cannot bound); preempt
   brings the restarted router back when it wins the election; nothing left
   behind.
+- **The routers' own lifetimes** (strongSwan with ``--lifetime``/``--ike-lifetime``):
+  ``router_rekeys`` from charon's log (Quick Modes it answered), the lab's verdicts on
+  each rekey, on the Delete at the replaced pair's end and on the IKE SA's end, and the
+  longest silence before the crash (a rekey must not pause the traffic).
 """
 
 from __future__ import annotations
@@ -111,6 +115,23 @@ class LabFigures:
     """strongSwan with ``--reauth``: every re-authentication settled (charon with the new
     IKE SA only, both routers with it only, one DELETE of the old one, traffic both ways);
     None without ``--reauth``."""
+    router_rekeys: int = 0
+    """strongSwan with ``--lifetime``: Quick Modes the routers started by themselves (charon
+    answered them as responder)."""
+    router_rekey_ok: bool | None = None
+    """strongSwan with ``--lifetime``: the ACTIVE router started Quick Mode at the lead time
+    before the pair's end, charon installed the CHILD SA, the STANDBY held the pair,
+    traffic moved to it both ways and stayed on it after the takeover; None without."""
+    lifetime_delete_ok: bool | None = None
+    """strongSwan with ``--lifetime``: at the replaced pair's end the router that took it
+    over sent its ESP Delete and charon closed that CHILD SA; None without."""
+    ike_expiry_ok: bool | None = None
+    """strongSwan with ``--ike-lifetime``: at the end of charon's first IKE SA on the
+    routers charon saw its DELETE and kept every CHILD SA installed; None without."""
+    lifetime_gap_ms: int = 0
+    """strongSwan with ``--lifetime``: longest silence either way between two arrivals from
+    the start of traffic to the crash (the routers' rekey and, with ``--ike-lifetime``,
+    their IKE SA's end come in it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,7 +272,21 @@ def _strongswan_figures(obs: LabObservation) -> dict[str, Any]:
             "child_delete_received",
         )
     )
-    return {
+    lifetime: dict[str, Any] = {}
+    if obs.lifetime_s is not None:
+        remote = sorted(int(row[0]) for row in obs.peer.get("received", []) if row[3] >= 0)
+        lan = sorted(int(row[0]) for row in obs.lan.get("received", []))
+        lifetime = {
+            "router_rekeys": int(log.get("router_rekeys", 0)),
+            "router_rekey_ok": bool(log.get("router_rekey_ok")),
+            "lifetime_delete_ok": bool(log.get("lifetime_delete_ok")),
+            "ike_expiry_ok": log.get("ike_expiry_ok"),
+            "lifetime_gap_ms": max(
+                _longest_gap([t for t in times if t <= obs.kill_ms], obs.traffic_start_ms, None)
+                for times in (remote, lan)
+            ),
+        }
+    return lifetime | {
         "peer": "strongswan",
         "peer_replay_failures": len(log.get("replay_failures", [])),
         "peer_new_sas": new_sas,
@@ -376,12 +411,51 @@ def _strongswan_checks(figures: LabFigures) -> list[LabCheck]:
             ),
         ),
     ]
+    if figures.router_rekey_ok is not None:
+        checks += _lifetime_checks(figures)
     if figures.reauth_ok is not None:
         checks.append(
             LabCheck(
                 name="strongSwan: re-authentication settled, old IKE SA retired on both routers",
                 ok=figures.reauth_ok,
                 detail=f"{figures.peer_reauths} re-authentications by charon",
+            )
+        )
+    return checks
+
+
+REKEY_GAP_GOAL_MS = 1000
+"""A rekey (and an IKE SA's end) must not pause the traffic: at most this silence either
+way before the crash (each stream sends every 5 ms at the default rate; a loaded machine
+stretches that to tens of ms, a peer that dropped its SAs to tens of seconds)."""
+
+
+def _lifetime_checks(figures: LabFigures) -> list[LabCheck]:
+    """The routers keep the tunnel up by themselves (``--lifetime``, ``--ike-lifetime``)."""
+    checks = [
+        LabCheck(
+            name="routers' own rekey: Quick Mode before the end, charon installs it, the "
+            "standby holds it, traffic moves to it",
+            ok=bool(figures.router_rekey_ok),
+            detail=f"{figures.router_rekeys} Quick Modes started by the routers",
+        ),
+        LabCheck(
+            name="pair's end: the router that took over sends its Delete, charon closes it",
+            ok=bool(figures.lifetime_delete_ok),
+            detail="closed" if figures.lifetime_delete_ok else "not closed by the Delete",
+        ),
+        LabCheck(
+            name="no traffic gap at the rekey or the IKE SA's end",
+            ok=figures.lifetime_gap_ms <= REKEY_GAP_GOAL_MS,
+            detail=f"gap {figures.lifetime_gap_ms} ms, goal <= {REKEY_GAP_GOAL_MS} ms",
+        ),
+    ]
+    if figures.ike_expiry_ok is not None:
+        checks.append(
+            LabCheck(
+                name="IKE SA's end: charon gets a DELETE and keeps its CHILD SAs",
+                ok=figures.ike_expiry_ok,
+                detail="kept" if figures.ike_expiry_ok else "charon lost its CHILD SAs",
             )
         )
     return checks
@@ -400,6 +474,10 @@ def lab_json(obs: LabObservation, figures: LabFigures, checks: list[LabCheck]) -
         "peer_refused": obs.peer.get("refused", {}),
         "strongswan": obs.strongswan,
         "rekeys": obs.rekeys,
+        "lifetime_s": obs.lifetime_s,
+        "ike_lifetime_s": obs.ike_lifetime_s,
+        "router_rekey_details": obs.router_rekeys,
+        "ike_expiries": obs.ike_expiries,
         "checks": [asdict(check) for check in checks],
     }
 
@@ -452,6 +530,19 @@ def render_lab(obs: LabObservation, figures: LabFigures, checks: list[LabCheck])
             lines.append(
                 f"  re-authentications by charon     peer_reauths {figures.peer_reauths}, "
                 f"reauth_ok {figures.reauth_ok}"
+            )
+        if figures.router_rekey_ok is not None:
+            lines += [
+                f"  routers' own rekeys (lifetime {obs.lifetime_s} s) router_rekeys "
+                f"{figures.router_rekeys}, router_rekey_ok {figures.router_rekey_ok}",
+                f"  Delete at the pair's end         lifetime_delete_ok "
+                f"{figures.lifetime_delete_ok}",
+                f"  gap before the crash             lifetime_gap_ms {figures.lifetime_gap_ms:>5}",
+            ]
+        if figures.ike_expiry_ok is not None:
+            lines.append(
+                f"  IKE SA's end (lifetime {obs.ike_lifetime_s} s)  ike_expiry_ok "
+                f"{figures.ike_expiry_ok}"
             )
     lines += [
         "",

@@ -596,6 +596,22 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         help="strongSwan: charon re-authenticates its IKE SA (a new Main Mode; the routers "
         "delete the old IKE SA) before the crash, after the takeover and after the preempt",
     )
+    lab.add_argument(
+        "--lifetime",
+        type=int,
+        metavar="S",
+        help="strongSwan: the routers' IPsec SA lifetime (120-3600; charon's far longer): the "
+        "active router rekeys by itself 30 s before the end and the crash follows at once; "
+        "the router that took over sends the old pair's Delete at its end",
+    )
+    lab.add_argument(
+        "--ike-lifetime",
+        type=int,
+        metavar="S",
+        help="strongSwan with --lifetime: the routers' IKE SA lifetime (60 or more, ending "
+        "before their rekey); 30 s before its end the active router replaces it with a new "
+        "Main Mode and charon keeps its CHILD SAs",
+    )
     lab.add_argument("configs", nargs="*", metavar="CONFIG", help="router 1 and router 2")
 
 
@@ -655,6 +671,8 @@ def _lab(args: argparse.Namespace) -> int:
             peer=args.peer,
             dpd_delay_s=args.dpd_delay,
             reauth=args.reauth,
+            lifetime_s=args.lifetime,
+            ike_lifetime_s=args.ike_lifetime,
         )
         observation = run_lab(options, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
     except (ConfigError, ValueError, OSError) as error:

@@ -55,6 +55,23 @@ holding only the new IKE SA, both routers only it, one DELETE of the old one, tr
 both ways after each step. What a re-authentication rightly causes in charon's log (the
 new Main Mode, the old IKE SA's DELETE) is left out of the "no new SA, no DELETE" counts.
 
+**The routers' own lifetimes** (``lifetime_s``, ``ike_lifetime_s``; strongSwan only).
+Both routers get ``set security-association lifetime seconds S`` in their crypto map
+entries (and ``lifetime L`` in their ISAKMP policies); charon gets a CHILD lifetime far
+longer and, with ``L``, proposes ``L`` but never re-authenticates by itself. charon times
+its SAs by its own settings only (5.9.8: a shorter lifetime in a Quick Mode is logged,
+"received 120s lifetime, configured 86400s", not applied), so only the routers act. Before
+the crash the lab waits for the IKE SA's end on the ACTIVE router (with ``L``: it
+replaces the IKE SA with a new Main Mode 30 s before the end and charon deletes the old
+one; charon must keep its CHILD SAs) and for the ACTIVE router's own
+Quick Mode ``REKEY_LEAD_MS`` before the pair's end (after a new Main Mode when it holds no
+IKE SA): charon answers it as responder, the STANDBY holds the new pair, traffic moves
+to it. The crash follows at once; after the takeover the lab waits for the replaced
+pair's end, whose ESP Delete the router that took over sends and charon must act on.
+Each is judged (``router_rekeys``, ``ike_expiries``); what they rightly cause in charon's
+log (their Main and Quick Modes, the DELETEs of replaced SAs) is left out of the "no new
+SA, no DELETE" counts. With S = 120 and L = 60 this adds about two minutes.
+
 Every process is stopped and every namespace deleted at the end, on error and on
 Ctrl-C or SIGTERM too.
 """
@@ -73,7 +90,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -82,6 +99,7 @@ from typing import Any, Final, Literal
 
 from vpnha.impl.config import RouterConfig, load_config
 from vpnha.impl.entropy import OsEntropy
+from vpnha.impl.router import REKEY_LEAD_MS
 
 from .clock import LiveClock
 from .control import ControlError, request
@@ -89,6 +107,7 @@ from .plan import DEFAULT_LAN_PORT, LivePlan
 from .standin_ike import negotiate, new_sa_to_json, protected_network
 from .strongswan import (
     CharonLog,
+    ChildSaStatus,
     IkeSaStatus,
     PeerConfigError,
     StrongSwanError,
@@ -105,6 +124,10 @@ _POLL_S: Final = 0.05
 _START_TIMEOUT_S: Final = 15.0
 _NS_PARTS: Final = ("sw", "r1", "r2", "lan", "peer")
 _DELAY_LINE: Final = " standby delay minimum 30 reload 60\n"
+_SA_LIFETIME: Final = ("set", "security-association", "lifetime", "seconds")
+_CHARON_CHILD_LIFETIME_S: Final = 86_400
+"""With ``lifetime_s``: charon's CHILD SA lifetime (IOS's longest; rekey at 90 %),
+longer than any lab run, so that only the routers' shorter lifetime comes due."""
 
 
 class LabError(RuntimeError):
@@ -148,6 +171,17 @@ class LabOptions:
     """strongSwan only: how long one re-authentication may take to settle, from charon's
     start: the routers keep a replaced IKE SA for their grace time (10 s) before they
     delete it, and a failover within that time may start the grace time again."""
+    lifetime_s: int | None = None
+    """strongSwan only: ``set security-association lifetime seconds`` written into both
+    routers' crypto map entries (120-3600; IOS and our parser refuse less than 120).
+    charon's CHILD lifetimes are set far longer (it proposes them, the routers keep the
+    shorter), so the ACTIVE router's own rekey and its ESP Delete at the end run; see
+    :meth:`_Lab._lifetime_rekey`."""
+    ike_lifetime_s: int | None = None
+    """strongSwan with ``lifetime_s`` only: ``lifetime`` written into both routers'
+    ISAKMP policies (60 or more, ending before the rekey: at most ``lifetime_s`` - 31).
+    charon proposes it and never re-authenticates by itself, so the routers' ISAKMP
+    Delete at its end runs, and their rekey needs a new Main Mode."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.rate_pps <= 100_000:
@@ -169,6 +203,24 @@ class LabOptions:
         if not 1 <= self.reauth_timeout_s <= 600:
             msg = f"reauth_timeout_s {self.reauth_timeout_s} must be 1-600"
             raise ValueError(msg)
+        if self.lifetime_s is not None:
+            if self.peer != "strongswan" or self.ssp_cut or self.reauth:
+                msg = "lifetime needs the strongSwan peer, no SSP cut and no reauth"
+                raise ValueError(msg)
+            if not 120 <= self.lifetime_s <= 3600:
+                msg = f"lifetime_s {self.lifetime_s} must be 120-3600"
+                raise ValueError(msg)
+        if self.ike_lifetime_s is not None:
+            if self.lifetime_s is None:
+                msg = "ike_lifetime_s needs lifetime_s (the rekey after it runs Main Mode)"
+                raise ValueError(msg)
+            latest = self.lifetime_s - REKEY_LEAD_MS // 1000 - 1
+            if not 60 <= self.ike_lifetime_s <= latest:
+                msg = (
+                    f"ike_lifetime_s {self.ike_lifetime_s} must be 60-{latest} (end before "
+                    f"the rekey, {REKEY_LEAD_MS // 1000} s before lifetime_s)"
+                )
+                raise ValueError(msg)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -227,6 +279,17 @@ class LabObservation:
     esp_keys: list[dict[str, Any]] = field(default_factory=list)
     """With ``pcap_dir`` only: every SA direction with its keys (hex), for Wireshark:
     ``src``, ``dst``, ``spi``, ``transforms``, ``encryption_key``, ``integrity_key``."""
+    lifetime_s: int | None = None
+    """strongSwan with ``lifetime_s``: the routers' IPsec SA lifetime, seconds."""
+    ike_lifetime_s: int | None = None
+    """strongSwan with ``ike_lifetime_s``: the routers' IKE SA lifetime, seconds."""
+    router_rekeys: list[dict[str, Any]] = field(default_factory=list)
+    """strongSwan with ``lifetime_s``: each rekey the ACTIVE router started by itself
+    before a pair's lifetime ended, what charon and the STANDBY showed, whether traffic
+    moved to the new pair, and (``expiry``) the replaced pair's end after the takeover."""
+    ike_expiries: list[dict[str, Any]] = field(default_factory=list)
+    """strongSwan with ``ike_lifetime_s``: the end of charon's first IKE SA on the
+    routers, its DELETE, and what charon held afterwards."""
 
 
 @dataclass(slots=True)
@@ -301,10 +364,35 @@ def _example(name: str) -> Path:
     return Path(str(resources.files("vpnha") / "examples" / name))
 
 
-def _config_text(path: Path, delay: tuple[int, int]) -> str:
+def _config_text(
+    path: Path,
+    delay: tuple[int, int],
+    *,
+    lifetime_s: int | None = None,
+    ike_lifetime_s: int | None = None,
+) -> str:
     text = path.read_text()
     line = f" standby delay minimum {delay[0]} reload {delay[1]}\n"
-    return text.replace(_DELAY_LINE, line)
+    return _with_lifetimes(text.replace(_DELAY_LINE, line), lifetime_s, ike_lifetime_s)
+
+
+def _with_lifetimes(text: str, lifetime_s: int | None, ike_lifetime_s: int | None) -> str:
+    """``set security-association lifetime seconds`` in every ``ipsec-isakmp`` crypto map
+    entry and ``lifetime`` in every ISAKMP policy (replacing any there), when given."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        indented = line[:1].isspace()
+        if lifetime_s is not None and indented and words[:4] == list(_SA_LIFETIME):
+            continue
+        if ike_lifetime_s is not None and indented and words[:1] == ["lifetime"]:
+            continue  # only ISAKMP policies have a bare "lifetime" sub-command
+        lines.append(line)
+        if lifetime_s is not None and words[:2] == ["crypto", "map"] and "ipsec-isakmp" in words:
+            lines.append(f" {' '.join(_SA_LIFETIME)} {lifetime_s}")
+        if ike_lifetime_s is not None and words[:3] == ["crypto", "isakmp", "policy"]:
+            lines.append(f" lifetime {ike_lifetime_s}")
+    return "\n".join(lines) + "\n"
 
 
 class _Lab:
@@ -325,7 +413,14 @@ class _Lab:
         paths = []
         for index, source in enumerate(sources):
             target = self.dir / f"router{index + 1}.cfg"
-            target.write_text(_config_text(source, options.standby_delay_s))
+            target.write_text(
+                _config_text(
+                    source,
+                    options.standby_delay_s,
+                    lifetime_s=options.lifetime_s,
+                    ike_lifetime_s=options.ike_lifetime_s,
+                )
+            )
             paths.append(target)
         self.config_paths = (paths[0], paths[1])
         configs = (load_config(paths[0]), load_config(paths[1]))
@@ -367,6 +462,8 @@ class _Lab:
             if missing is not None:
                 raise LabError(f"--peer strongswan: {missing}")
             self.obs.peer_kind = "strongswan"
+            self.obs.lifetime_s = options.lifetime_s
+            self.obs.ike_lifetime_s = options.ike_lifetime_s
 
     # --- plan and namespaces ------------------------------------------------------------
 
@@ -531,12 +628,16 @@ class _Lab:
         node.incarnation += 1
         node.log = self.dir / f"{node.name}-{node.incarnation}.log"
         prefix = ["ip", "netns", "exec", node.netns] if node.netns else []
+        # A capture taps the veths before a UDP GSO train is cut into datagrams: with
+        # --pcap the routers send one datagram per frame, as the wire carries them.
+        env = {**os.environ, "VPNHA_UDP_GSO": "0"} if self.options.pcap_dir else None
         with node.log.open("wb") as log:
             node.process = subprocess.Popen(
                 [*prefix, sys.executable, "-m", *args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
 
     def start_router(self, index: int) -> None:
@@ -608,6 +709,12 @@ class _Lab:
             spec = remote_peer_spec(
                 topo.configs[0], dpd_delay_s=self.options.dpd_delay_s, dpd_timeout_s=60
             )
+            if self.options.lifetime_s is not None:
+                # charon times its SAs by its own settings only (see swanctl_conf): longer
+                # than the routers', so that the routers' rekey and Deletes come first.
+                spec = replace(spec, child_lifetime_s=_CHARON_CHILD_LIFETIME_S)
+            if self.options.ike_lifetime_s is not None:
+                spec = replace(spec, ike_reauth=False)
             self.swan = StrongSwanPeer(
                 swanctl_conf(spec),
                 workdir=self.dir / "charon",
@@ -902,6 +1009,9 @@ class _Lab:
         if self.swan is not None and options.reauth:
             # The crash comes within the routers' grace time for the replaced IKE SA.
             self._swan_reauth(first, "before the crash", settle=False)
+        if self.swan is not None and options.lifetime_s is not None:
+            # The crash comes right after the ACTIVE router's own rekey.
+            self._lifetime_rekey(first)
         if options.ssp_cut:
             for index in (0, 1):
                 request(self.routers[index].control, {"op": "fault", "ssp": "cut"})
@@ -932,6 +1042,8 @@ class _Lab:
             self.settle(max(0.0, options.phase_s - 0.3))
         else:
             self.settle(max(0.0, options.phase_s - 0.3))
+            if options.lifetime_s is not None:
+                self._lifetime_expiry(other)
             self._swan_rekey(other)
             self._quiet(other)
             if options.reauth:
@@ -1045,6 +1157,233 @@ class _Lab:
             )
         self.obs.quiet.append((start, self.clock.now()))
         self._event("lab", "quiet phase (DPD both ways) over; traffic again")
+
+    # --- lifetimes: the routers' own rekey and Deletes (lifetime_s) ---------------------
+
+    def _ike_events_of(self, index: int, kind: str) -> list[dict[str, Any]]:
+        status = self.status(index) or {}
+        events: list[dict[str, Any]] = status.get("ike", {}).get("events", [])
+        return [e for e in events if e.get("kind") == kind]
+
+    def _charon_child(self, router_pair: tuple[int, int]) -> ChildSaStatus | None:
+        """charon's CHILD SA of a router's pair (charon receives on the router's outbound
+        SPI and sends on its inbound one), in any state, or None."""
+        for sa in self._swan_ike_sas():
+            for child in sa.children:
+                if (child.spi_out, child.spi_in) == router_pair:
+                    return child
+        return None
+
+    def _lifetime_rekey(self, index: int) -> None:
+        """Before the crash: router ``index`` (ACTIVE) replaces charon's pair by itself.
+
+        With ``ike_lifetime_s`` the IKE SA ends first (:meth:`_ike_expiry`). Then, when
+        ``REKEY_LEAD_MS`` are left of the pair's lifetime, the router starts Quick Mode
+        (after a new Main Mode when it holds no IKE SA); charon answers as responder and
+        installs the new CHILD SA; the STANDBY holds the new pair (and the new IKE SA);
+        traffic moves to the new pair both ways. The crash follows at once, so the
+        takeover must carry on with the pair the killed router negotiated.
+        """
+        assert self.swan is not None
+        assert self.options.lifetime_s is not None
+        name = self.obs.hostnames[index]
+        first = self._phase2_events(index)[-1]  # charon's pair
+        old = (int(first["inbound_spi"]), int(first["outbound_spi"]))
+        born = int(first["at_ms"])
+        record: dict[str, Any] = {
+            "router": name,
+            "replaces": list(old),
+            "replaced_born_ms": born,
+            "due_ms": born + self.options.lifetime_s * 1000 - REKEY_LEAD_MS,
+            "expires_ms": born + self.options.lifetime_s * 1000,
+            "at_ms": None,
+        }
+        if self.options.ike_lifetime_s is not None:
+            self._ike_expiry(index)
+        left_s = (record["due_ms"] - self.clock.now()) / 1000
+        self.progress(
+            f"waiting {left_s:.0f} s for {name}'s own rekey (lifetime ends in "
+            f"{(record['expires_ms'] - self.clock.now()) / 1000:.0f} s)"
+        )
+        found: list[dict[str, Any]] = []
+
+        def rekeyed() -> bool:
+            found[:] = [
+                e
+                for e in self._phase2_events(index)
+                if int(e["at_ms"]) > born and (int(e["inbound_spi"]), int(e["outbound_spi"])) != old
+            ]
+            return bool(found)
+
+        with contextlib.suppress(LabError):
+            self.wait(rekeyed, max(1.0, left_s) + 10, f"{name}'s own rekey")
+        if found:
+            at = int(found[0]["at_ms"])
+            new = (int(found[0]["inbound_spi"]), int(found[0]["outbound_spi"]))
+            record |= {
+                "at_ms": at,
+                "pair": list(new),
+                # Main Modes since the replaced pair's birth (the routers' own, for the
+                # rekey or to replace their IKE SA).
+                "main_modes": sum(
+                    1 for e in self._ike_events_of(index, "phase1") if born < int(e["at_ms"]) <= at
+                ),
+            }
+            view: dict[str, Any] = {}
+
+            def adopted() -> bool:
+                view.clear()
+                view.update(self._rekey_view(index, new))
+                return bool(view["charon_installed"] and view["on_standby"])
+
+            with contextlib.suppress(LabError):
+                self.wait(adopted, 5, "the new pair on charon and on the standby")
+            record |= view
+            self.settle(1.0)  # traffic on the new pair
+            record |= self._traffic_moved(new, old)
+        self.obs.router_rekeys.append(record)
+        if record["at_ms"] is None:
+            self._event(name, "did NOT rekey before the lifetime's end")
+            return
+        early = (record["expires_ms"] - record["at_ms"]) / 1000
+        self._event(
+            name,
+            f"rekeyed its SA pair by itself {early:.1f} s before the lifetime's end"
+            + f" ({record['main_modes']} Main Mode(s) since the pair's birth)"
+            + f"; charon installed it: {record['charon_installed']}, standby holds it: "
+            f"{record['on_standby']}, traffic moved: {record['moved']}",
+        )
+
+    def _rekey_view(self, index: int, pair: tuple[int, int]) -> dict[str, Any]:
+        """charon and the STANDBY (if up) on the pair router ``index`` negotiated."""
+        child = self._charon_child(pair)
+        active = self.status(index)
+        standby = self.status(1 - index)
+        active_ike = _ike_cookies(active, "ACTIVE")
+        standby_ike = _ike_cookies(standby, "STDBY")
+        return {
+            "charon_installed": child is not None and child.state == "INSTALLED",
+            "on_standby": standby is not None and pair in _sa_pairs(standby, "STDBY"),
+            "ike_on_standby": standby is not None
+            and bool(active_ike)
+            and active_ike <= standby_ike,
+        }
+
+    def _traffic_moved(self, new: tuple[int, int], old: tuple[int, int]) -> dict[str, Any]:
+        """Packets on charon's new and old CHILD SA over half a second of traffic."""
+
+        def counts(pair: tuple[int, int]) -> tuple[int, int] | None:
+            child = self._charon_child(pair)
+            return None if child is None else (child.packets_in, child.packets_out)
+
+        before = (counts(new), counts(old))
+        self.settle(0.5)
+        after = (counts(new), counts(old))
+        deltas: list[list[int] | None] = []
+        for then, now in zip(before, after, strict=True):
+            deltas.append(
+                None if then is None or now is None else [now[0] - then[0], now[1] - then[1]]
+            )
+        new_delta, old_delta = deltas
+        moved = bool(
+            new_delta and min(new_delta) > 0 and (old_delta is None or max(old_delta) == 0)
+        )
+        return {"new_packets": new_delta, "old_packets": old_delta, "moved": moved}
+
+    def _ike_expiry(self, index: int) -> None:
+        """Router ``index`` (ACTIVE) ends charon's first IKE SA, by its lifetime's end.
+
+        Either at the end, with an ISAKMP Delete (charon's log: ``received DELETE for
+        IKE_SA``), or before it, with a new Main Mode after which one side deletes the old
+        IKE SA. Either way the CHILD SAs, which IKEv1 does not tie to the IKE SA, must
+        stay installed on charon, and traffic must go on (strongSwan 5.9 deletes an IKE
+        SA's CHILD SAs with it unless a new IKE SA with the peer adopted them first).
+        """
+        assert self.swan is not None
+        assert self.options.ike_lifetime_s is not None
+        name = self.obs.hostnames[index]
+        cookies = _ike_cookies(self.status(index), "ACTIVE")
+        numbers = [sa.unique_id for sa in self._swan_ike_sas() if _cookies(sa) in cookies]
+        born = max(int(e["at_ms"]) for e in self._ike_events_of(index, "phase1"))
+        record: dict[str, Any] = {
+            "router": name,
+            "cookies": sorted(cookies),
+            "charon_ike_ids": numbers,
+            "expires_ms": born + self.options.ike_lifetime_s * 1000,
+            "gone_ms": None,
+        }
+        left_s = (record["expires_ms"] - self.clock.now()) / 1000
+        self.progress(f"waiting {left_s:.0f} s for the end of the IKE SA's lifetime on {name}")
+
+        def gone() -> bool:
+            return not cookies & _ike_cookies(self.status(index), "ACTIVE")
+
+        with contextlib.suppress(LabError):
+            self.wait(gone, max(1.0, left_s) + 5, "the IKE SA's end")
+        if gone():
+            record["gone_ms"] = self.clock.now()
+        self.settle(1.0)
+        log = self.swan.log()
+        sas = self._swan_ike_sas()
+        installed = [c for sa in sas for c in sa.children if c.state == "INSTALLED"]
+        record |= {
+            "charon_deletes": [way for n, way in log.ike_deletes if n in numbers],
+            "charon_ike_sas_after": len(sas),
+            "charon_children_after": len(installed),
+            "standby_dropped": not cookies & _ike_cookies(self.status(1 - index), "STDBY"),
+        }
+        self.obs.ike_expiries.append(record)
+        self._event(
+            name,
+            f"IKE SA's lifetime ended: charon's DELETEs {record['charon_deletes']}, charon holds "
+            f"{len(sas)} IKE SA(s), {len(installed)} CHILD SA(s) installed",
+        )
+
+    def _lifetime_expiry(self, index: int) -> None:
+        """After the takeover: the replaced pair's lifetime ends on router ``index``.
+
+        The router that took it over sends the ESP Delete (its copy's lifetime is the
+        killed router's); charon must close its old CHILD SA (log: ``received DELETE for
+        ESP CHILD_SA with SPI``, then ``closing CHILD_SA``), while traffic goes on the new
+        pair.
+        """
+        assert self.swan is not None
+        if not self.obs.router_rekeys:
+            return
+        record = self.obs.router_rekeys[-1]
+        old = (int(record["replaces"][0]), int(record["replaces"][1]))
+        name = self.obs.hostnames[index]
+        if record.get("pair") is not None:
+            new = (int(record["pair"][0]), int(record["pair"][1]))
+            record["after_takeover"] = self._traffic_moved(new, old)
+        left_s = (record["expires_ms"] - self.clock.now()) / 1000
+        self.progress(f"waiting {max(0.0, left_s):.0f} s for the replaced pair's end on {name}")
+
+        def ended() -> bool:
+            status = self.status(index)
+            return status is not None and old not in _sa_pairs(status, "ACTIVE")
+
+        with contextlib.suppress(LabError):
+            self.wait(ended, max(1.0, left_s) + 5, "the replaced pair's end")
+        ended_at = self.clock.now() if ended() else None
+        self.settle(1.0)
+        log = self.swan.log()
+        child = self._charon_child(old)
+        expiry = {
+            "router": name,
+            "ended_ms": ended_at,
+            # The Delete names the sender's inbound SPI; charon closes by its own inbound.
+            "charon_received_delete": (old[0], "received") in log.child_deletes,
+            "charon_closed": old[1] in log.closed_child_spis,
+            "charon_not_found": log.child_deletes_ignored,
+            "charon_still_holds": child is not None,
+        }
+        record["expiry"] = expiry
+        self._event(
+            name,
+            f"replaced SA pair's lifetime ended: charon got the DELETE "
+            f"{expiry['charon_received_delete']}, closed its CHILD SA {expiry['charon_closed']}",
+        )
 
     # --- re-authentication (issue 7) ----------------------------------------------------
 
@@ -1238,6 +1577,71 @@ class _Lab:
                 expected[f"ike_deletes_{deletes[0][1]}"] += 1
         return expected
 
+    def _judge_lifetimes(self, log: CharonLog) -> dict[str, int]:
+        """Each of the routers' own rekeys and IKE SA ends judged; what they rightly caused
+        in charon's log.
+
+        A rekey is good when it started at the lead time and before the pair's end, charon
+        answered it as Quick Mode responder and installed the CHILD SA, the STANDBY held
+        the pair (and its IKE SA, after a Main Mode), traffic moved to it both ways and,
+        after the takeover, went on on it. Its Delete is good when charon received it at
+        the replaced pair's end and closed that CHILD SA. An IKE SA's end is good when
+        charon saw a DELETE for it (either way) and still had every CHILD SA installed.
+        Rightly caused: the Main and Quick Modes the routers started, the DELETEs of
+        replaced CHILD SAs and (``ike_lifetime_s``) of replaced or ended IKE SAs, and
+        charon adopting its CHILD SAs into an IKE SA the routers started ("detected reauth
+        of existing IKE_SA").
+        """
+        if self.options.lifetime_s is None:
+            return {}
+        for record in self.obs.router_rekeys:
+            pair = record.get("pair")
+            answered = pair is not None and (pair[1], pair[0]) in log.child_responder_spis
+            after = record.get("after_takeover", {})
+            record["charon_answered"] = answered
+            record["rekey_ok"] = bool(
+                record["at_ms"] is not None
+                and record["due_ms"] - 1000 <= record["at_ms"] < record["expires_ms"]
+                and answered
+                and record.get("charon_installed")
+                and record.get("on_standby")
+                and (record.get("ike_on_standby") or not record.get("main_modes"))
+                and record.get("moved")
+                and after.get("moved")
+            )
+            expiry = record.get("expiry", {})
+            record["delete_ok"] = bool(
+                expiry.get("charon_received_delete")
+                and expiry.get("charon_closed")
+                and not expiry.get("charon_still_holds")
+            )
+        for ike in self.obs.ike_expiries:
+            ike["ok"] = bool(
+                ike["gone_ms"] is not None
+                and ike["charon_deletes"]
+                and ike["charon_children_after"] == len(self.children)
+            )
+        replaced_children = {out for _, out in log.child_spis[:-1]}
+        expected = {
+            "ike_sa_established": log.main_modes_answered,
+            "child_sa_established": len(log.child_responder_spis),
+            "child_deletes_received": sum(
+                1
+                for spi, way in log.child_deletes
+                if way == "received" and spi in replaced_children
+            ),
+        }
+        if self.options.ike_lifetime_s is not None:
+            # The routers' Main Modes that replace an IKE SA carrying CHILD SAs.
+            expected["reauth_detected"] = log.reauth_detected
+        if self.options.ike_lifetime_s is not None and log.ike_sa_ids:
+            newest = max(log.ike_sa_ids)
+            for way in ("sent", "received"):
+                expected[f"ike_deletes_{way}"] = sum(
+                    1 for n, w in log.ike_deletes if w == way and n < newest
+                )
+        return expected
+
     def _transform_set(self) -> str:
         """The transform set charon's proposals come from (the entry's first)."""
         outside = self.topo.configs[0].outside_interface()
@@ -1248,7 +1652,10 @@ class _Lab:
         """What charon logged, counted, before it stops (its shutdown sends DELETEs)."""
         assert self.swan is not None
         log = parse_charon_log(self.swan.log_text())
-        expected = self._judge_reauths(log)
+        expected = dict.fromkeys(("child_sa_established", "child_deletes_received"), 0)
+        for judged in (self._judge_reauths(log), self._judge_lifetimes(log)):
+            for key, count in judged.items():
+                expected[key] = expected.get(key, 0) + count
         transforms = list(self.topo.configs[0].transform_sets[self._transform_set()].transforms)
         self.obs.esp_keys += [
             {
@@ -1263,16 +1670,18 @@ class _Lab:
         ]
         # The counts leave out what the re-authentications the lab asked for caused (each
         # judged on its own in "reauths"), so "no new SA, no DELETE" keeps its meaning.
+        # And what the routers' own lifetimes caused (judged in "router_rekeys" and
+        # "ike_expiries").
         self.obs.strongswan = {
             "ike_sa_established": log.ike_sa_established - expected["ike_sa_established"],
-            "child_sa_established": log.child_sa_established,
+            "child_sa_established": log.child_sa_established - expected["child_sa_established"],
             "child_sa_rekeyed": log.child_sa_rekeyed,
             "ike_delete_sent": log.ike_delete_sent - expected["ike_deletes_sent"],
             "ike_delete_received": log.ike_delete_received - expected["ike_deletes_received"],
             "child_delete_sent": log.child_delete_sent,
-            "child_delete_received": log.child_delete_received,
+            "child_delete_received": log.child_delete_received - expected["child_deletes_received"],
             "reauth_started": log.reauth_started - expected["reauth_started"],
-            "reauth_detected": log.reauth_detected,
+            "reauth_detected": log.reauth_detected - expected.get("reauth_detected", 0),
             "dpd_requests_sent": log.dpd_requests_sent,
             "dpd_acks_received": log.dpd_acks_received,
             "dpd_requests_received": log.dpd_requests_received,
@@ -1285,6 +1694,28 @@ class _Lab:
             "reauth_ok": all(r["ok"] for r in self.obs.reauths) if self.obs.reauths else None,
             "reauths": self.obs.reauths,
         }
+        if self.options.lifetime_s is not None:
+            rekeys, expiries = self.obs.router_rekeys, self.obs.ike_expiries
+            self.obs.strongswan |= {
+                "router_rekeys": len(log.child_responder_spis),
+                "router_main_modes": log.main_modes_answered,
+                "lifetimes_received": [list(pair) for pair in log.lifetimes_received],
+                "child_rekeys_detected": log.child_rekeys_detected,
+                "child_deletes_ignored": log.child_deletes_ignored,
+                "router_rekey_ok": bool(rekeys) and all(r["rekey_ok"] for r in rekeys),
+                "lifetime_delete_ok": bool(rekeys) and all(r["delete_ok"] for r in rekeys),
+                "ike_expiry_ok": (
+                    bool(expiries) and all(r["ok"] for r in expiries)
+                    if self.options.ike_lifetime_s is not None
+                    else None
+                ),
+            }
+            self.progress(
+                f"routers' own rekeys: {len(log.child_responder_spis)} Quick Modes answered by "
+                f"charon (router_rekey_ok {self.obs.strongswan['router_rekey_ok']}, "
+                f"lifetime_delete_ok {self.obs.strongswan['lifetime_delete_ok']}, "
+                f"ike_expiry_ok {self.obs.strongswan['ike_expiry_ok']})"
+            )
         if self.obs.reauths:
             good = sum(1 for r in self.obs.reauths if r["ok"])
             self.progress(

@@ -36,7 +36,9 @@ received (IKE SA and ESP CHILD SA separately), re-authentications, DPD requests
 and acknowledgements both ways, DPD timeouts, retransmission give-ups, and ESP
 replay failures; with the keys logged it also extracts every CHILD SA's keys. It
 keeps charon's IKE SA numbers (the ``[N]``) of establishments, re-authentications and
-IKE SA DELETEs, so that a caller can tell which IKE SA each concerned.
+IKE SA DELETEs, so that a caller can tell which IKE SA each concerned, and the SPIs of
+CHILD SA DELETEs and closings and of the CHILD SAs charon established as Quick Mode
+responder (the routers' own rekeys).
 
 Log levels (``filelog`` in :func:`strongswan_conf`)
 ---------------------------------------------------
@@ -48,7 +50,11 @@ What each counted line needs, as observed with charon 5.9.8 (Debian 12):
   ``sending|received DELETE for ESP CHILD_SA with SPI …``, ``reauthenticating
   IKE_SA …`` (initiator), ``detected reauth of existing IKE_SA …`` (responder),
   ``sending DPD request``, ``sending retransmit N of request …``, ``giving up
-  after N retransmits``;
+  after N retransmits``, ``ADDR is initiating a Main Mode IKE_SA`` (responder),
+  ``detected rekeying of CHILD_SA …`` (a Quick Mode of the other side replaces one),
+  ``received Ns lifetime, configured Ms`` (a Quick Mode's lifetime not ours),
+  ``closing [expired ]CHILD_SA N{1} with SPIs X_i …``, ``CHILD_SA not found, ignored``
+  (a DELETE for an SPI this IKE SA does not hold);
 - level 1, ``ENC``: the message summaries ``generating|parsed INFORMATIONAL_V1
   request ID [ HASH N(DPD) ]`` and ``… N(DPD_ACK) ]`` (IKEv1 sends both R-U-THERE
   and R-U-THERE-ACK as informational "requests");
@@ -199,6 +205,10 @@ class IpsecPeerSpec:
     """Seconds without an answer after which the peer is dead (IKEv1 only)."""
     initiator: bool
     """True: this side initiates (swanctl ``--initiate``); False: responder only."""
+    ike_reauth: bool = True
+    """True: this side re-authenticates its IKE SA at 90 % of ``ike_lifetime_s``. False:
+    it never renews or ends an IKE SA itself (only the other side's DELETE does), yet
+    still proposes ``ike_lifetime_s`` (see :func:`swanctl_conf`)."""
 
 
 def ike_proposal(encryption: str, hash_name: str, group: int) -> str:
@@ -449,9 +459,19 @@ def swanctl_conf(spec: IpsecPeerSpec) -> str:
     kilobytes, so those come to the configured values; renewal starts at 90 % of
     them, with no randomness (``rand_time = 0``) so that runs repeat. IKEv1 cannot
     rekey an IKE SA, only re-authenticate it, hence ``reauth_time`` and
-    ``rekey_time = 0``.
+    ``rekey_time = 0``. Without ``ike_reauth`` both are 0 and ``over_time`` is the
+    lifetime. charon 5.9.8 times its SAs by these settings only: a lifetime the other
+    side answers or proposes differently is logged ("received 120s lifetime, configured
+    86400s"; "received lifetime 60s does not match configured lifetime ...") and
+    otherwise ignored (child_sa.c install takes the CHILD SA's rekey and expiry times
+    from the configuration).
     """
     ike_renew, ike_margin = _renew(spec.ike_lifetime_s)
+    if not spec.ike_reauth:
+        # IKEv1 Main Mode proposes reauth_time (else rekey_time) plus over_time; with
+        # both 0 charon schedules neither a renewal nor the IKE SA's end (5.9.8
+        # main_mode.c build_i, ike_sa.c set_state), so over_time alone is the proposal.
+        ike_renew, ike_margin = 0, spec.ike_lifetime_s
     child_renew, _ = _renew(spec.child_lifetime_s)
     # charon divides life_bytes by 1000 for Quick Mode's kilobytes attribute (observed:
     # 4718592000 went out as 4718592), so this puts the configured figure on the wire.
@@ -833,6 +853,24 @@ class CharonLog:
     """Every DELETE for an IKE SA: (its number, ``sent`` or ``received``), in order."""
     keys: tuple[ChildSaKeys, ...] = ()
     """Keys of every CHILD SA direction installed (only with ``chd = 4``)."""
+    child_responder_spis: tuple[tuple[int, int], ...] = ()
+    """Of ``child_spis``, the CHILD SAs this charon established as Quick Mode responder
+    (the other side started the Quick Mode)."""
+    main_modes_answered: int = 0
+    """Main Modes the other side started ("40.0.0.1 is initiating a Main Mode IKE_SA")."""
+    child_rekeys_detected: int = 0
+    """Quick Modes the other side started that replace a CHILD SA of the same selectors
+    ("detected rekeying of CHILD_SA")."""
+    lifetimes_received: tuple[tuple[int, int], ...] = ()
+    """(seconds received, seconds configured) of every Quick Mode whose lifetime was not
+    this charon's ("received 120s lifetime, configured 86400s"): logged, not applied."""
+    child_deletes: tuple[tuple[int, str], ...] = ()
+    """Every DELETE for an ESP CHILD SA: (its SPI, ``sent`` or ``received``), in order."""
+    child_deletes_ignored: int = 0
+    """DELETEs received for a CHILD SA this IKE SA does not hold ("CHILD_SA not found")."""
+    closed_child_spis: tuple[int, ...] = ()
+    """Inbound SPI of every CHILD SA this charon closed (a DELETE sent or received, or its
+    expiry), in order."""
 
     def keys_for(self, spi: int) -> ChildSaKeys | None:
         """The newest keys logged for ``spi``, or None."""
@@ -861,10 +899,20 @@ _COUNTED: Final = (
     ("dpd_timeouts", re.compile(r"^DPD check timed out")),
     ("retransmits", re.compile(r"^sending retransmit \d+ of request")),
     ("retransmit_give_ups", re.compile(r"^giving up after \d+ retransmits")),
+    ("child_rekeys_detected", re.compile(r"^detected rekeying of CHILD_SA ")),
+    ("main_modes_answered", re.compile(r"^\S+ is initiating a Main Mode IKE_SA$")),
+    ("child_deletes_ignored", re.compile(r"^CHILD_SA not found, ignored$")),
 )
 _NUMBERED: Final = ("ike_sa_established", "reauth_started")
 """Counted lines whose IKE SA number is kept as well."""
 _IKE_SA_NUMBER: Final = re.compile(r"IKE_SA \S+\[(?P<number>\d+)\]")
+_CHILD_DELETE_SPI: Final = re.compile(r" CHILD_SA with SPI (?P<spi>[0-9a-f]{8})$")
+_CHILD_CLOSED: Final = re.compile(
+    r"^closing (?:expired )?CHILD_SA \S+\{\d+\} with SPIs (?P<in>[0-9a-f]{8})_i "
+)
+_LIFETIME_RECEIVED: Final = re.compile(
+    r"^received (?P<received>\d+)s lifetime, configured (?P<configured>\d+)s$"
+)
 _CHILD_UP: Final = re.compile(
     r"^CHILD_SA \S+\{\d+\} established with SPIs (?P<in>[0-9a-f]{8})_i (?P<out>[0-9a-f]{8})_o"
 )
@@ -903,6 +951,10 @@ def parse_charon_log(text: str) -> CharonLog:
     counts = dict.fromkeys((name for name, _ in _COUNTED), 0)
     numbered: dict[str, list[int]] = {name: [] for name in _NUMBERED}
     ike_deletes: list[tuple[int, str]] = []
+    child_deletes: list[tuple[int, str]] = []
+    closed: list[int] = []
+    lifetimes: list[tuple[int, int]] = []
+    responder_spis: list[tuple[int, int]] = []
     child_up = 0
     replays: list[ReplayFailure] = []
     spis: list[tuple[int, int]] = []
@@ -957,6 +1009,14 @@ def parse_charon_log(text: str) -> CharonLog:
         if (up := _CHILD_UP.match(message)) is not None:
             child_up += 1
             spis.append((int(up["in"], 16), int(up["out"], 16)))
+            if state.qm_initiator is False:
+                responder_spis.append(spis[-1])
+            continue
+        if (gone := _CHILD_CLOSED.match(message)) is not None:
+            closed.append(int(gone["in"], 16))
+            continue
+        if (life := _LIFETIME_RECEIVED.match(message)) is not None:
+            lifetimes.append((int(life["received"]), int(life["configured"])))
             continue
         for name, pattern in _COUNTED:
             if pattern.match(message):
@@ -966,6 +1026,9 @@ def parse_charon_log(text: str) -> CharonLog:
                     numbered[name].append(int(number["number"]))
                 if name in ("ike_delete_sent", "ike_delete_received") and number is not None:
                     ike_deletes.append((int(number["number"]), name.rsplit("_", 1)[1]))
+                spi = _CHILD_DELETE_SPI.search(message)
+                if name in ("child_delete_sent", "child_delete_received") and spi is not None:
+                    child_deletes.append((int(spi["spi"], 16), name.rsplit("_", 1)[1]))
                 break
     return CharonLog(
         child_sa_established=child_up,
@@ -975,6 +1038,10 @@ def parse_charon_log(text: str) -> CharonLog:
         ike_sa_ids=tuple(numbered["ike_sa_established"]),
         reauthenticated_ids=tuple(numbered["reauth_started"]),
         ike_deletes=tuple(ike_deletes),
+        child_responder_spis=tuple(responder_spis),
+        lifetimes_received=tuple(lifetimes),
+        child_deletes=tuple(child_deletes),
+        closed_child_spis=tuple(closed),
         **counts,
     )
 

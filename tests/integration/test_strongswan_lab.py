@@ -10,6 +10,11 @@ sequence number failure. With ``--reauth`` charon also re-authenticates its IKE 
 after the takeover and after the preempt; the crash and the preempt come within the
 routers' grace time for the replaced IKE SA. Each time charon must end with one IKE SA
 carrying its CHILD SAs, both routers with the new IKE SA only, the old one deleted once.
+With ``--lifetime 120`` (a second run, about two and a half minutes) the routers keep the
+tunnel up by themselves: the ACTIVE router starts Quick Mode 30 s before the 120 s
+lifetime ends, charon (whose own CHILD lifetime is a day) installs the new CHILD SA, the
+STANDBY holds it, traffic moves to it; the crash comes right after, and at the old pair's
+end the router that took over sends the ESP Delete charon acts on.
 Needs root, iproute2, TUN and the strongSwan packages (``.ci/run`` installs them); skips
 with the reason otherwise.
 """
@@ -201,3 +206,123 @@ def test_the_capture_decrypts_with_the_keys_file(strongswan_lab: dict[str, Any])
     )
     assert esp > 100
     assert inner == esp
+
+
+# ---------------------------------------------------------------------------
+# The routers' own lifetimes: vpnha lab --peer strongswan --lifetime 120
+
+LIFETIME_ARGS = ["--lifetime", "120", "--ike-lifetime", "60"]
+"""The IOS minima (our parser's too). The IKE SA's end at 60 s costs no time: it falls
+inside the wait for the rekey. The routers replace an IKE SA that still carries pairs
+with a new Main Mode 30 s before it ends (an ISAKMP Delete at the end would make
+charon delete its CHILD SAs with the IKE SA)."""
+LIFETIME_TIMED = ("no traffic gap at the rekey or the IKE SA's end",)
+"""A wall-clock check (at most 1 s of silence before the crash), judged below with the
+failover's own bound instead."""
+
+
+@pytest.fixture(scope="module")
+def lifetime_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``vpnha lab --peer strongswan --lifetime 120 --json`` once, as its own process
+    (about 150 s: the rekey comes 90 s after charon's Quick Mode, the old pair's end 30 s
+    later)."""
+    reason = _netns_missing() or charon_missing()
+    if reason:
+        pytest.skip(reason)
+    folder = tmp_path_factory.mktemp("strongswan-lifetime")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vpnha",
+            "lab",
+            "--json",
+            "--peer",
+            "strongswan",
+            *LIFETIME_ARGS,
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    (folder / "report.json").write_text(result.stdout)
+    (folder / "progress.txt").write_text(result.stderr)
+    report: dict[str, Any] = json.loads(result.stdout)
+    report["stderr"] = result.stderr
+    return report
+
+
+def test_lifetime_every_check_holds(lifetime_lab: dict[str, Any]) -> None:
+    failed = [
+        c for c in untimed_failures(lifetime_lab["checks"]) if c["name"] not in LIFETIME_TIMED
+    ]
+    assert failed == [], lifetime_lab["stderr"][-2000:]
+    assert not _our_namespaces()
+
+
+def test_the_active_router_rekeys_before_the_end_and_charon_answers(
+    lifetime_lab: dict[str, Any],
+) -> None:
+    """One Quick Mode by the ACTIVE router at the lead time (30 s before the 120 s end),
+    charon the responder (it logs the routers' shorter lifetime and keeps its own), the
+    CHILD SA installed on charon and the pair on the STANDBY, traffic on it both ways."""
+    assert lifetime_lab["router_rekey_ok"] is True
+    (rekey,) = lifetime_lab["router_rekey_details"]
+    assert rekey["router"] == lifetime_lab["first_active"]
+    assert rekey["due_ms"] - 100 <= rekey["at_ms"] < rekey["expires_ms"] - 25_000
+    assert rekey["charon_answered"]
+    assert rekey["charon_installed"]
+    assert rekey["on_standby"]
+    assert rekey["ike_on_standby"]
+    assert min(rekey["new_packets"]) > 0
+    assert rekey["old_packets"] == [0, 0]
+    log = lifetime_lab["strongswan"]
+    assert log["router_rekeys"] == 1
+    assert log["child_rekeys_detected"] == 1
+    assert [120, 86_400] in log["lifetimes_received"]
+
+
+def test_a_failover_right_after_the_routers_rekey_carries_on_with_it(
+    lifetime_lab: dict[str, Any],
+) -> None:
+    """The crash comes a few seconds after the rekey: the router that took over sends on
+    the new pair, charon makes no SA of its own beyond the rekeys the lab asks for, and
+    the traffic gap is the failover's."""
+    (rekey,) = lifetime_lab["router_rekey_details"]
+    assert min(rekey["after_takeover"]["new_packets"]) > 0
+    assert rekey["after_takeover"]["old_packets"] == [0, 0]
+    assert lifetime_lab["peer_new_sas"] == 0
+    assert lifetime_lab["peer_dpd_failures"] == lifetime_lab["peer_replay_failures"] == 0
+    bound = lifetime_lab["hold_ms"] + lifetime_lab["hello_ms"]
+    assert lifetime_lab["gap_ms"] <= bound + 500
+    assert lifetime_lab["lifetime_gap_ms"] <= bound
+
+
+def test_the_old_pair_ends_with_a_delete_charon_acts_on(lifetime_lab: dict[str, Any]) -> None:
+    """At the replaced pair's end the router that took it over sends its ESP Delete;
+    charon receives it and closes the CHILD SA (no "CHILD_SA not found")."""
+    assert lifetime_lab["lifetime_delete_ok"] is True
+    (rekey,) = lifetime_lab["router_rekey_details"]
+    expiry = rekey["expiry"]
+    assert expiry["router"] != rekey["router"]
+    assert expiry["ended_ms"] - rekey["expires_ms"] < 2000
+    assert expiry["charon_received_delete"]
+    assert expiry["charon_closed"]
+    assert not expiry["charon_still_holds"]
+    assert lifetime_lab["strongswan"]["child_deletes_ignored"] == 0
+    assert lifetime_lab["peer_deletes"] == 0  # nothing but that Delete
+
+
+def test_the_ike_sas_end_keeps_charons_child_sas(lifetime_lab: dict[str, Any]) -> None:
+    """With ``--ike-lifetime``: charon sees a DELETE for its first IKE SA and keeps every
+    CHILD SA installed; the routers' next rekey still works."""
+    if lifetime_lab["ike_lifetime_s"] is None:
+        pytest.skip("LIFETIME_ARGS has no --ike-lifetime (see its docstring)")
+    assert lifetime_lab["ike_expiry_ok"] is True
+    (expiry,) = lifetime_lab["ike_expiries"]
+    assert expiry["charon_deletes"]
+    assert expiry["charon_children_after"] == 1
+    assert lifetime_lab["router_rekey_ok"] is True

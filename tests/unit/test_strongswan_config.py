@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from vpnha.impl.config import RouterConfig, load_config, parse_config
 from vpnha.impl.config.crypto import parse_transforms
-from vpnha.impl.live.lab import LabOptions
+from vpnha.impl.live.lab import LabOptions, _config_text
 from vpnha.impl.live.strongswan import (
     PLUGINS,
     ChildSpec,
@@ -643,3 +643,121 @@ def test_null_encryption_has_integrity_keys_only() -> None:
 
 def test_lines_that_are_not_charon_lines_are_ignored() -> None:
     assert parse_charon_log("opening directory '/w/x509' failed\n\n") == parse_charon_log("")
+
+
+# ---------------------------------------------------------------------------
+# The routers' own lifetimes (vpnha lab --lifetime 120 --ike-lifetime 60)
+
+
+def test_without_ike_reauth_charon_proposes_the_lifetime_and_never_renews(
+    router1: RouterConfig,
+) -> None:
+    """Main Mode proposes reauth_time (else rekey_time) + over_time; with both 0 charon
+    schedules neither a renewal nor the IKE SA's end, so over_time is the proposal."""
+    spec = replace(remote_peer_spec(router1), ike_lifetime_s=60, ike_reauth=False)
+    lines = {line.strip() for line in swanctl_conf(spec).splitlines()}
+    assert {"reauth_time = 0s", "rekey_time = 0s", "over_time = 60s"} <= lines
+    assert remote_peer_spec(router1).ike_reauth  # the default renews at 90 %
+
+
+def test_lab_lifetimes_are_written_into_both_routers_configurations(tmp_path: Path) -> None:
+    source = tmp_path / "router1.cfg"
+    source.write_text(
+        ROUTER1_TEXT.replace(" group 2\n", " group 2\n lifetime 3600\n").replace(
+            " match address 100\n",
+            " match address 100\n set security-association lifetime seconds 900\n",
+        )
+    )
+    text = _config_text(source, (1, 2), lifetime_s=120, ike_lifetime_s=60)
+    config = parse_config(text)
+    (entry,) = config.crypto_map("CMAP_1")
+    assert entry.lifetime_seconds == 120
+    assert [policy.lifetime_s for policy in config.isakmp_policies] == [60]
+    assert "standby delay minimum 1 reload 2" in text
+    untouched = parse_config(_config_text(source, (1, 2)))
+    assert untouched.crypto_map("CMAP_1")[0].lifetime_seconds == 900
+    assert untouched.isakmp_policies[0].lifetime_s == 3600
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lifetime_s": 120}, "lifetime needs the strongSwan peer"),
+        ({"peer": "strongswan", "lifetime_s": 120, "reauth": True}, "no reauth"),
+        ({"peer": "strongswan", "lifetime_s": 60}, "must be 120-3600"),
+        ({"peer": "strongswan", "ike_lifetime_s": 60}, "needs lifetime_s"),
+        ({"peer": "strongswan", "lifetime_s": 120, "ike_lifetime_s": 90}, "must be 60-89"),
+        ({"peer": "strongswan", "lifetime_s": 120, "ike_lifetime_s": 59}, "must be 60-89"),
+    ],
+)
+def test_lab_lifetimes_are_checked(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LabOptions(**options)
+    assert LabOptions(peer="strongswan", lifetime_s=120, ike_lifetime_s=89).ike_lifetime_s == 89
+
+
+# charon 5.9.8 answering the routers' own rekey: Quick Mode as responder, the routers'
+# shorter lifetime logged and not applied, the old CHILD SA REKEYED, then the ESP Delete
+# at its end (seen in ``vpnha lab --peer strongswan --lifetime 120``).
+ROUTER_REKEY = """\
+16:15:21 12[ENC] parsed QUICK_MODE request 487344297 [ HASH SA No ID ID ]
+16:15:21 12[IKE] received 120s lifetime, configured 86400s
+16:15:21 12[CHD] CHILD_SA CMAP_1-1{1} state change: INSTALLED => REKEYING
+16:15:21 12[IKE] detected rekeying of CHILD_SA CMAP_1-1{1}
+16:15:21 12[ENC] generating QUICK_MODE response 487344297 [ HASH SA No ID ID ]
+16:15:21 15[ENC] parsed QUICK_MODE request 487344297 [ HASH ]
+16:15:21 15[IKE] CHILD_SA CMAP_1-1{2} established with SPIs f7e8f36a_i c43dfd1d_o and TS 192.168.4.0/24 === 172.16.31.0/24
+16:15:21 15[CHD] CHILD_SA CMAP_1-1{1} state change: REKEYING => REKEYED
+16:15:51 12[ENC] parsed INFORMATIONAL_V1 request 2993064063 [ HASH D ]
+16:15:51 12[IKE] received DELETE for ESP CHILD_SA with SPI 9f2996d4
+16:15:51 12[IKE] closing CHILD_SA CMAP_1-1{1} with SPIs d80953f5_i (1655724 bytes) 9f2996d4_o (0 bytes) and TS 192.168.4.0/24 === 172.16.31.0/24
+16:15:52 09[CFG] vici rekey CHILD_SA 'CMAP_1-1'
+16:15:52 13[ENC] parsed QUICK_MODE response 1460372161 [ HASH SA No ID ID ]
+16:15:52 13[IKE] CHILD_SA CMAP_1-1{3} established with SPIs 9153a272_i 81e143f9_o and TS 192.168.4.0/24 === 172.16.31.0/24
+"""  # noqa: E501
+
+
+def test_the_routers_rekey_and_delete_are_read_with_their_spis() -> None:
+    log = parse_charon_log(ROUTER_REKEY)
+    assert log.child_spis == ((0xF7E8F36A, 0xC43DFD1D), (0x9153A272, 0x81E143F9))
+    assert log.child_responder_spis == ((0xF7E8F36A, 0xC43DFD1D),)
+    assert log.lifetimes_received == ((120, 86400),)
+    assert log.child_rekeys_detected == 1
+    # The Delete names the router's inbound SPI (charon's outbound one); charon closes
+    # the CHILD SA by its own inbound SPI.
+    assert log.child_deletes == ((0x9F2996D4, "received"),)
+    assert log.closed_child_spis == (0xD80953F5,)
+    assert log.child_deletes_ignored == 0
+
+
+# charon 5.9.8 receiving the routers' ISAKMP Delete at the IKE SA's end (lifetime 60):
+# it deletes the IKE SA with its CHILD SA; the routers' rekey 30 s later runs Main Mode
+# (charon responder) and Quick Mode; their ESP Delete of the old pair finds nothing.
+IKE_END = """\
+16:12:03 12[ENC] parsed INFORMATIONAL_V1 request 3647916826 [ HASH D ]
+16:12:03 12[IKE] received DELETE for IKE_SA CMAP_1-1[1]
+16:12:03 12[IKE] deleting IKE_SA CMAP_1-1[1] between 192.168.3.1[192.168.3.1]...40.0.0.1[40.0.0.1]
+16:12:03 12[CHD] CHILD_SA CMAP_1-1{1} state change: INSTALLED => DESTROYING
+16:12:33 01[ENC] parsed ID_PROT request 0 [ SA V V ]
+16:12:33 01[IKE] 40.0.0.1 is initiating a Main Mode IKE_SA
+16:12:33 16[IKE] IKE_SA CMAP_1-1[2] established between 192.168.3.1[192.168.3.1]...40.0.0.1[40.0.0.1]
+16:12:33 12[ENC] parsed QUICK_MODE request 3055320289 [ HASH SA No ID ID ]
+16:12:33 12[IKE] received 120s lifetime, configured 86400s
+16:12:33 14[ENC] parsed QUICK_MODE request 3055320289 [ HASH ]
+16:12:33 14[IKE] CHILD_SA CMAP_1-1{2} established with SPIs bfaf9617_i d45d6840_o and TS 192.168.4.0/24 === 172.16.31.0/24
+16:13:03 14[ENC] parsed INFORMATIONAL_V1 request 4291288255 [ HASH D ]
+16:13:03 14[IKE] received DELETE for ESP CHILD_SA with SPI e058e4e1
+16:13:03 14[IKE] CHILD_SA not found, ignored
+"""  # noqa: E501
+
+
+def test_the_ike_sas_end_main_mode_answered_and_an_ignored_delete_are_counted() -> None:
+    log = parse_charon_log(IKE_END)
+    assert log.ike_deletes == ((1, "received"),)
+    assert log.main_modes_answered == 1
+    assert log.ike_sa_ids == (2,)
+    assert log.child_responder_spis == ((0xBFAF9617, 0xD45D6840),)
+    assert log.child_rekeys_detected == 0
+    assert log.child_deletes == ((0xE058E4E1, "received"),)
+    assert log.child_deletes_ignored == 1
+    assert log.closed_child_spis == ()

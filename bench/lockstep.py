@@ -8,7 +8,9 @@
    observed, I1–I9 checked on each side and the two compared. Steps are not equal in
    cost: an ``Advance`` of 40 s runs ~160 hello exchanges per group on both sides, a
    composite such as ``fail_and_recover`` waits out a settle time; the figure is the
-   campaign's mix.
+   campaign's mix. The machine may be shared: steps per CPU second of this process are
+   printed too (steadier than wall time when others load it). RFC 2281 cells: the §5.7
+   cells the model applied, whether or not they changed the phase.
 2. **Mutants**: for each seeded bug (``vpnha.impl.mutants``) the gate's campaign with it
    switched on (seeded searches of 15 examples, seeds 0, 1, …, up to 100 examples);
    the time until the first failing example, the length of that example and of the
@@ -28,14 +30,17 @@ from vpnha.properties.gate import run_campaign
 
 def main() -> None:
     started = time.perf_counter()
+    cpu = time.process_time()
     clean = hunt(max_examples=80, steps=40, derandomize=True)
+    cpu = time.process_time() - cpu
     cells = clean.cells_hit() & hsrp_cell_labels()
-    print("| campaign | runs | steps | seconds | steps/s | RFC 2281 cells | result |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| campaign | runs | steps | seconds | steps/s | steps/CPU s | RFC 2281 cells | result |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     verdict = "clean" if clean.trace is None else f"FAILED: {clean.trace.failure}"
     print(
         f"| clean implementation | {clean.examples} | {clean.steps} | {clean.seconds:.1f} | "
-        f"{clean.steps_per_second:.0f} | {len(cells)}/{len(hsrp_cell_labels())} | {verdict} |"
+        f"{clean.steps_per_second:.0f} | {clean.steps / cpu:.0f} | "
+        f"{len(cells)}/{len(hsrp_cell_labels())} | {verdict} |"
     )
     print()
     print("| seeded bug | killed | seconds to kill | found at (steps) | shrunk to | caught by |")

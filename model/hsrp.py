@@ -63,6 +63,7 @@ __all__ = [
     "classify",
     "initial",
     "next_deadline",
+    "next_due",
     "receive",
     "sends_hellos",
     "step",
@@ -230,6 +231,8 @@ class Step:
 
     state: GroupState
     outputs: tuple[Output, ...]
+    cells: tuple[str, ...] = ()
+    """Labels of the §5.7 cells applied, in order (none: a blank cell absorbed the event)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -470,20 +473,21 @@ def _apply(
                 outputs.append(Send(message=_message(params, state, OpCode.RESIGN, old_phase)))
             case _A.I_GRATUITOUS_ARP:
                 outputs.append(GratuitousArp(group=params.group, virtual_ip=state.virtual_ip))
-    if timers:
-        state = replace(state, **timers)  # type: ignore[arg-type]
+    changes: dict[str, object] = dict(timers)
     if new_phase is not old_phase:
-        state = replace(state, phase=new_phase)
+        changes["phase"] = new_phase
         outputs.append(
             PhaseChanged(
                 group=params.group, old=old_phase, new=new_phase, event=event, cell=cell.label
             )
         )
         if new_phase is _P.ACTIVE:
-            state = replace(state, active_ip=None)
+            changes["active_ip"] = None
         if new_phase is _P.STANDBY:
-            state = replace(state, standby_ip=None)
-    return Step(state=state, outputs=tuple(outputs))
+            changes["standby_ip"] = None
+    if changes:
+        state = replace(state, **changes)  # type: ignore[arg-type]
+    return Step(state=state, outputs=tuple(outputs), cells=(cell.label,))
 
 
 def _select(params: GroupParams, state: GroupState, cell: Cell, *, now: int) -> Cell:
@@ -500,13 +504,19 @@ def _remember_peers(params: GroupParams, state: GroupState, message: Message | N
     """Track who is Active/Standby for ``show standby`` (not part of the RFC table)."""
     if message is None or classify(params, state, message) is None:
         return state
+    active_ip: int | None
+    standby_ip: int | None
     if message.op is OpCode.HELLO and message.state is _P.ACTIVE:
-        return replace(state, active_ip=message.src_ip)
-    if message.op is OpCode.HELLO and message.state is _P.STANDBY:
-        return replace(state, standby_ip=message.src_ip)
-    if message.op is OpCode.RESIGN:
-        return replace(state, active_ip=None)
-    return state
+        active_ip, standby_ip = message.src_ip, state.standby_ip
+    elif message.op is OpCode.HELLO and message.state is _P.STANDBY:
+        active_ip, standby_ip = state.active_ip, message.src_ip
+    elif message.op is OpCode.RESIGN:
+        active_ip, standby_ip = None, state.standby_ip
+    else:
+        return state
+    if (active_ip, standby_ip) == (state.active_ip, state.standby_ip):
+        return state  # nothing new (every Hello of a steady exchange)
+    return replace(state, active_ip=active_ip, standby_ip=standby_ip)
 
 
 def _fire(
@@ -520,7 +530,9 @@ def _fire(
     entered_standby = state.phase is not _P.STANDBY and result.state.phase is _P.STANDBY
     if entered_standby and result.state.active_expiry is None:
         gap = _apply(params, result.state, event, _GAP_1, now=now, message=None)
-        return Step(state=gap.state, outputs=result.outputs + gap.outputs)
+        return Step(
+            state=gap.state, outputs=result.outputs + gap.outputs, cells=result.cells + gap.cells
+        )
     return result
 
 
@@ -602,6 +614,15 @@ def next_deadline(state: GroupState) -> tuple[int, Event] | None:
         if due is not None and (best is None or due < best[0]):
             best = (due, event)
     return best
+
+
+def next_due(state: GroupState) -> int | None:
+    """When the earliest pending timer expires, ms (``next_deadline`` without the event)."""
+    earliest: int | None = None
+    for due in (state.enable_due, state.active_expiry, state.standby_expiry, state.hello_due):
+        if due is not None and (earliest is None or due < earliest):
+            earliest = due
+    return earliest
 
 
 def sends_hellos(phase: Phase) -> bool:

@@ -58,7 +58,8 @@ class AdvanceToNextEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Crash:
-    """Power off a router: volatile state (HSRP, SSP, SAs) is lost, nothing is sent."""
+    """Power off a router: volatile state (HSRP, SSP, SAs) is lost, nothing more is sent
+    (HSRP messages already on the wire still arrive)."""
 
     router: int
 

@@ -79,6 +79,7 @@ from .topology import RouterView, lan_reaches_remote
 __all__ = [
     "SIDES",
     "Capture",
+    "HsrpInFlight",
     "LogEntry",
     "PeerSa",
     "Router",
@@ -305,6 +306,9 @@ class System:
     takeovers: list[tuple[int, int, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
     """(time, router, usable standby copies, promoted SA ids) of every takeover (I5)."""
     log: list[LogEntry] = field(default_factory=list)
+    hsrp_cells: dict[str, int] = field(default_factory=dict)
+    """How often each RFC 2281 §5.7 cell (``hsrp.Cell.label``) was applied, whether or not
+    it changed the phase (coverage: the log notes only phase changes)."""
     dropped: dict[str, int] = field(default_factory=dict)
     """Packets lost outside any router (no gateway answering for a virtual IP)."""
     clean_since: dict[GroupSide, int] = field(default_factory=lambda: dict.fromkeys(SIDES, 0))
@@ -591,38 +595,47 @@ def _taint(system: System, side: GroupSide, until: int) -> None:
 
 
 def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]]:
-    """(time, category, router, side-order, what) for everything pending."""
-    for msg in system.hsrp_in_flight:
-        yield msg.deliver_at, 0, msg.sender, 0, "hsrp-deliver"
+    """(time, category, router, side-order, what) for everything pending.
+
+    At one instant the earliest category fires first, then the lower router, then the
+    lower side-order; HSRP deliveries at one instant go in the order sent, so one
+    candidate stands for all of them (``_fire`` takes the earliest sent).
+    """
+    if system.hsrp_in_flight:
+        yield min(msg.deliver_at for msg in system.hsrp_in_flight), 0, -1, 0, "hsrp-deliver"
     if system.ssp_opening:
         # Before any SSP message due at the same instant: the world's answer to a
         # connection request leaves before what the server then writes on it.
         yield min(step.at for step in system.ssp_opening), 1, -1, 0, "ssp-open"
-    for smsg in system.ssp_in_flight[:1]:
+    if system.ssp_in_flight:
+        smsg = system.ssp_in_flight[0]
         if not smsg.held or system.ssp_link_ok():  # held ones wait for the path (in order)
             yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
     for index, router in enumerate(system.routers):
         if not router.up:
             continue
         for order, side in enumerate(SIDES):
-            deadline = hsrp.next_deadline(router.groups[side])
-            if deadline is not None:
-                yield deadline[0], 2, index, order, f"hsrp-timer-{side.value}"
+            due = hsrp.next_due(router.groups[side])
+            if due is not None:
+                yield due, 2, index, order, _HSRP_TIMER
         if router.ssp_hello_due is not None:
             yield router.ssp_hello_due, 3, index, 0, "ssp-hello"
         if router.epoch is not None or router.opening is not None:
             yield router.last_frame_ms + system.params.ssp_dead_ms, 3, index, 1, "ssp-dead"
         if router.ssp_retry_due is not None:
             yield router.ssp_retry_due, 3, index, 2, "ssp-retry"
-        expiries = [sa.expires_ms for sa in router.sas.values()]
-        expiries += [ike.expires_ms for ike in router.ike.values()]
-        if expiries:
+        if router.sas or router.ike:
+            expiries = [sa.expires_ms for sa in router.sas.values()]
+            expiries += [ike.expires_ms for ike in router.ike.values()]
             yield min(expiries), 4, index, 0, "expiry"
 
 
+_HSRP_TIMER: Final = "hsrp-timer"
+"""A group's timer (the side is the candidate's side-order, an index into ``SIDES``)."""
+
+
 def _next_event_time(system: System) -> int | None:
-    times = [event[0] for event in _candidate_events(system)]
-    return min(times) if times else None
+    return min((event[0] for event in _candidate_events(system)), default=None)
 
 
 def _run_until(system: System, target: int) -> None:
@@ -632,7 +645,7 @@ def _run_until(system: System, target: int) -> None:
             break
         due, _, index, order, what = first
         system.now = max(system.now, due)
-        _fire(system, what, index, SIDES[order] if what.startswith("hsrp-timer") else None)
+        _fire(system, what, index, SIDES[order] if what == _HSRP_TIMER else None)
     else:  # pragma: no cover - a model bug, not an input error
         msg = f"more than {MAX_EVENTS_PER_ADVANCE} events before {target} ms"
         raise RuntimeError(msg)
@@ -704,6 +717,8 @@ def _deliver_hsrp(system: System, msg: HsrpInFlight) -> None:
 def _hsrp_result(system: System, index: int, side: GroupSide, result: hsrp.Step) -> None:
     router = system.routers[index]
     router.groups[side] = result.state
+    for label in result.cells:
+        system.hsrp_cells[label] = system.hsrp_cells.get(label, 0) + 1
     for out in result.outputs:
         match out:
             case hsrp.Send(message=message):
@@ -776,7 +791,9 @@ def _crash(system: System, index: int) -> None:
     router.sas.clear()
     router.degraded.clear()
     router.last_add.clear()
-    system.hsrp_in_flight = [m for m in system.hsrp_in_flight if m.sender != index]
+    # An HSRP frame already sent is on the wire and still arrives (a crash cannot recall
+    # it): the Standby router may restart its Active timer on the crashed router's last
+    # Hello. The SSP connection dies with the router, what it had written included.
     system.ssp_in_flight = [m for m in system.ssp_in_flight if m.sender != index]
 
 

@@ -200,8 +200,15 @@ class InvariantChecker:
     def i5_no_sa_lost(self, obs: Observation) -> list[str]:
         """I5 no SA lost: at every takeover, every standby copy that was usable (acknowledged,
         not stale, not expired) is promoted, and a promoted SA stays ACTIVE on the new
-        active (while it keeps the role) until it is deleted or expires."""
+        active (while it keeps the role) until it is deleted or expires; and the remote
+        peer never receives an IKE message it cannot place or authenticate (an unknown
+        cookie, a wrong key or IV, a reused message id): it would renegotiate."""
         problems = []
+        if obs.peer_ike_refused:
+            problems.append(
+                f"the remote peer refused {obs.peer_ike_refused} IKE messages from the cluster "
+                "(unknown cookies, failed decryption or hash, reused message ids)"
+            )
         deleted = {sa_id for sa_id, _ in obs.deleted}
         for takeover in obs.takeovers[self.takeovers_seen :]:
             lost = sorted(set(takeover.usable) - set(takeover.promoted))
@@ -367,7 +374,8 @@ class ContinuityWatch:
     """I10 over a run of operations: a crash of the ACTIVE router starts a watch, which is
     checked (``check_continuity``) at the first step at or after hold + hello time; any
     operation other than time passing and traffic in between cancels it (a fault on the
-    survivor may rightly delay the takeover). The same rule for campaigns and replays."""
+    survivor may rightly delay the takeover), and a crash while a message fault is still
+    in flight starts none. The same rule for campaigns and replays."""
 
     before: Observation | None = None
     failed: int = 0
@@ -380,7 +388,10 @@ class ContinuityWatch:
         if name == "Crash":
             router = getattr(operation, "router", -1)
             self.before = None
-            if before.router(router).role == "ACTIVE" and before.router(router).up:
+            # Not while a message fault is still in flight (a Hello delayed before the
+            # crash may land after it and rightly delay the takeover).
+            clean = max(before.clean_since) <= before.now_ms
+            if before.router(router).role == "ACTIVE" and before.router(router).up and clean:
                 self.before, self.failed = before, router
             return []
         watched = self.before

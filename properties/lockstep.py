@@ -89,7 +89,10 @@ class LockstepPair:
         latency_ms: int = 1,
         seed: int = 1,
         lifetime_s: int | None = None,
+        keep_log: bool = True,
     ) -> None:
+        """``keep_log``: whether the world records every packet (its wire log, for pcaps
+        and timelines; a search does not need it)."""
         params = cluster_params(*configs, jitter_ms=(0,), link_latency_ms=latency_ms)
         if lifetime_s is not None:
             params = dataclasses.replace(params, lifetime_ms=lifetime_s * 1000)
@@ -103,6 +106,7 @@ class LockstepPair:
             answer_sa_requests=False,  # the model has no IKE initiator: SAs come from Establish
             host_latency_ms=0,  # the model hands traffic to the routers when it is offered
             hsrp_jitter=False,  # the model's jitter is drawn by the harness: 0 here
+            keep_log=keep_log,
         )
         self.latency_ms = latency_ms
         self.history = _History()

@@ -17,7 +17,10 @@ document's HA requirements (that is how the split configuration is shown to fail
 from __future__ import annotations
 
 import collections
+import copy
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -26,8 +29,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from vpnha.impl.config import RouterConfig, parse_config
 from vpnha.model import operations as op
+from vpnha.model.hsrp import OpCode, Phase
 from vpnha.model.params import ClusterParams, GroupSide
-from vpnha.model.system import System, apply_in_place, boot
+from vpnha.model.system import HsrpInFlight, System, apply_in_place, boot
 
 from .invariants import (
     ContinuityWatch,
@@ -61,6 +65,11 @@ PACKETS = st.one_of(
 )
 SIZES = st.sampled_from([64, 100, 1400])
 SHORT_MS = st.integers(min_value=1, max_value=4_000)
+DOWN_MS = st.one_of(
+    st.integers(min_value=0, max_value=999), st.integers(min_value=0, max_value=4_000)
+)
+"""How long a router stays down in the rejoin rules: mostly less than the hold time (the
+other still holds its old role), sometimes longer."""
 LONG_MS = st.integers(min_value=4_000, max_value=120_000)
 
 
@@ -134,6 +143,7 @@ class ModelMachine(_SharedRules):
         self.next_sa_id = 1
         self.last: Observation | None = None
         self.log_seen = 0
+        self.cells_seen: dict[str, int] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -182,10 +192,10 @@ class ModelMachine(_SharedRules):
             violations += self._strict_coherence(obs)
         # Coverage (Hypothesis statistics): every RFC 2281 cell taken and every kind of
         # model event, so a run shows which parts of the table it exercised.
+        for label in _new_cells(self.system, self.cells_seen):
+            event(f"cell: {label}")
         for entry in self.system.log[self.log_seen :]:
-            if entry.kind == "hsrp" and "[" in entry.detail:
-                event(f"cell: {entry.detail.split('[', 1)[1].rstrip(']')}")
-            else:
+            if entry.kind != "hsrp":
                 event(f"log: {entry.kind}")
         self.log_seen = len(self.system.log)
         assert not violations, "\n".join(str(v) for v in violations)
@@ -364,6 +374,18 @@ class ModelMachine(_SharedRules):
             assert self.system.now >= self.last.now_ms
 
 
+def _new_cells(system: System, seen: dict[str, int]) -> dict[str, int]:
+    """RFC 2281 cells the model applied since ``seen`` was updated (label -> times); updates
+    ``seen``."""
+    new = {
+        label: times - seen.get(label, 0)
+        for label, times in system.hsrp_cells.items()
+        if times != seen.get(label, 0)
+    }
+    seen.update(system.hsrp_cells)
+    return new
+
+
 class SplitModelMachine(ModelMachine):
     """The inconsistent-address-ordering pair, with I2 asserted without its premise."""
 
@@ -390,8 +412,13 @@ def lockstep_config_texts() -> tuple[str, str]:
 
 
 def lockstep_configs() -> tuple[RouterConfig, RouterConfig]:
-    """The document's pair with short standby delays."""
-    texts = lockstep_config_texts()
+    """The document's pair with short standby delays (parsed once: configurations are
+    immutable, and every lockstep run starts from them)."""
+    return _parsed(lockstep_config_texts())
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(texts: tuple[str, str]) -> tuple[RouterConfig, RouterConfig]:
     first = parse_config(texts[0], source="router1.cfg")
     return first, parse_config(texts[1], source="router2.cfg")
 
@@ -407,7 +434,8 @@ class LockstepFailure:
 
 
 COVERAGE: collections.Counter[str] = collections.Counter()
-"""What lockstep runs exercised: ``cell: …`` (RFC 2281 §5.7 cells the model took),
+"""What lockstep runs exercised: ``cell: …`` (RFC 2281 §5.7 cells the model applied, with
+or without a change of phase),
 ``op: …`` (operations), ``examples``, ``steps``. A campaign clears and reads it."""
 
 LAST_FAILURE: list[LockstepFailure] = []
@@ -435,7 +463,7 @@ class LockstepMachine(_SharedRules):
         self.operations: list[op.Operation] = []
         self.latency_ms = 1
         self.seed = 1
-        self.log_seen = 0
+        self.cells_seen: dict[str, int] = {}
 
     def _do(self, operation: op.Operation) -> None:
         pair = self.pair
@@ -459,12 +487,9 @@ class LockstepMachine(_SharedRules):
             event("lockstep: compared settled")
         COVERAGE[f"op: {type(operation).__name__}"] += 1
         COVERAGE["steps"] += 1
-        for entry in pair.model.log[self.log_seen :]:
-            if entry.kind == "hsrp" and "[" in entry.detail:
-                cell = entry.detail.split("[", 1)[1].rstrip("]")
-                event(f"cell: {cell}")
-                COVERAGE[f"cell: {cell}"] += 1
-        self.log_seen = len(pair.model.log)
+        for label, times in _new_cells(pair.model, self.cells_seen).items():
+            event(f"cell: {label}")
+            COVERAGE[f"cell: {label}"] += times
         self._assert_none(problems)
 
     def _assert_none(self, problems: list[str]) -> None:
@@ -485,7 +510,8 @@ class LockstepMachine(_SharedRules):
         """Boot both sides and let them elect."""
         COVERAGE["examples"] += 1
         self.latency_ms, self.seed = latency, seed
-        self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed)
+        # The search keeps no wire log (a counterexample's replay records one).
+        self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed, keep_log=False)
         self._do(op.Advance(ms=20_000))
 
     @rule(ms=SHORT_MS)
@@ -660,19 +686,37 @@ class LockstepMachine(_SharedRules):
         """Lose, duplicate or delay (reorder) an HSRP message on the wire: time runs to the
         next event until one is in flight (the model's list and the world's agree on
         their order, so ``index`` picks the same message on both sides)."""
+        if self._until_in_flight(lambda _: True, events=8) is not None:
+            self._message_fault(kind, index, ms)
+
+    def _until_in_flight(
+        self, wanted: Callable[[HsrpInFlight], bool], *, events: int
+    ) -> int | None:
+        """Run to the next event (at most ``events`` times) until an HSRP message ``wanted``
+        is in flight; its position in the in-flight list (the same on both sides), or None."""
         pair = self.pair
         assert pair is not None
-        for _ in range(8):
-            if pair.model.hsrp_in_flight:
-                break
-            self._do(op.AdvanceToNextEvent())
-        if not pair.model.hsrp_in_flight:
-            return
+        for advanced in range(events + 1):
+            found = [i for i, m in enumerate(pair.model.hsrp_in_flight) if wanted(m)]
+            if found:
+                return found[0]
+            if advanced < events:
+                self._do(op.AdvanceToNextEvent())
+        return None
+
+    def _message_fault(self, kind: str, index: int, ms: int) -> None:
+        """Lose (``drop``), duplicate (``twice``: the copy ``ms`` late) or delay (``late``,
+        by ``ms``) the HSRP message in flight at ``index``."""
+        pair = self.pair
+        assert pair is not None
         if kind == "drop":
             self._do(op.DropHello(index=index))
         elif kind == "duplicate":
             self._do(op.DuplicateHello(index=index))
-        else:
+        elif kind == "twice":
+            self._do(op.DuplicateHello(index=index))
+            self._do(op.DelayHello(index=len(pair.model.hsrp_in_flight) - 1, ms=ms))
+        elif kind in ("delay", "late"):
             self._do(op.DelayHello(index=index, ms=ms))
 
     @precondition(_has_active)
@@ -813,4 +857,215 @@ class LockstepMachine(_SharedRules):
         self._do(op.SendTraffic(packets=packets, size=size))
         self._do(op.ReceiveTraffic(packets=packets, size=size))
         self._do(op.InterfaceUp(router=active[0], side=side))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    # --- HSRP transitions (RFC 2281 §5.7 cells a steady pair never takes) ------------------
+    #
+    # A message is on the wire for one latency (1-5 ms) of every hello period, and a
+    # router passes through Listen and Speak only while it (re)joins, so uniformly drawn
+    # faults and times almost never meet them. These rules place the fault: they look
+    # ahead on a copy of the model (it is pure) for the instant a router enters a phase
+    # or a kind of message is on the wire, and act there.
+
+    def _ms_until(self, reached: Callable[[System], bool], *, within_ms: int) -> int | None:
+        """Milliseconds until ``reached`` holds of the model if nothing else happens, found
+        on a copy of it (at most ``within_ms``; None if not by then)."""
+        assert self.pair is not None
+        probe = copy.deepcopy(self.pair.model)
+        start = probe.now
+        for _ in range(10_000):  # events; a model with none left never reaches anything
+            if reached(probe):
+                return probe.now - start
+            apply_in_place(probe, op.AdvanceToNextEvent())
+            if probe.now - start > within_ms:
+                break
+        return None
+
+    def _fault_next(
+        self, wanted: Callable[[HsrpInFlight], bool], kind: str, ms: int, *, within_ms: int
+    ) -> None:
+        """Run to the instant an HSRP message ``wanted`` is on the wire (if one is sent within
+        ``within_ms``) and lose, duplicate or delay it (``_message_fault``)."""
+        wait = self._ms_until(
+            lambda system: any(wanted(m) for m in system.hsrp_in_flight), within_ms=within_ms
+        )
+        if wait is None:
+            return
+        self._do(op.Advance(ms=wait))
+        assert self.pair is not None
+        found = [i for i, m in enumerate(self.pair.model.hsrp_in_flight) if wanted(m)]
+        if found:
+            self._message_fault(kind, found[0], ms)
+
+    def _group_holder(self, side: GroupSide, phase: Phase) -> int | None:
+        """The router (up) whose group on ``side`` is in ``phase`` in the model, if one is."""
+        assert self.pair is not None
+        return next(
+            (
+                i
+                for i, r in enumerate(self.pair.model.routers)
+                if r.up and r.groups[side].phase is phase
+            ),
+            None,
+        )
+
+    def _crash_and_restart(self, which: str, down_ms: int) -> int | None:
+        """Crash the ACTIVE router (``which``: or the other) and restart it ``down_ms`` later;
+        which router that was (None: no router was ACTIVE)."""
+        assert self.pair is not None
+        roles = [r.up and r.role.value == "ACTIVE" for r in self.pair.model.routers]
+        if True not in roles:
+            return None
+        router = roles.index(True) if which == "active" else 1 - roles.index(True)
+        self._do(op.Crash(router=router))
+        self._do(op.Advance(ms=down_ms))
+        self._do(op.Restart(router=router))
+        return router
+
+    @precondition(_has_active)
+    @rule(which=st.sampled_from(["active", "standby"]), down_ms=DOWN_MS)
+    def rejoin(self, which: str, down_ms: int) -> None:
+        """The ACTIVE (or the other) router crashes and is back ``down_ms`` later: within the
+        hold time the other still holds its old role (Standby with its Active timer
+        running, or Active) when the first comes back through Listen and Speak, and the
+        two meet in states a slow restart never shows (Listen × l, Speak × k, Standby × f)."""
+        pair = self.pair
+        assert pair is not None
+        if self._crash_and_restart(which, down_ms) is not None:
+            self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    @precondition(_has_active)
+    @rule(
+        which=st.sampled_from(["active", "standby"]),
+        down_ms=DOWN_MS,
+        side=SIDES,
+        at=st.sampled_from([Phase.LISTEN, Phase.SPEAK, Phase.STANDBY]),
+        offset_ms=st.integers(min_value=0, max_value=999),
+        then=st.sampled_from(["interface down", "priority 255", "priority 1", "no preempt"]),
+    )
+    def rejoin_interrupted(
+        self, *, which: str, down_ms: int, side: GroupSide, at: Phase, offset_ms: int, then: str
+    ) -> None:
+        """As ``rejoin``, and ``offset_ms`` after the rejoining router's group on ``side``
+        enters ``at``, that interface goes down (back once the cluster settled), the
+        priority there changes, or preempt is switched off there (back on once the
+        cluster settled): events b and the no-preempt h cells outside Active/Standby."""
+        pair = self.pair
+        assert pair is not None
+        router = self._crash_and_restart(which, down_ms)
+        if router is None:
+            return
+        wait = self._ms_until(
+            lambda system: system.routers[router].groups[side].phase is at, within_ms=12_000
+        )
+        self._do(op.Advance(ms=(wait if wait is not None else 0) + offset_ms))
+        preempt = pair.model.routers[router].preempt[side]
+        if then == "interface down":
+            self._do(op.InterfaceDown(router=router, side=side))
+        elif then == "no preempt":
+            self._do(op.SetPreempt(router=router, side=side, preempt=False))
+        else:
+            priority = int(then.removeprefix("priority "))
+            self._do(op.SetPriority(router=router, side=side, priority=priority))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+        if then == "interface down":
+            self._do(op.InterfaceUp(router=router, side=side))
+            self._do(op.Advance(ms=pair.settle_ms + 1))
+        elif then == "no preempt" and preempt:
+            self._do(op.SetPreempt(router=router, side=side, preempt=True))
+            self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    @precondition(_has_active)
+    @rule(
+        which=st.sampled_from(["active", "standby"]),
+        down_ms=DOWN_MS,
+        side=SIDES,
+        from_rejoining=st.booleans(),
+        state=st.sampled_from([Phase.SPEAK, Phase.STANDBY, Phase.ACTIVE]),
+        fault=st.sampled_from(["drop", "twice", "late"]),
+        fault_ms=st.one_of(
+            st.sampled_from([500, 3_000, 5_000]), st.integers(min_value=1, max_value=5_000)
+        ),
+    )
+    def rejoin_hello_fault(
+        self,
+        *,
+        which: str,
+        down_ms: int,
+        side: GroupSide,
+        from_rejoining: bool,
+        state: Phase,
+        fault: str,
+        fault_ms: int,
+    ) -> None:
+        """As ``rejoin``, and the first Hello on ``side`` that says ``state`` from the
+        rejoining router (or from the other) is lost, or arrives twice or late (by
+        ``fault_ms``): a Speak Hello lost leaves two routers Standby (Standby × k), a
+        late one reaches a router that moved on."""
+        pair = self.pair
+        assert pair is not None
+        router = self._crash_and_restart(which, down_ms)
+        if router is None:
+            return
+        sender = router if from_rejoining else 1 - router
+        self._fault_next(
+            lambda m: (
+                m.sender == sender
+                and m.side is side
+                and m.message.op is OpCode.HELLO
+                and m.message.state is state
+            ),
+            fault,
+            fault_ms,
+            within_ms=12_000,
+        )
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    @rule(
+        side=SIDES,
+        back_ms=st.one_of(
+            st.sampled_from([0, 500, 3_000]), st.integers(min_value=0, max_value=6_000)
+        ),
+        resign=st.sampled_from(["arrives", "lost", "late", "twice"]),
+        late_ms=st.one_of(
+            st.sampled_from([500, 2_000, 4_000, 5_000]), st.integers(min_value=1, max_value=5_000)
+        ),
+    )
+    def priority_flip(self, side: GroupSide, back_ms: int, resign: str, late_ms: int) -> None:
+        """The Standby router's priority on ``side`` rises above the Active router's: it
+        preempts (Standby × h: a Coup), the old Active answers with a Resign (Active × j)
+        and waits in Speak; ``back_ms`` later the priority is restored and the old Active
+        preempts back, from Speak or, later, from Standby. The Resign may be lost, late
+        (by ``late_ms``) or arrive twice (the copy late), so it reaches a router that is
+        no longer Active."""
+        pair = self.pair
+        assert pair is not None
+        active = self._group_holder(side, Phase.ACTIVE)
+        standby = self._group_holder(side, Phase.STANDBY)
+        if active is None or standby is None:
+            return
+        before = pair.model.routers[standby].priority[side]
+        self._do(op.SetPriority(router=standby, side=side, priority=255))
+        if resign != "arrives":
+            kind = "drop" if resign == "lost" else resign
+            self._fault_next(
+                lambda m: m.side is side and m.message.op is OpCode.RESIGN,
+                kind,
+                late_ms,
+                within_ms=2_000,
+            )
+        self._do(op.Advance(ms=back_ms))
+        self._do(op.SetPriority(router=standby, side=side, priority=before))
+        self._do(op.Advance(ms=pair.settle_ms + 1))
+
+    @rule(side=SIDES, apart_ms=st.integers(min_value=0, max_value=8_000))
+    def partition_and_heal(self, side: GroupSide, apart_ms: int) -> None:
+        """The segment on ``side`` splits for ``apart_ms`` (longer than the hold time: both
+        routers Active there) and heals: the two Active routers hear each other (Active ×
+        g, h and j, the lower one's Resign) and the cluster settles."""
+        pair = self.pair
+        assert pair is not None
+        self._do(op.Partition(side=side))
+        self._do(op.Advance(ms=apart_ms))
+        self._do(op.Heal(side=side))
         self._do(op.Advance(ms=pair.settle_ms + 1))

@@ -15,8 +15,10 @@ model's and the implementation's types; ``observe_model`` is the model side and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from vpnha.impl.config.schema import InterfaceConfig, StandbyGroup
+from vpnha.impl.ike.wire import DropReason as IkeDropReason
 from vpnha.impl.router import DeviceRole as ImplDeviceRole
 from vpnha.impl.router import Side
 from vpnha.impl.sadb import HaStatus as ImplHaStatus
@@ -186,6 +188,10 @@ class Observation:
     config: ConfigFacts
     dpd_completed: int = 0
     """DPD exchanges (either direction) whose R-U-THERE-ACK came back."""
+    peer_ike_refused: int = 0
+    """IKE messages from the cluster the remote peer could not place or authenticate:
+    unknown cookies (an IKE SA it does not hold), failed decryption or hash (keys or
+    IV not replicated), a reused message id. The model's abstract peer refuses none."""
 
     def router(self, index: int) -> RouterObs:
         """Router 0 or 1."""
@@ -268,7 +274,42 @@ def _takeovers(system: msys.System) -> tuple[Takeover, ...]:
     )
 
 
+@dataclass(slots=True)
+class _LastFacts:
+    """The facts computed last, and what they were computed from: the configuration objects
+    (compared by identity: they are never changed) and the run-time settings (by value).
+    The facts change only with those, and the suite observes after every step."""
+
+    sources: tuple[object, ...] = ()
+    settings: object = None
+    facts: ConfigFacts | None = None
+
+    def lookup(self, sources: tuple[object, ...], settings: object) -> ConfigFacts | None:
+        """The kept facts if they were computed from the same sources and settings."""
+        same = len(sources) == len(self.sources) and all(
+            a is b for a, b in zip(sources, self.sources, strict=True)
+        )
+        return self.facts if same and settings == self.settings else None
+
+    def keep(self, sources: tuple[object, ...], settings: object, facts: ConfigFacts) -> None:
+        """Remember ``facts`` as computed from ``sources`` and ``settings``."""
+        self.sources, self.settings, self.facts = sources, settings, facts
+
+
+_MODEL_FACTS = _LastFacts()
+_WORLD_FACTS = _LastFacts()
+
+
 def _facts(system: msys.System) -> ConfigFacts:
+    settings = [(r.priority.copy(), r.preempt.copy()) for r in system.routers]
+    facts = _MODEL_FACTS.lookup((system.params,), settings)
+    if facts is None:
+        facts = _compute_facts(system)
+        _MODEL_FACTS.keep((system.params,), settings, facts)
+    return facts
+
+
+def _compute_facts(system: msys.System) -> ConfigFacts:
     r0, r1 = system.routers
     params = system.params
     hello = max(p.inside.hello_ms for p in params.routers)
@@ -477,6 +518,16 @@ def _runs(log: RunLog) -> tuple[Run, ...]:
 
 
 def _impl_facts(world: World) -> ConfigFacts:
+    sources = (world.config(0), world.config(1))
+    settings = (world.standby_overrides(0), world.standby_overrides(1), world.latency_ms)
+    facts = _WORLD_FACTS.lookup(sources, settings)
+    if facts is None:
+        facts = _compute_impl_facts(world)
+        _WORLD_FACTS.keep(sources, settings, facts)
+    return facts
+
+
+def _compute_impl_facts(world: World) -> ConfigFacts:
     configs = [world.config(0), world.config(1)]
     overrides = [world.standby_overrides(0), world.standby_overrides(1)]
     priority = [overrides[0][0], overrides[1][0]]
@@ -541,6 +592,15 @@ def _impl_facts(world: World) -> ConfigFacts:
     )
 
 
+_PEER_IKE_REFUSALS: Final = (
+    IkeDropReason.NO_SA,
+    IkeDropReason.DECRYPT_FAILED,
+    IkeDropReason.BAD_HASH,
+    IkeDropReason.MESSAGE_ID_REUSED,
+)
+"""What the remote peer's IKE engine drops when the cluster got an IKE SA wrong."""
+
+
 def observe_world(world: World) -> Observation:
     """The implementation's abstraction function: the simulated world -> observation."""
     views = [
@@ -566,6 +626,7 @@ def observe_world(world: World) -> Observation:
         accepted=_runs(world.accepted_by_router),
         dpd_sent=tuple(world.dpd_by_cluster),
         dpd_completed=world.dpd_completed,
+        peer_ike_refused=sum(world.peer_ike.drops[reason] for reason in _PEER_IKE_REFUSALS),
         cleartext_leaked=world.stats.cleartext_leaked,
         peer_refused=world.stats.peer_refused,
         delivered_to_lan=world.stats.delivered_to_lan,

@@ -16,10 +16,12 @@ function of the calls made and the seeds.
 
 **Segments.** A message sent on a segment reaches every other attached node that
 is up and whose interface is up, ``latency_ms`` later (the sender's interface
-must be up too). HSRP goes to the other router. Frames for a virtual IP go to the
-router the segment's switch currently associates with the virtual MAC: the last one
-that sent a gratuitous ARP or an Active hello (whose source MAC is the virtual MAC,
-RFC 2281 §6.1) — a switch learns the MAC from either.
+must be up too); once sent it arrives even if its sender crashes meanwhile (the
+model's rule: a crash cannot recall a frame). HSRP goes to the other router.
+Frames for a virtual IP go to the router the segment's switch currently
+associates with the virtual MAC: the last one that sent a gratuitous ARP or an
+Active hello (whose source MAC is the virtual MAC, RFC 2281 §6.1) — a switch
+learns the MAC from either.
 
 **SSP.** The client router's :class:`~vpnha.impl.router.SspOpen` reaches the other
 router if the inside path is up (both inside interfaces up, both routers up): it
@@ -449,21 +451,18 @@ class World:
 
     def next_deadline(self) -> int | None:
         """The earliest pending delivery or router timer."""
-        when, _ = self._next()
+        when = self._agenda[0][0] if self._agenda else None
+        for slot in self._slots:
+            deadline = slot.router.get_timer() if slot.router is not None else None
+            if deadline is not None and (when is None or deadline < when):
+                when = deadline
         return when
-
-    def _next(self) -> tuple[int | None, list[int | None]]:
-        timers = [s.router.get_timer() if s.router is not None else None for s in self._slots]
-        candidates = [t for t in timers if t is not None]
-        if self._agenda:
-            candidates.append(self._agenda[0][0])
-        return (min(candidates) if candidates else None), timers
 
     def run_until(self, until: int) -> None:
         """Process everything due up to ``until`` in order; then the clock reads ``until``."""
         agenda = self._agenda
         while True:
-            when, timers = self._next()
+            when = self.next_deadline()
             if when is None or when > until:
                 break
             self.now = max(self.now, when)
@@ -473,7 +472,7 @@ class World:
                 continue
             for index, slot in enumerate(self._slots):
                 router = slot.router
-                deadline = timers[index]
+                deadline = router.get_timer() if router is not None else None
                 if router is not None and deadline is not None and deadline <= self.now:
                     router.handle_timer(self.now)
                     self._collect(index)
@@ -492,9 +491,8 @@ class World:
         if slot.router is None:
             return
         slot.router = None
-        # What it already sent is on the wire and still arrives; the model forgets such
-        # messages, so they leave the list the message faults pick from (same positions).
-        self._hellos = [f for f in self._hellos if f.sender != index]
+        # What it already sent is on the wire and still arrives (the model's rule too), and
+        # a message fault may still pick it.
         if slot.connection:
             self._dead_connections.add(slot.connection)
             slot.connection = 0
@@ -1246,22 +1244,20 @@ class World:
             len(out.payload) > _HSRP_STATE_OFFSET
             and out.payload[_HSRP_STATE_OFFSET] == _HSRP_ACTIVE
         )
-        group = slot.router.core.group(out.side).group if slot.router is not None else 0
-        mac = virtual_mac(group) if active else _router_mac(index, out.side)
         if active and slot.iface_up[out.side]:
             self._owner[segment] = index
-        other = 1 - index
-        ok = slot.iface_up[out.side] and self._reaches(other, out.side)
-        self._record(
-            segment,
-            "hsrp",
-            slot.config.hostname,
-            src=out.src,
-            dst=HSRP_GROUP_ADDRESS,
-            payload=out.payload,
-            src_mac=mac,
-            delivered=ok,
-        )
+        if self.keep_log:
+            group = slot.router.core.group(out.side).group if slot.router is not None else 0
+            self._record(
+                segment,
+                "hsrp",
+                slot.config.hostname,
+                src=out.src,
+                dst=HSRP_GROUP_ADDRESS,
+                payload=out.payload,
+                src_mac=virtual_mac(group) if active else _router_mac(index, out.side),
+                delivered=slot.iface_up[out.side] and self._reaches(1 - index, out.side),
+            )
         if slot.iface_up[out.side]:
             # On the wire whoever listens: the receiver's state counts when it arrives.
             self._order += 1
@@ -1278,8 +1274,7 @@ class World:
     def _hello_lands(self, flight: _HelloFlight) -> None:
         if flight.cancelled:
             return
-        if flight in self._hellos:  # identity (eq=False); a crashed sender's left already
-            self._hellos.remove(flight)
+        self._hellos.remove(flight)  # by identity (eq=False)
         self._hsrp_arrives(1 - flight.sender, flight.out)
 
     def _taint(self, side: Side, until: int) -> None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -822,5 +823,6 @@ class HsrpGroup:
         self._events.append(MessageDropped(at_ms=now, source=src, reason=reason, detail=detail))
 
 
+@functools.cache  # a handful of labels, wanted at every event
 def _cell_label(event: RfcEvent, state: HsrpState) -> str:
     return f"RFC 2281 §5.7, event {event.value} in {state.name.title()}"

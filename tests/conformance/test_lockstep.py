@@ -124,3 +124,75 @@ def test_a_cut_resets_both_ends_and_they_reconnect() -> None:
     assert pair.differences() == []
     model, impl = pair.observe()
     assert [r.ssp_connected for r in impl.routers] == [True, True]
+
+
+@pytest.mark.parametrize("latency_ms", [1, 3])
+def test_a_crashed_routers_last_hello_still_arrives_on_both_sides(latency_ms: int) -> None:
+    """A Hello already on the wire when its sender crashes arrives (a crash cannot recall a
+    frame): the Standby router restarts its Active timer on it in the model as in the world,
+    so the two take over at the same instant, one hold time after that Hello landed."""
+    pair = LockstepPair(lockstep_configs(), latency_ms=latency_ms)
+    pair.apply(op.Advance(ms=20_000))
+    active = next(i for i, r in enumerate(pair.model.routers) if r.role.value == "ACTIVE")
+    while not any(m.sender == active for m in pair.model.hsrp_in_flight):
+        pair.apply(op.AdvanceToNextEvent())
+    last = {m.side.value: m.deliver_at for m in pair.model.hsrp_in_flight if m.sender == active}
+    pair.apply(op.Crash(router=active))
+    # Still on the wire on both sides, where a message fault can still pick it.
+    assert {m.sender for m in pair.model.hsrp_in_flight} >= {active}
+    assert pair.world.hellos_in_flight == len(pair.model.hsrp_in_flight)
+    model, _ = pair.observe()
+    pair.apply(op.Advance(ms=model.config.hold_ms + model.config.hello_ms))
+    model, impl = pair.observe()
+    survivor = 1 - active
+    for side, landed in last.items():
+        took_over = [getattr(obs.routers[survivor], side) for obs in (model, impl)]
+        assert [g.state for g in took_over] == ["Active", "Active"]
+        assert [g.state_since_ms for g in took_over] == [landed + model.config.hold_ms] * 2
+
+
+def _transitions(pair: LockstepPair, since_ms: int) -> tuple[list[str], list[str]]:
+    """Every HSRP state change after ``since_ms`` as 'time router side old -> new', model's
+    and implementation's."""
+    names = [r.params.name for r in pair.model.routers]
+    model = [
+        f"{e.time_ms} {names[e.router]} {e.detail.split(' [')[0]}"
+        for e in pair.model.log
+        if e.kind == "hsrp" and e.time_ms > since_ms and e.router is not None
+    ]
+    impl = [
+        f"{time_ms} {node} {text.removeprefix('hsrp ').replace(':', '').split(' (')[0]}"
+        for time_ms, node, text in pair.world.events
+        if text.startswith("hsrp ") and time_ms > since_ms
+    ]
+    return model, impl
+
+
+def test_a_late_resign_reaches_a_router_that_is_no_longer_active() -> None:
+    """The Standby router's priority rises above the Active's (Standby × h: it preempts,
+    the old Active answers Active × j with a Resign), the Resign is held up for 4 s and
+    the priority restored at once: the old Active preempts back from Speak, the other
+    falls back to Speak and then Standby, and only then the Resign lands (Standby × i).
+    Model and implementation take the same cells at the same instants."""
+    pair = LockstepPair(lockstep_configs())
+    pair.apply(op.Advance(ms=20_000))
+    side = GroupSide.INSIDE
+    standby = next(i for i, r in enumerate(pair.model.routers) if r.role.value == "STANDBY")
+    since = pair.now
+    pair.apply(op.SetPriority(router=standby, side=side, priority=255))
+    while not any(m.message.op.value == "Resign" for m in pair.model.hsrp_in_flight):
+        pair.apply(op.AdvanceToNextEvent())
+    assert pair.world.hellos_in_flight == len(pair.model.hsrp_in_flight)
+    resign = next(
+        i for i, m in enumerate(pair.model.hsrp_in_flight) if m.message.op.value == "Resign"
+    )
+    pair.apply(op.DelayHello(index=resign, ms=4_000))
+    pair.apply(op.SetPriority(router=standby, side=side, priority=100))
+    before = dict(pair.model.hsrp_cells)
+    pair.apply(op.Advance(ms=pair.settle_ms + 1))
+    assert pair.differences() == []
+    model, impl = _transitions(pair, since)
+    assert model == impl
+    assert f"{pair.model.routers[standby].params.name} inside Standby -> Active" in " ".join(model)
+    taken = {k for k, v in pair.model.hsrp_cells.items() if v > before.get(k, 0)}
+    assert "RFC 2281 §5.7: Standby × i" in taken

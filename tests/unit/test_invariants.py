@@ -17,6 +17,7 @@ from vpnha.model.params import GroupSide
 from vpnha.model.system import System, apply_in_place, boot
 from vpnha.properties.invariants import (
     INVARIANTS,
+    ContinuityWatch,
     InvariantChecker,
     check_continuity,
     conforming,
@@ -469,3 +470,14 @@ def test_continuity_checked_too_early(failover: tuple[Observation, Observation])
     problems = check_continuity(before, early, failed=0)
     assert len(problems) == 1
     assert "too early" in problems[0]
+
+
+def test_i10_no_watch_while_a_message_fault_is_in_flight(base: Observation) -> None:
+    """A Hello delayed before the crash may land after it and rightly delay the
+    takeover: a crash on a segment not yet clean starts no I10 watch."""
+    faulty = replace(base, clean_since=(0, base.now_ms + 500))
+    watch = ContinuityWatch()
+    assert watch.step(op.Crash(router=0), faulty, faulty) == []
+    assert watch.before is None
+    assert watch.step(op.Crash(router=0), base, base) == []
+    assert watch.before is base

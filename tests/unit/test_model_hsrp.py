@@ -1132,3 +1132,22 @@ def test_hello_without_virtual_ip_teaches_nothing_in_learn() -> None:
     result, event = receive(gp, learn, replace(message(src_ip=IP_HIGH), virtual_ip=None), now=T0)
     assert event is None
     assert result.state.phase is P.LEARN
+
+
+def test_a_step_names_the_cells_it_applied_with_or_without_a_phase_change() -> None:
+    """``Step.cells``: what coverage counts. A Hello timer in Active changes nothing but is
+    a cell (Active × e); a blank cell is none; entering Standby with no Active timer is two
+    (Speak × d, then the GAP-1 rule)."""
+    gp = params(IP_HIGH)
+    active = in_phase(gp, P.ACTIVE)
+    hello = step(gp, active, E.E_HELLO_TIMER, now=T0 + HELLO_MS)
+    assert hello.cells == ("RFC 2281 §5.7: Active × e",)
+    assert not any(isinstance(out, PhaseChanged) for out in hello.outputs)
+    assert step(gp, active, E.D_STANDBY_TIMER, now=T0 + 1).cells == ()
+    speak = in_phase(gp, P.SPEAK, standby_expiry=T0 + HOLD_MS)
+    gap = step(gp, speak, E.D_STANDBY_TIMER, now=T0 + HOLD_MS)
+    assert gap.cells == (
+        "RFC 2281 §5.7: Speak × d",
+        "GAP-1: Standby entered with no Active timer -> Standby × c",
+    )
+    assert gap.state.phase is P.ACTIVE

@@ -250,3 +250,31 @@ def test_a_deleted_sa_stops_carrying_inbound_traffic_at_once() -> None:
     world.advance(10)
     assert world.stats.delivered_to_lan == delivered
     assert active.forwarder.counters().dropped(ForwardDropReason.UNKNOWN_SPI) == 5
+
+
+def test_a_crashed_routers_hello_on_the_wire_still_lands() -> None:
+    """A crash cannot recall a frame already sent: the Standby router hears the crashed
+    Active router's last Hello and restarts its Active timer on it (the model's rule too),
+    and until it lands a message fault may still pick it."""
+    world = World(configs(), seed=1, latency_ms=3, hsrp_jitter=False)
+    world.advance(2000 + 4 * HOLD_MS)
+    active = active_index(world)
+    name = world.name(active)
+
+    def just_sent() -> bool:
+        return any(
+            p.kind == "hsrp" and p.sender == name and p.time_ms == world.now for p in world.log[-8:]
+        )
+
+    for _ in range(1000):
+        if just_sent():
+            break
+        world.advance(1)
+    assert just_sent()
+    on_the_wire = world.hellos_in_flight
+    world.crash(active)
+    assert world.hellos_in_flight == on_the_wire
+    world.advance(3)
+    timers = up(world, 1 - active).core.group(Side.INSIDE).timers
+    outside = up(world, 1 - active).core.group(Side.OUTSIDE).timers
+    assert world.now + HOLD_MS in (timers.active_ms, outside.active_ms)

@@ -18,7 +18,8 @@ cryptography. So:
 - **Inbound.** The pair's :class:`EspInboundSA` is keyed with anti-replay *off*;
   the database's window is the gate: ``inbound_check`` before the ICV, and
   ``accept_inbound`` after decapsulation succeeded (RFC 4303 §3.4.3: the window
-  moves only for authenticated packets). A standby copy is :class:`Withheld`.
+  moves only for authenticated packets), per packet in one call of the gate's
+  ``decapsulate``. A standby copy is :class:`Withheld`.
 - ESP contexts are built lazily per SA id from the record's transforms and keys
   and dropped when the record goes; a record whose transforms the ESP code cannot
   run (AH, compression) carries no traffic and is counted.
@@ -43,7 +44,14 @@ from vpnha.impl.config.crypto import parse_transforms
 from vpnha.impl.config.errors import CommandError
 from vpnha.impl.entropy import Entropy
 from vpnha.impl.errors import LocalProtocolError
-from vpnha.impl.esp import EspInboundSA, EspOutboundSA, EspTransform, SaCounters, esp_transform
+from vpnha.impl.esp import (
+    Drop,
+    EspInboundSA,
+    EspOutboundSA,
+    EspTransform,
+    SaCounters,
+    esp_transform,
+)
 from vpnha.impl.forward import ForwardDropReason, InboundSa, Withheld
 from vpnha.impl.sadb import HaStatus, IpsecSaPair, SaDatabase, TrafficVerdict
 
@@ -126,6 +134,24 @@ class _Gate:
             return ForwardDropReason.UNKNOWN_SPI
         verdict = db.accept_inbound(self._sa_id, seq, size, now)
         return None if verdict is _ACCEPTED else VERDICT_DROPS[verdict]
+
+    def decapsulate(
+        self, sa: EspInboundSA, esp_packet: bytes, seq: int, now: int
+    ) -> bytes | Drop | ForwardDropReason:
+        """``check``, ``sa.decapsulate``, ``accept`` (``gated_decapsulate``) in one call
+        (``SaDatabase.inbound_packet``).
+
+        ``accept``'s own look at the generation is left out: decapsulating touches only
+        the SA's ESP context, so it answers what ``check``'s look answered just before.
+        """
+        db = self._db
+        sa_id = self._sa_id
+        if db.generation != self._generation and db.ipsec_sa(sa_id) is None:
+            return ForwardDropReason.UNKNOWN_SPI
+        inner = db.inbound_packet(sa_id, seq, sa.decapsulate, esp_packet, now)
+        if isinstance(inner, TrafficVerdict):
+            return VERDICT_DROPS[inner]
+        return inner
 
 
 class SadbSaTable:

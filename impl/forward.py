@@ -65,6 +65,13 @@ Decisions this module makes (the document is silent or this is a subset):
 Per packet, headers are read as integers and the answers of the walk and of the
 mirror-image check are remembered per flow (bounded tables; the access lists never
 change under a forwarder), so no address object is built for a flow seen before.
+:meth:`Forwarder.from_lan_batch` and :meth:`Forwarder.from_outside_batch` take many
+packets per call and give each exactly what :meth:`Forwarder.from_lan` and
+:meth:`Forwarder.from_outside` would (tests hold them to it), looking up once per call
+what no packet changes (the HSRP flags, an SPI's SA); they stop wherever the caller
+must act before the next packet (an action other than ESP out or a packet in, a packet
+that is not ESP, a ``stop()`` that says so). An :class:`InboundGate` is asked per packet
+through its ``decapsulate``: the pre-check, the SA and ``accept`` in one call.
 
 Nothing here raises for bad input: every packet a peer or the LAN gets wrong is
 a counted drop (:class:`ForwardDropReason`); ``now`` (integer milliseconds) is
@@ -75,7 +82,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from types import MappingProxyType
@@ -118,6 +125,7 @@ __all__ = [
     "SendEsp",
     "Withheld",
     "flow_of",
+    "gated_decapsulate",
     "slot_setters",
 ]
 
@@ -314,6 +322,29 @@ class InboundGate(Protocol):
         """Record an authenticated packet of ``size`` inner octets (window, counters)."""
         ...
 
+    def decapsulate(
+        self, sa: EspInboundSA, esp_packet: bytes, seq: int, now: int
+    ) -> bytes | Drop | ForwardDropReason:
+        """``check``, ``sa.decapsulate`` and ``accept`` in one call, as
+        :func:`gated_decapsulate` does them: the inner packet, the SA's drop, or the
+        gate's refusal. What the forwarder calls per packet."""
+        ...
+
+
+def gated_decapsulate(
+    gate: InboundGate, sa: EspInboundSA, esp_packet: bytes, seq: int, now: int
+) -> bytes | Drop | ForwardDropReason:
+    """What :meth:`InboundGate.decapsulate` must give: the pre-check, then the SA, then
+    ``accept`` only for a packet that decapsulated (the reference a gate may fuse)."""
+    refused = gate.check(seq)
+    if refused is not None:
+        return refused
+    inner = sa.decapsulate(esp_packet)
+    if isinstance(inner, Drop):
+        return inner
+    refused = gate.accept(seq, len(inner), now)
+    return inner if refused is None else refused
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundSa:
@@ -411,6 +442,7 @@ def flow_of(ip_packet: bytes) -> tuple[Flow, bytes] | None:
 
 
 _IPV4_HEADER = struct.Struct("!BBHHHBBHII")  # addresses as integers
+_IPV4_HEADER_PORTS = struct.Struct("!BBHHHBBHIIHH")  # the same, then the two ports
 _PORTS = struct.Struct("!HH")
 _WITH_PORTS = frozenset((_TCP, _UDP))
 _ESP_HEADER = struct.Struct("!II")  # SPI, sequence number (RFC 4303 §2)
@@ -420,6 +452,10 @@ _DECISION_CACHE_SIZE = 4096
 _ADMISSION_CACHE_SIZE = 4096
 """(SA entry, flow) pairs whose inbound policy check is remembered, likewise."""
 
+_GateDecapsulate: TypeAlias = Callable[
+    [EspInboundSA, bytes, int, int], bytes | Drop | ForwardDropReason
+]
+"""``InboundGate.decapsulate`` as a bound method."""
 _FlowKey: TypeAlias = tuple[int, int, int, int | None, int | None]
 """(src, dst, protocol, src port, dst port) with addresses as integers."""
 
@@ -430,7 +466,38 @@ def _flow_key(packet: bytes) -> tuple[_FlowKey, int] | None:
     The same checks as :func:`flow_of` (version, header length, total length, header
     checksum, no fragment, TCP/UDP long enough for both ports) with integers instead of
     address objects: the per-packet path. A test holds the two to the same answers.
+    The usual packet (a 20-octet header, at least 24 octets) is read in one ``struct``
+    call, its ports (if it has any) with it; any other goes to :func:`_flow_key_any`.
     """
+    try:
+        version_ihl, _, total, _, fragment, _, protocol, _, src, dst, src_port, dst_port = (
+            _IPV4_HEADER_PORTS.unpack_from(packet)
+        )
+    except struct.error:  # shorter than a header and two ports
+        return _flow_key_any(packet)
+    # Literals where a module constant would cost a global lookup per packet: 0x45 is
+    # version 4 with a 20-octet header (_IPV4_HEADER_LENGTH), 24 the header and the two
+    # ports, 0x3FFF _FRAGMENT_BITS, 6 and 17 _WITH_PORTS.
+    if version_ihl != 0x45:
+        return _flow_key_any(packet)
+    # RFC 1071: the header verifies iff its ones'-complement sum is 0xFFFF, i.e. (2^16 ≡ 1
+    # mod 0xFFFF) the header as one integer is a non-zero multiple of 0xFFFF; it is
+    # non-zero, its version being 4. (internet_checksum, without a call per packet.)
+    if (
+        not 20 <= total <= len(packet)
+        or fragment & 0x3FFF
+        or int.from_bytes(packet[:20], "big") % 0xFFFF
+    ):
+        return None
+    if protocol == 17 or protocol == 6:  # noqa: PLR1714
+        if total < 24:
+            return None
+        return (src, dst, protocol, src_port, dst_port), total
+    return (src, dst, protocol, None, None), total
+
+
+def _flow_key_any(packet: bytes) -> tuple[_FlowKey, int] | None:
+    """:func:`_flow_key` for any packet: header options, short or not IPv4 at all."""
     try:
         version_ihl, _, total, _, fragment, _, protocol, _, src, dst = _IPV4_HEADER.unpack_from(
             packet
@@ -440,9 +507,6 @@ def _flow_key(packet: bytes) -> tuple[_FlowKey, int] | None:
     ihl = (version_ihl & 0xF) * 4
     if version_ihl >> 4 != 4 or ihl < _IPV4_HEADER_LENGTH or not ihl <= total <= len(packet):
         return None
-    # RFC 1071: the header verifies iff its ones'-complement sum is 0xFFFF, i.e. (2^16 ≡ 1
-    # mod 0xFFFF) the header as one integer is a non-zero multiple of 0xFFFF; it is
-    # non-zero, its version being 4. (internet_checksum, without a call per packet.)
     if fragment & _FRAGMENT_BITS or int.from_bytes(packet[:ihl], "big") % 0xFFFF:
         return None
     if protocol in _WITH_PORTS:
@@ -691,6 +755,93 @@ class Forwarder:
         self._drop(ForwardDropReason.NO_SA)
         return self._need_sa(entry, entry.peers[0])
 
+    def from_lan_batch(
+        self,
+        packets: Sequence[bytes],
+        start: int,
+        now: int,
+        *,
+        sent: list[tuple[IPv4Address, int, int, bytes]],
+        stop: Callable[[], bool],
+    ) -> tuple[int, list[Action]]:
+        """:meth:`from_lan` for ``packets[start:]``, one after the other, for as long as
+        each is encrypted or dropped.
+
+        Each packet gets exactly the decision, counters and drops ``from_lan`` would
+        give it; an encrypted one appends what its ``SendEsp`` would carry (peer, SPI,
+        sequence number, ESP packet) to ``sent``. Returns the index of the first packet
+        not handled and the actions of the last one handled when they are any other
+        (``SendClear``, ``NeedSa``: the caller's to carry out before the next packet),
+        else ``[]``: at ``len(packets)``, after such a packet, or after a packet once
+        ``stop()`` says True (asked before every packet but the first).
+
+        The usual packet — a flow whose decision is remembered, protected by a static
+        entry with peers, this router Active outside — takes the path below, with the
+        HSRP flag read once (traffic changes no HSRP state); any other goes through
+        ``from_lan`` itself (nothing before that call has an effect).
+        """
+        drops = self._drops
+        decisions = self._decisions
+        outbound_sa = self._sa_table.outbound_sa
+        flow_key = _flow_key
+        outside = self._outside_active()
+        encrypted = encrypted_bytes = 0
+        try:
+            for index in range(start, len(packets)):
+                if index != start and stop():
+                    return index, []
+                packet = packets[index]
+                parsed = flow_key(packet)
+                cached = None if parsed is None else decisions.get(parsed[0])
+                selection = None if cached is None else cached[0]
+                if (
+                    not outside
+                    or selection is None
+                    or isinstance(selection, ForwardDropReason)
+                    or selection[1] is not selection[0]
+                    or not selection[0].peers
+                ):
+                    actions = self.from_lan(packet, now)
+                    if len(actions) == 1 and type(actions[0]) is SendEsp:
+                        action = actions[0]
+                        sent.append((action.peer, action.spi, action.seq, action.udp_payload))
+                    elif actions:
+                        return index + 1, actions
+                    continue
+                assert parsed is not None
+                entry = selection[0]
+                total = parsed[1]
+                if len(packet) != total:
+                    packet = packet[:total]
+                size = len(packet)
+                for peer in entry.peers:
+                    sa = outbound_sa(entry, peer, size, now)
+                    if isinstance(sa, Withheld):
+                        drops[sa.reason] += 1
+                        if sa.rekey:
+                            return index + 1, self._need_sa(entry, peer)
+                        break
+                    if sa is not None:
+                        seq = sa.next_seq
+                        esp = sa.encapsulate(packet)
+                        if isinstance(esp, Drop):
+                            drops[ESP_DROP_REASONS[esp.reason]] += 1
+                            return index + 1, self._need_sa(entry, peer)  # RFC 4303 §3.3.3
+                        encrypted += 1
+                        encrypted_bytes += size
+                        sent.append((peer, sa.spi, seq, esp))
+                        break
+                else:  # no peer has an SA
+                    assert cached is not None
+                    if mutants.active("forward-cleartext-without-sa"):
+                        return index + 1, self._send_clear(packet, cached[1])
+                    drops[ForwardDropReason.NO_SA] += 1
+                    return index + 1, self._need_sa(entry, entry.peers[0])
+            return len(packets), []
+        finally:
+            self._encrypted_packets += encrypted
+            self._encrypted_bytes += encrypted_bytes
+
     def _protection(self, flow: Flow) -> _Selection:
         """The walk: the first selector whose ACL permits ``flow`` decides."""
         for selector in self._selectors:
@@ -747,18 +898,16 @@ class Forwarder:
         if src_ip is not peer and src_ip != peer:  # the same object needs no comparison
             return self._drop(ForwardDropReason.WRONG_PEER)
         gate = binding.gate
-        if gate is not None:
-            refused = gate.check(seq)
-            if refused is not None:
-                return self._drop(refused)
-        inner = binding.sa.decapsulate(udp_payload)
+        inner: bytes | Drop | ForwardDropReason
+        if gate is None:
+            inner = binding.sa.decapsulate(udp_payload)
+        else:
+            inner = gate.decapsulate(binding.sa, udp_payload, seq, now)
+            if isinstance(inner, ForwardDropReason):
+                return self._drop(inner)
         if isinstance(inner, Drop):
             return self._drop(ESP_DROP_REASONS[inner.reason])
         size = len(inner)
-        if gate is not None:
-            refused = gate.accept(seq, size, now)
-            if refused is not None:
-                return self._drop(refused)
         self._decrypted_packets += 1
         self._decrypted_bytes += size
         parsed = _flow_key(inner)
@@ -771,6 +920,125 @@ class Forwarder:
             return self._drop(ForwardDropReason.NOT_ACTIVE_INSIDE)
         self._delivered_packets += 1
         return [_deliver_lan(inner if size == total else inner[:total])]
+
+    def from_outside_batch(
+        self,
+        payloads: Sequence[bytes],
+        sources: Sequence[IPv4Address],
+        start: int,
+        now: int,
+        *,
+        delivered: list[bytes],
+        accepted: list[bytes],
+        stop: Callable[[], bool],
+    ) -> int:
+        """:meth:`from_outside` for ``payloads[start:]`` (``sources[i]`` sent
+        ``payloads[i]``), one after the other, for as long as they are ESP.
+
+        Each packet gets exactly the decision, counters and drops ``from_outside``
+        would give it; a delivered one appends its inner packet (what ``DeliverLan``
+        would carry) to ``delivered`` and its ESP payload to ``accepted``. Returns the
+        index of the first payload not handled: ``len(payloads)``; one that is not ESP
+        (for ``from_outside``); or the one after a packet once ``stop()`` says True
+        (asked before every payload but the first: the caller's turn, e.g. to send what
+        that packet queued).
+
+        What ``from_outside`` looks up per packet is looked up once here: the HSRP
+        flags (traffic changes no HSRP state) and the SA of a run of packets with one
+        SPI (the table's answer changes only with the SA database's generation, which
+        no packet moves).
+        """
+        unpack = _ESP_HEADER.unpack_from
+        drops = self._drops
+        admissions = self._admissions
+        flow_key = _flow_key
+        outside = self._outside_active()
+        inside = self._inside_active()
+        last_spi = 0
+        binding: InboundSa | None = None
+        gate_decapsulate: _GateDecapsulate | None = None  # the SA's gate's, bound once
+        esp_sa: EspInboundSA | None = None
+        peer: IPv4Address | None = None
+        peer_seen: IPv4Address | None = None  # a source object known to equal ``peer``
+        crypto_map, crypto_map_seq = "", 0
+        admitted_key: _FlowKey | None = None  # the last flow admission was asked about
+        admitted = False
+        decrypted = decrypted_bytes = delivered_count = 0
+        try:
+            for index in range(start, len(payloads)):
+                if index != start and stop():
+                    return index
+                payload = payloads[index]
+                try:
+                    spi, seq = unpack(payload)
+                except struct.error:
+                    return index
+                if not spi:
+                    return index
+                if not outside:
+                    drops[ForwardDropReason.NOT_ACTIVE_OUTSIDE] += 1
+                    continue
+                if spi != last_spi:  # never 0 here: the first packet looks up
+                    found = self._sa_table.inbound_sa(spi)
+                    if found is None:
+                        drops[ForwardDropReason.UNKNOWN_SPI] += 1
+                        continue
+                    if isinstance(found, Withheld):
+                        drops[found.reason] += 1
+                        continue
+                    binding, last_spi = found, spi
+                    esp_sa, peer = found.sa, found.peer
+                    gate_decapsulate = None if found.gate is None else found.gate.decapsulate
+                    peer_seen = None
+                    crypto_map, crypto_map_seq = found.crypto_map, found.crypto_map_seq
+                    admitted_key = None
+                src = sources[index]
+                if src is not peer and src is not peer_seen:
+                    if src != peer:
+                        drops[ForwardDropReason.WRONG_PEER] += 1
+                        continue
+                    peer_seen = src
+                assert esp_sa is not None
+                inner: bytes | Drop | ForwardDropReason = (
+                    esp_sa.decapsulate(payload)
+                    if gate_decapsulate is None
+                    else gate_decapsulate(esp_sa, payload, seq, now)
+                )
+                if type(inner) is not bytes:  # one test for the usual answer
+                    if isinstance(inner, ForwardDropReason):  # only a gate refuses
+                        drops[inner] += 1
+                        continue
+                    if isinstance(inner, Drop):
+                        drops[ESP_DROP_REASONS[inner.reason]] += 1
+                        continue
+                size = len(inner)
+                decrypted += 1
+                decrypted_bytes += size
+                parsed = flow_key(inner)
+                if parsed is None:
+                    drops[ForwardDropReason.INNER_MALFORMED] += 1
+                    continue
+                key, total = parsed
+                if key != admitted_key:  # a flood of one flow asks the table once
+                    remembered = admissions.get((crypto_map, crypto_map_seq, key))
+                    if remembered is None:
+                        assert binding is not None
+                        remembered = self._admitted(binding, key)
+                    admitted, admitted_key = remembered, key
+                if not admitted:
+                    drops[ForwardDropReason.POLICY] += 1
+                    continue
+                if not inside:
+                    drops[ForwardDropReason.NOT_ACTIVE_INSIDE] += 1
+                    continue
+                delivered_count += 1
+                delivered.append(inner if size == total else inner[:total])
+                accepted.append(payload)
+            return len(payloads)
+        finally:
+            self._decrypted_packets += decrypted
+            self._decrypted_bytes += decrypted_bytes
+            self._delivered_packets += delivered_count
 
     def _not_esp(self, udp_payload: bytes, src_ip: IPv4Address) -> list[Action]:
         """A UDP 4500 payload that is not ESP: a NAT keepalive, IKE, or invalid."""

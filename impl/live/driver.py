@@ -37,8 +37,10 @@ the document's):
 The data path is batched (:mod:`.batch`): the ESP socket and the loopback LAN
 sockets are read up to 64 datagrams per ``recvmmsg`` and written with ``sendmmsg``
 (equal-sized runs as UDP_SEGMENT trains); one wake-up feeds the router at most
-``_BATCH`` datagrams, one at a time, then flushes its outputs once, in order, each
-run of ESP to one peer or of packets to one LAN host in one call. So a flood
+``_BATCH`` datagrams, each system call's worth in one batch call
+(``receive_udp4500_batch``, ``receive_lan_batch``: the same answers as one call per
+datagram), then flushes its outputs once, in order, each run of ESP to one peer or of
+packets to one LAN host in one call. So a flood
 cannot hold the loop for more than a few milliseconds, and timers, HSRP and SSP
 keep their turn. ``VPNHA_BATCH_SYSCALLS=0`` in the environment falls back to one
 ``recvfrom``/``sendto`` per datagram (for comparison; the answers are the same);
@@ -546,11 +548,19 @@ class LiveRouter:
         esp: list[SendUdp4500] = []
         lan: list[bytes] = []
         for out in router.outputs() if outputs is None else outputs:
-            if isinstance(out, SendUdp4500):
+            # The two per-packet records first, by exact type (neither is subclassed).
+            if type(out) is SendLan:
+                if esp:
+                    self._send_esp_run(esp)
+                    esp = []
+                lan.append(out.ip_packet)
+                continue
+            if type(out) is SendUdp4500:
                 if lan:
                     self._send_lan_run(lan)
                     lan = []
-                if esp and out.dst is not esp[0].dst and out.dst != esp[0].dst:
+                dst = out.dst
+                if esp and dst is not esp[0].dst and dst != esp[0].dst:
                     self._send_esp_run(esp)
                     esp = []
                 esp.append(out)
@@ -558,9 +568,6 @@ class LiveRouter:
             if esp:
                 self._send_esp_run(esp)
                 esp = []
-            if isinstance(out, SendLan):
-                lan.append(out.ip_packet)
-                continue
             if lan:
                 self._send_lan_run(lan)
                 lan = []
@@ -834,13 +841,9 @@ class LiveRouter:
         if sock is None:
             return
         receiver = self._batch_of(sock).receiver
-        router = self.router
-        forwarder = router.forwarder
-        receive = router.receive_udp4500
-        sources = self._sources
+        receive = self.router.receive_udp4500_batch
         now = self._clock.now()
         accepted: list[bytes] = []
-        delivered = forwarder.delivered_packets
         budget = _BATCH
         while budget > 0:
             try:
@@ -848,15 +851,13 @@ class LiveRouter:
             except OSError:
                 self._drop("esp-recv-error")
                 break
-            for data, host in zip(payloads, hosts, strict=True):
-                src = sources.get(host)
-                if src is None:
-                    src = self._source(host)
-                receive(data, src, now)
-                if forwarder.delivered_packets != delivered:
-                    # The wire log's rx: this packet was accepted and goes to the LAN.
-                    delivered += 1
-                    accepted.append(data)
+            if payloads:
+                if hosts.count(hosts[0]) == len(hosts):  # the usual batch: one peer
+                    srcs = [self._source(hosts[0])] * len(hosts)
+                else:
+                    srcs = [self._source(host) for host in hosts]
+                # The wire log's rx: the packets accepted and delivered to the LAN.
+                accepted += receive(payloads, srcs, now)
             budget -= len(payloads)
             if receiver.emptied:
                 break  # no call just to hear EAGAIN
@@ -872,6 +873,9 @@ class LiveRouter:
     def _source(self, host: int) -> IPv4Address:
         """The document address of an ESP source (remembered; a flood cannot grow it)."""
         sources = self._sources
+        src = sources.get(host)
+        if src is not None:
+            return src
         if len(sources) >= _SOURCES_REMEMBERED:
             sources.clear()
         src = sources[host] = self._plan.from_wire(IPv4Address(host))
@@ -922,17 +926,17 @@ class LiveRouter:
         fd = self._tun
         if fd is None:
             return
-        router = self.router
         now = self._clock.now()
+        packets: list[bytes] = []
         for _ in range(_BATCH):
             try:
-                packet = os.read(fd, 65535)
+                packets.append(os.read(fd, 65535))
             except BlockingIOError:
                 break
             except OSError:
                 self._drop("tun-read-error")
                 break
-            router.receive_lan(packet, now)
+        self.router.receive_lan_batch(packets, now)
         self._pump()
 
     def _on_lan_datagram(self) -> None:
@@ -940,7 +944,7 @@ class LiveRouter:
         if sock is None:
             return
         receiver = self._batch_of(sock).receiver
-        receive_lan = self.router.receive_lan
+        receive_lan = self.router.receive_lan_batch
         now = self._clock.now()
         budget = _BATCH
         while budget > 0:
@@ -949,8 +953,7 @@ class LiveRouter:
             except OSError:
                 self._drop("lan-recv-error")
                 break
-            for packet in packets:
-                receive_lan(packet, now)
+            receive_lan(packets, now)
             budget -= len(packets)
             if receiver.emptied:
                 break

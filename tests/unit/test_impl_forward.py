@@ -28,6 +28,7 @@ from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.esp import (
     NAT_KEEPALIVE,
     SEQ_MAX,
+    Drop,
     DropReason,
     EspInboundSA,
     EspOutboundSA,
@@ -56,8 +57,10 @@ from vpnha.impl.forward import (
     _deliver_lan,
     _flow_from_key,
     _flow_key,
+    _flow_key_any,
     _send_esp,
     flow_of,
+    gated_decapsulate,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +86,7 @@ class FakeSaTable:
     def __init__(self) -> None:
         self.outbound: dict[tuple[str, int, IPv4Address], EspOutboundSA] = {}
         self.inbound: dict[int, InboundSa] = {}
+        self.inbound_withheld: dict[int, Withheld] = {}
 
         self.withheld: dict[tuple[str, int, IPv4Address], Withheld] = {}
         self.sizes: list[int] = []
@@ -94,8 +98,8 @@ class FakeSaTable:
         key = (entry.name, entry.seq, peer)
         return self.withheld.get(key) or self.outbound.get(key)
 
-    def inbound_sa(self, spi: int) -> InboundSa | None:
-        return self.inbound.get(spi)
+    def inbound_sa(self, spi: int) -> InboundSa | Withheld | None:
+        return self.inbound.get(spi) or self.inbound_withheld.get(spi)
 
 
 class Hsrp:
@@ -560,6 +564,11 @@ class RecordingGate:
         self.calls.append(("accept", seq))
         return ForwardDropReason.REPLAY if self.refuse_accept else None
 
+    def decapsulate(
+        self, sa: EspInboundSA, esp_packet: bytes, seq: int, now: int
+    ) -> bytes | Drop | ForwardDropReason:
+        return gated_decapsulate(self, sa, esp_packet, seq, now)
+
 
 def gated_rig(gate: RecordingGate) -> Rig:
     rig = make_rig()
@@ -853,6 +862,222 @@ def test_random_outside_traffic_never_raises_and_only_the_active_pair_delivers(
     assert rig.counters().cleartext_permit_sent == 0
 
 
+class ModuloGate:
+    """A gate that refuses by sequence number (the same answers in twin rigs)."""
+
+    def check(self, seq: int) -> ForwardDropReason | None:
+        return ForwardDropReason.HELD_BACK if seq % 5 == 0 else None
+
+    def accept(self, seq: int, size: int, now: int) -> ForwardDropReason | None:
+        return ForwardDropReason.REPLAY if seq % 7 == 0 else None
+
+    def decapsulate(
+        self, sa: EspInboundSA, esp_packet: bytes, seq: int, now: int
+    ) -> bytes | Drop | ForwardDropReason:
+        return gated_decapsulate(self, sa, esp_packet, seq, now)
+
+
+class ScriptedStop:
+    """A ``stop`` callable that answers from a script (then False) and records its answers."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        self.answers = iter(answers)
+        self.asked: list[bool] = []
+
+    def __call__(self) -> bool:
+        self.asked.append(next(self.answers, False))
+        return self.asked[-1]
+
+
+WITHHELD_SPI = 0x0000_3003
+OTHER_PEER = IPv4Address("192.168.3.9")
+
+
+def twin_rig(gate: str) -> Rig:
+    rig = make_rig()
+    binding = rig.table.inbound[IN_SPI]
+    if gate == "modulo":
+        rig.table.inbound[IN_SPI] = dataclasses.replace(binding, gate=ModuloGate())
+    rig.table.inbound_withheld[WITHHELD_SPI] = Withheld(reason=ForwardDropReason.STANDBY_COPY)
+    return rig
+
+
+@given(
+    gate=st.sampled_from(["own-window", "modulo"]),
+    batches=st.lists(
+        st.tuples(
+            st.lists(
+                st.tuples(
+                    st.one_of(
+                        outside_payloads(),
+                        lan_packets().map(lambda p: ("esp", p)),
+                        st.just(("esp", b"")).map(lambda item: ("remote", item[1])),
+                        st.just(("withheld", b"")),
+                    ),
+                    st.integers(0, 3),
+                    st.sampled_from([PEER, OTHER_PEER, IPv4Address("192.168.3.1")]),
+                ),
+                max_size=12,
+            ),
+            st.booleans(),
+            st.booleans(),
+            st.lists(st.booleans(), max_size=12),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_batch_gives_what_one_call_per_payload_gives(
+    gate: str,
+    batches: list[
+        tuple[list[tuple[bytes | tuple[str, bytes], int, IPv4Address]], bool, bool, list[bool]]
+    ],
+) -> None:
+    """``from_outside_batch`` (each non-ESP payload through ``from_outside``, as the router
+    does) against ``from_outside`` per payload on a twin: the same delivered packets and
+    IKE messages in the same order, the same forwarder and SA counters; and it returns
+    exactly at a payload that is not ESP, after a packet where ``stop()`` said True, or
+    at the end."""
+    one, many = twin_rig(gate), twin_rig(gate)
+    sent: list[bytes] = []
+    for items, outside, inside, stops in batches:
+        for rig in (one, many):
+            rig.hsrp.outside, rig.hsrp.inside = outside, inside
+        payloads: list[bytes] = []
+        sources: list[IPv4Address] = []
+        for item, replay, source in items:
+            if isinstance(item, tuple):
+                kind, inner = item
+                if kind == "withheld":
+                    payload = WITHHELD_SPI.to_bytes(4, "big") + bytes(40)
+                else:
+                    esp = one.peer_outbound.encapsulate(inner if inner else remote_packet())
+                    assert isinstance(esp, bytes)
+                    sent.append(esp)
+                    payload = sent[-1 - replay] if replay < len(sent) else esp
+            else:
+                payload = item
+            payloads.append(payload)
+            sources.append(source)
+        expected: list[object] = []
+        for payload, source in zip(payloads, sources, strict=True):
+            for action in one.forwarder.from_outside(payload, source, now=5):
+                expected.append(action.ip_packet if isinstance(action, DeliverLan) else action)
+        got: list[object] = []
+        accepted: list[bytes] = []
+        stop = ScriptedStop(stops)
+        asked = stop.asked
+        index = 0
+        while index < len(payloads):
+            delivered: list[bytes] = []
+            asked.clear()
+            stopped = many.forwarder.from_outside_batch(
+                payloads, sources, index, 5, delivered=delivered, accepted=accepted, stop=stop
+            )
+            got += delivered
+            # Asked before every payload but the first; only the last answer was True.
+            assert len(asked) in (stopped - index - 1, stopped - index)
+            assert not any(asked[:-1])
+            if asked and asked[-1]:
+                assert stopped == index + len(asked)
+            elif stopped < len(payloads):  # at a payload that is not ESP
+                assert not _ESP_HEADER_SPI(payloads[stopped])
+            if stopped == index:
+                got += many.forwarder.from_outside(payloads[index], sources[index], now=5)
+                index += 1
+                continue
+            index = stopped
+        assert got == expected
+        assert len(accepted) == sum(isinstance(item, bytes) for item in expected)
+        assert one.counters() == many.counters()
+        assert one.forwarder.delivered_packets == many.forwarder.delivered_packets
+        assert one.table.inbound[IN_SPI].sa.counters() == many.table.inbound[IN_SPI].sa.counters()
+
+
+def lan_twin(kind: str) -> Rig:
+    """A rig whose outbound SA is there, missing, withheld (a rekey or not), or about to
+    run out of sequence numbers."""
+    rig = make_rig(outbound_sa=kind != "no-sa", next_seq=SEQ_MAX - 1 if kind == "exhausting" else 1)
+    key = (rig.entry.name, rig.entry.seq, PEER)
+    if kind.startswith("withheld"):
+        reason = (
+            ForwardDropReason.LIFETIME if kind == "withheld-rekey" else ForwardDropReason.HELD_BACK
+        )
+        rig.table.withheld[key] = Withheld(reason=reason, rekey=kind == "withheld-rekey")
+    return rig
+
+
+@given(
+    kind=st.sampled_from(["sa", "no-sa", "withheld", "withheld-rekey", "exhausting"]),
+    batches=st.lists(
+        st.tuples(
+            st.lists(
+                st.one_of(
+                    lan_packets(),
+                    st.tuples(st.integers(0, 3), st.integers(0, 3)).map(
+                        lambda flow_pad: (
+                            udp_packet(src_port=40000 + flow_pad[0]) + bytes(flow_pad[1])
+                        )
+                    ),
+                ),
+                max_size=12,
+            ),
+            st.booleans(),
+            st.lists(st.booleans(), max_size=12),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_a_lan_batch_gives_what_one_call_per_packet_gives(
+    kind: str, batches: list[tuple[list[bytes], bool, list[bool]]]
+) -> None:
+    """``from_lan_batch`` (the actions it hands back carried out in order, as the router
+    does) against ``from_lan`` per packet on a twin: the same ESP packets (SPI, sequence
+    number, octets) and other actions in the same order, the same counters, the same SA
+    table calls; and it returns exactly at the end, after a packet with other actions,
+    or after a packet where ``stop()`` said True."""
+    one, many = lan_twin(kind), lan_twin(kind)
+    for packets, outside, stops in batches:
+        for rig in (one, many):
+            rig.hsrp.outside = outside
+        expected: list[object] = []
+        for packet in packets:
+            for action in one.forwarder.from_lan(packet, now=5):
+                if isinstance(action, SendEsp):
+                    expected.append((action.peer, action.spi, action.seq, action.udp_payload))
+                else:
+                    expected.append(action)
+        got: list[object] = []
+        stop = ScriptedStop(stops)
+        index = 0
+        while index < len(packets):
+            sent: list[tuple[IPv4Address, int, int, bytes]] = []
+            stop.asked.clear()
+            stopped, actions = many.forwarder.from_lan_batch(
+                packets, index, 5, sent=sent, stop=stop
+            )
+            got += sent
+            got += actions
+            assert stopped > index
+            # Asked before every packet but the first; only the last answer was True.
+            assert not any(stop.asked[:-1])
+            if stop.asked and stop.asked[-1]:
+                assert (len(stop.asked), actions) == (stopped - index, [])
+            else:
+                assert len(stop.asked) == stopped - index - 1
+                assert stopped == len(packets) or actions
+            index = stopped
+        assert got == expected
+        assert one.counters() == many.counters()
+        assert one.table.sizes == many.table.sizes
+
+
+def _ESP_HEADER_SPI(payload: bytes) -> int:  # noqa: N802 (reads like the header field)
+    """The SPI an ESP header would carry (0: not ESP, as the forwarder sorts it)."""
+    return int.from_bytes(payload[:4], "big") if len(payload) >= 8 else 0
+
+
 @given(packet=st.one_of(lan_packets(), st.binary(max_size=60)))
 def test_the_per_packet_header_check_agrees_with_flow_of(packet: bytes) -> None:
     """``from_lan``'s integer fast path and ``flow_of`` accept and read the same packets."""
@@ -864,6 +1089,30 @@ def test_the_per_packet_header_check_agrees_with_flow_of(packet: bytes) -> None:
         key, total = fast
         assert _flow_from_key(key) == flow
         assert total == len(trimmed)
+
+
+@st.composite
+def packets_with_options(draw: st.DrawFn) -> bytes:
+    """A valid packet given IPv4 options (1-10 words), with its checksum made good."""
+    packet = bytearray(draw(lan_packets()))
+    if len(packet) < 20 or packet[0] != 0x45:
+        return bytes(packet)
+    words = draw(st.integers(1, 10))
+    options = draw(st.binary(min_size=4 * words, max_size=4 * words))
+    total = int.from_bytes(packet[2:4], "big") + len(options)
+    header = bytearray(packet[:20])
+    header[0] = 0x45 + words
+    header[2:4] = min(total, 0xFFFF).to_bytes(2, "big")
+    header[10:12] = b"\0\0"
+    header += options
+    header[10:12] = internet_checksum(bytes(header)).to_bytes(2, "big")
+    return bytes(header + packet[20:])
+
+
+@given(packet=st.one_of(lan_packets(), packets_with_options(), st.binary(max_size=60)))
+def test_the_usual_header_path_reads_what_the_general_one_reads(packet: bytes) -> None:
+    """``_flow_key``'s one-call path for a 20-octet header agrees with ``_flow_key_any``."""
+    assert _flow_key(packet) == _flow_key_any(packet)
 
 
 def test_decisions_are_cached_per_flow_and_the_cache_is_bounded() -> None:

@@ -112,6 +112,8 @@ HSRP_GROUP_ADDRESS: Final = IPv4Address("224.0.0.2")
 HSRP_PORT: Final = 1985
 NATT_PORT: Final = 4500
 UDP: Final = 17
+_HSRP_OP_OFFSET: Final = 1
+_HSRP_HELLO: Final = 0
 _HSRP_STATE_OFFSET: Final = 2
 _HSRP_ACTIVE: Final = 16
 _TRAFFIC_PORT: Final = 5001
@@ -1240,8 +1242,13 @@ class World:
     def _send_hsrp(self, index: int, out: SendHsrp) -> None:
         slot = self._slots[index]
         segment = _SIDE_SEGMENT[out.side]
+        # The switch learns the virtual MAC from an Active router's Hellos (and its
+        # gratuitous ARPs), as the model does: a Resign or Coup goes out from the
+        # interface's own MAC, so the Resign of a router leaving Active does not pull
+        # the virtual MAC back to it after the new active's first Hello.
         active = (
             len(out.payload) > _HSRP_STATE_OFFSET
+            and out.payload[_HSRP_OP_OFFSET] == _HSRP_HELLO
             and out.payload[_HSRP_STATE_OFFSET] == _HSRP_ACTIVE
         )
         if active and slot.iface_up[out.side]:

@@ -261,7 +261,7 @@ class Stats:
     lost_no_gateway: int = 0
     """LAN or peer packets that found no router owning the virtual IP."""
     peer_refused: int = 0
-    """ESP packets the peer dropped as replays (or for any other reason, see peer_drops)."""
+    """ESP packets the peer refused as replays (its window said no; every drop is in peer_drops)."""
     peer_drops: dict[str, int] = field(default_factory=dict)
     cleartext_leaked: int = 0
     """Packets a crypto ACL protects that left on the outside segment in the clear."""
@@ -1350,7 +1350,11 @@ class World:
         self.stats.last_remote_delivery_ms = self.now
 
     def _peer_drop(self, reason: str) -> None:
-        self.stats.peer_refused += 1
+        # "Refused as a replay" is the peer's window saying no, as the model counts it; an
+        # SPI the peer no longer holds (a pair deleted before the standby learnt it) or a
+        # bad ICV is a drop of another kind, counted in ``peer_drops`` only.
+        if reason == "replay":
+            self.stats.peer_refused += 1
         self.stats.peer_drops[reason] = self.stats.peer_drops.get(reason, 0) + 1
 
     def _lan_receive(self) -> None:

@@ -191,7 +191,8 @@ class Observation:
     peer_ike_refused: int = 0
     """IKE messages from the cluster the remote peer could not place or authenticate:
     unknown cookies (an IKE SA it does not hold), failed decryption or hash (keys or
-    IV not replicated), a reused message id. The model's abstract peer refuses none."""
+    IV not replicated), a reused message id. Reported, not an invariant: during a split
+    brain the router that does not hold the peer's IKE SA rightly meets such refusals."""
 
     def router(self, index: int) -> RouterObs:
         """Router 0 or 1."""

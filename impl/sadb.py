@@ -638,6 +638,16 @@ class _Traffic:
     dirty: bool = False
     """The counters moved since they were last written into the record."""
 
+    def record_inbound(self, seq: int, used: int, mask: int, width: int) -> bool:
+        """Mark new packet ``seq`` seen and count ``used`` octets in all; True when a
+        COUNTER_UPDATE falls due (IN or BYTES reached its line)."""
+        self.inbound_right_edge, self.inbound_bitmap = _advance_window(
+            self.inbound_right_edge, self.inbound_bitmap, seq, mask, width
+        )
+        self.bytes_used = used
+        self.dirty = True
+        return seq >= self.inbound_due or used >= self.bytes_due
+
 
 _K = TypeVar("_K")
 _F = TypeVar("_F")
@@ -1156,18 +1166,7 @@ class SaDatabase:
             if used <= traffic.bytes_stop and (
                 offset < 0 or (offset < self._window and not (traffic.inbound_bitmap >> offset) & 1)
             ):
-                if offset < 0:  # right of the window: slide it
-                    traffic.inbound_bitmap = (
-                        ((traffic.inbound_bitmap << -offset) | 1) & self._window_mask
-                        if -offset < self._window
-                        else 1
-                    )
-                    traffic.inbound_right_edge = seq
-                else:
-                    traffic.inbound_bitmap |= 1 << offset
-                traffic.bytes_used = used
-                traffic.dirty = True
-                if seq >= traffic.inbound_due or used >= traffic.bytes_due:
+                if traffic.record_inbound(seq, used, self._window_mask, self._window):
                     self._moved.add((Doi.IPSEC, sa_id))
                 return _ACCEPTED
         self._fold(sa_id)
@@ -1231,18 +1230,7 @@ class SaDatabase:
         if used > traffic.bytes_stop:
             verdict = self.accept_inbound(sa_id, seq, len(inner), now)
             return inner if verdict is _ACCEPTED else verdict
-        if offset < 0:  # right of the window: slide it (as accept_inbound does)
-            traffic.inbound_bitmap = (
-                ((traffic.inbound_bitmap << -offset) | 1) & self._window_mask
-                if -offset < self._window
-                else 1
-            )
-            traffic.inbound_right_edge = seq
-        else:
-            traffic.inbound_bitmap |= 1 << offset
-        traffic.bytes_used = used
-        traffic.dirty = True
-        if seq >= traffic.inbound_due or used >= traffic.bytes_due:
+        if traffic.record_inbound(seq, used, self._window_mask, self._window):
             self._moved.add((Doi.IPSEC, sa_id))
         return inner
 

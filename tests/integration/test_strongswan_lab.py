@@ -34,6 +34,26 @@ from vpnha.impl.live.strongswan import charon_missing
 from .test_live_lab import FAST, _netns_missing, _our_namespaces, untimed_failures
 
 
+def run_lab(folder: Path, args: list[str], *, timeout_s: int) -> dict[str, Any]:
+    """``vpnha lab --json --peer strongswan ARGS`` as its own process: its JSON report
+    (with ``exit_status`` and ``stderr``), both kept in ``folder`` for a post-mortem
+    (pytest keeps the last runs' folders)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "vpnha", "lab", "--json", "--peer", "strongswan", *args, *FAST],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    (folder / "report.json").write_text(result.stdout)
+    (folder / "progress.txt").write_text(result.stderr)
+    report: dict[str, Any] = json.loads(result.stdout)
+    report["exit_status"] = result.returncode
+    report["stderr"] = result.stderr
+    return report
+
+
 @pytest.fixture(scope="module")
 def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``vpnha lab --peer strongswan --reauth --json --pcap DIR`` once, as its own process
@@ -42,32 +62,7 @@ def strongswan_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if reason:
         pytest.skip(reason)
     pcap = tmp_path_factory.mktemp("strongswan-lab")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vpnha",
-            "lab",
-            "--json",
-            "--peer",
-            "strongswan",
-            "--reauth",
-            "--pcap",
-            str(pcap),
-            *FAST,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.stdout, result.stderr[-3000:]
-    # Kept with the capture (pytest keeps the last runs' folders) for a post-mortem.
-    (pcap / "report.json").write_text(result.stdout)
-    (pcap / "progress.txt").write_text(result.stderr)
-    report: dict[str, Any] = json.loads(result.stdout)
-    report["exit_status"] = result.returncode
-    report["stderr"] = result.stderr
+    report = run_lab(pcap, ["--reauth", "--pcap", str(pcap)], timeout_s=300)
     report["pcap_dir"] = str(pcap)
     return report
 
@@ -230,29 +225,7 @@ def lifetime_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if reason:
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("strongswan-lifetime")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "vpnha",
-            "lab",
-            "--json",
-            "--peer",
-            "strongswan",
-            *LIFETIME_ARGS,
-            *FAST,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=420,
-        check=False,
-    )
-    assert result.stdout, result.stderr[-3000:]
-    (folder / "report.json").write_text(result.stdout)
-    (folder / "progress.txt").write_text(result.stderr)
-    report: dict[str, Any] = json.loads(result.stdout)
-    report["stderr"] = result.stderr
-    return report
+    return run_lab(folder, LIFETIME_ARGS, timeout_s=420)
 
 
 def test_lifetime_every_check_holds(lifetime_lab: dict[str, Any]) -> None:

@@ -147,11 +147,18 @@ class LabCheck:
 
 
 def _longest_gap(times: list[int], start: int, end: int | None) -> int:
-    """Longest interval between consecutive arrivals that overlaps [start, end]."""
+    """Longest silence between consecutive arrivals that overlaps [start, end].
+
+    ``end`` is where the lab stops the traffic on purpose (a quiet phase, the restart):
+    a silence that runs past it counts only up to it. Counting it whole made the quiet
+    phase (3.5 s) the failover's gap whenever the last packet before the pause arrived
+    before the pause began, as in the re-authentication story.
+    """
     longest = 0
     for earlier, later in itertools.pairwise(times):
         if later >= start and (end is None or earlier <= end):
-            longest = max(longest, later - earlier)
+            stop = later if end is None else min(later, end)
+            longest = max(longest, stop - earlier)
     return longest
 
 

@@ -29,10 +29,15 @@ the document's):
   route to the protected remote network through it (the kernel forwards the LAN's
   packets into it; what the router writes the kernel forwards to the LAN);
   loopback mode, one IPv4 packet per UDP datagram on the plan's ``lan_port``.
-- **Virtual IPs**: a group entering Active claims its virtual IP (netns: ``ip addr
-  add`` and a gratuitous ARP, repeated twice; loopback: bind the address), a group
-  leaving Active releases it. At start (a killed predecessor may have left them)
-  and at exit both are released.
+- **Virtual IPs**: a group entering Active claims its virtual IP, a group leaving
+  Active releases it. Netns: a macvlan device with the group's virtual MAC
+  (``vmacN``, N the group) is made on the interface and the virtual IP added to it,
+  then a gratuitous ARP from the virtual MAC, repeated twice; while Active the
+  group's hellos leave by that device too, so their source MAC is the virtual MAC
+  (RFC 2281 §6.1) and a bridge learns where the virtual MAC now is. Where macvlan
+  cannot be made, the virtual IP goes on the interface itself. Loopback: bind the
+  address. At start (a killed predecessor may have left them) and at exit both are
+  released.
 
 The data path is batched (:mod:`.batch`): the ESP socket and the loopback LAN
 sockets are read up to 64 datagrams per ``recvmmsg`` and written with ``sendmmsg``
@@ -73,7 +78,7 @@ from typing import Any, Final, TextIO
 
 from vpnha.impl.config import RouterConfig
 from vpnha.impl.entropy import Entropy
-from vpnha.impl.hsrp import HsrpState
+from vpnha.impl.hsrp import HsrpState, virtual_mac
 from vpnha.impl.hsrp.core import StateChanged
 from vpnha.impl.ike.core import (
     DpdAnswered,
@@ -230,6 +235,11 @@ class SeqRuns:
         return out
 
 
+def _vmac_name(group: int) -> str:
+    """The macvlan device that carries group ``group``'s virtual MAC and virtual IP."""
+    return f"vmac{group}"
+
+
 @dataclass(slots=True)
 class _Side:
     """One interface of the router as the driver sees it."""
@@ -241,6 +251,11 @@ class _Side:
     mac: bytes = b""
     hsrp: socket.socket | None = None
     hsrp_targets: tuple[tuple[str, int], ...] = ()
+    vmac: str = ""
+    """Netns, while the group is Active: the macvlan device holding the virtual IP
+    with the virtual MAC ("" when the virtual IP is on the interface itself)."""
+    vmac_hsrp: socket.socket | None = None
+    """The socket the Active group's hellos leave by (through ``vmac``)."""
 
 
 class _BatchIo:
@@ -503,17 +518,14 @@ class LiveRouter:
             raise StartupError(msg)
         state.ifname, state.prefix = found
         state.mac = netif.interface_mac(state.ifname)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, state.ifname.encode())
-        sock.bind((HSRP_GROUP, HSRP_PORT))
-        group = socket.inet_aton(HSRP_GROUP) + state.address.packed
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, state.address.packed)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
-        state.hsrp = sock
+        # The virtual IP lives on a macvlan with the virtual MAC: the interface must not
+        # answer ARP for it with its own MAC, nor use it as the source of its own ARP.
+        try:
+            netif.set_ipv4_conf(state.ifname, "arp_ignore", 1)
+            netif.set_ipv4_conf(state.ifname, "arp_announce", 2)
+        except OSError as error:
+            self._note(f"cannot set ARP behaviour of {state.ifname}: {error}")
+        state.hsrp = netif.multicast_socket(state.ifname, state.address, HSRP_GROUP, HSRP_PORT)
         state.hsrp_targets = ((HSRP_GROUP, HSRP_PORT),)
 
     def _hsrp_loopback(self, state: _Side) -> socket.socket:
@@ -717,11 +729,12 @@ class LiveRouter:
 
     def _send_hsrp(self, out: SendHsrp) -> None:
         state = self._sides[out.side]
-        if state.hsrp is None:
+        sock = state.vmac_hsrp or state.hsrp
+        if sock is None:
             return
         for target in state.hsrp_targets:
             try:
-                state.hsrp.sendto(out.payload, target)
+                sock.sendto(out.payload, target)
             except OSError:
                 self._drop("hsrp-send-error")
 
@@ -743,10 +756,9 @@ class LiveRouter:
             if announce:
                 self._garp(side, vip)
             return
+        address = IPv4Interface(f"{vip}/{state.prefix.network.prefixlen}")
         try:
-            netif.add_address(
-                state.ifname, IPv4Interface(f"{vip}/{state.prefix.network.prefixlen}")
-            )
+            self._take_vip(state, address)
         except netif.IpCommandError as error:
             self._note(f"cannot claim {vip}: {error}")
             self._drop("vip-claim-failed")
@@ -755,12 +767,43 @@ class LiveRouter:
         for delay in _GARP_REPEATS_S:
             loop.call_later(delay, self._garp, side, vip)
 
+    def _take_vip(self, state: _Side, address: IPv4Interface) -> None:
+        """Put the virtual IP on a macvlan with the virtual MAC (on the interface itself
+        when macvlan cannot be made) and open the socket the Active hellos leave by."""
+        group = self.router.core.group(state.side).group
+        name = _vmac_name(group)
+        try:
+            netif.add_macvlan(state.ifname, name, virtual_mac(group))
+            netif.add_address(name, address)
+        except netif.IpCommandError as error:
+            netif.delete_link(name)
+            self._note(f"no virtual MAC on {state.ifname} ({error}); virtual IP on it instead")
+            self._drop("vmac-unavailable")
+            netif.add_address(state.ifname, address)
+            return
+        state.vmac = name
+        state.vmac_hsrp = self._hsrp_sender(state, name)
+
+    def _hsrp_sender(self, state: _Side, device: str) -> socket.socket | None:
+        """The socket the Active group's hellos leave by: through ``device``, so the
+        frame's source is ``device``'s MAC (None, hellos from the interface, if it fails)."""
+        try:
+            return netif.multicast_sender(device, state.address, HSRP_PORT)
+        except OSError as error:
+            self._note(f"hellos from {device} impossible ({error}); from {state.ifname}")
+            self._drop("vmac-hello-socket")
+            return None
+
     def _garp(self, side: Side, vip: IPv4Address) -> None:
         if self.router.core.group(side).state is not HsrpState.ACTIVE:
             return
         state = self._sides[side]
         try:
-            netif.send_gratuitous_arp(state.ifname, state.mac, vip)
+            if state.vmac:
+                group = self.router.core.group(side).group
+                netif.send_gratuitous_arp(state.vmac, virtual_mac(group), vip)
+            else:
+                netif.send_gratuitous_arp(state.ifname, state.mac, vip)
         except OSError:
             self._drop("garp-send-error")
 
@@ -773,6 +816,12 @@ class LiveRouter:
             return
         self._claimed.discard(side)
         state = self._sides[side]
+        if state.vmac_hsrp is not None:
+            state.vmac_hsrp.close()
+            state.vmac_hsrp = None
+        state.vmac = ""
+        # The macvlan goes with the virtual IP on it (also one a killed predecessor left).
+        netif.delete_link(_vmac_name(self.router.core.group(side).group))
         if state.prefix is not None:
             netif.delete_address(
                 state.ifname, IPv4Interface(f"{vip}/{state.prefix.network.prefixlen}")

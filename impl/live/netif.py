@@ -1,18 +1,27 @@
 """Linux interface plumbing for the netns mode: ``ip``, TUN, gratuitous ARP.
 
 Each helper does one small thing with the kernel of the namespace the process runs
-in: find the interface that carries an address, add or remove a virtual IP, open a
-TUN device (``/dev/net/tun``, ``IFF_TUN | IFF_NO_PI``: each read is one IPv4
-packet), and broadcast a gratuitous ARP (RFC 2281 §6.1, RFC 5227 §3: an ARP request
-whose sender and target protocol addresses are both the claimed address).
+in: find the interface that carries an address, add or remove a virtual IP or a
+macvlan, open the HSRP multicast sockets, open a TUN device (``/dev/net/tun``,
+``IFF_TUN | IFF_NO_PI``: each read is one IPv4 packet), and broadcast a gratuitous
+ARP (RFC 2281 §6.1, RFC 5227 §3: an ARP request whose sender and target protocol
+addresses are both the claimed address).
 
-The virtual IP is answered with the interface's own MAC (the kernel answers ARP
-for it), not HSRP's virtual MAC: the gratuitous ARP is what moves the hosts' ARP
-caches from the old active to the new one.
+The virtual MAC (RFC 2281: ``0000.0c07.acXX``, XX the group) lives on a macvlan
+device made on the interface while the group is Active (``add_macvlan``), and the
+virtual IP is added to that device, so the kernel answers ARP for the virtual IP with
+the virtual MAC and takes frames sent to it; the interface itself is told not to
+answer ARP for addresses it does not carry (``arp_ignore`` 1) nor to use them as an
+ARP source (``arp_announce`` 2). Hosts then keep one ARP entry across a failover: the
+new Active's gratuitous ARP and hellos, sent from the virtual MAC, move the bridge's
+forwarding entry to its port. Where macvlan is missing the virtual IP goes on the
+interface with the interface's own MAC, and the gratuitous ARP moves the hosts' ARP
+caches instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -25,13 +34,19 @@ from typing import Final
 __all__ = [
     "IpCommandError",
     "add_address",
+    "add_macvlan",
     "arp_frame",
     "delete_address",
+    "delete_link",
     "interface_for_address",
     "interface_mac",
     "ip",
+    "mac_text",
+    "multicast_sender",
+    "multicast_socket",
     "open_tun",
     "send_gratuitous_arp",
+    "set_ipv4_conf",
 ]
 
 _TUNSETIFF: Final = 0x400454CA
@@ -96,6 +111,50 @@ def delete_address(ifname: str, address: IPv4Interface) -> bool:
     return result.returncode == 0
 
 
+def add_macvlan(parent: str, name: str, mac: bytes) -> None:
+    """Make macvlan device ``name`` on ``parent`` with address ``mac`` and bring it up.
+
+    Bridge mode, not private: in private mode the kernel takes a multicast frame whose
+    source MAC is one of its own macvlans for a reflection of that device's own frame
+    and gives it to that device alone, so the parent's HSRP socket would never see the
+    other router's hellos from the same virtual MAC (both Active for a moment during a
+    preempt), and both would stay Active. A device of that name left behind (a killed
+    predecessor) is replaced.
+    """
+    delete_link(name)
+    command = ["link", "add", "link", parent, "name", name, "address", mac_text(mac)]
+    ip(*command, "type", "macvlan", "mode", "bridge")
+    try:
+        # An HSRP virtual MAC speaks IPv4 only: no IPv6 link-local address, MLD or
+        # router solicitations from it.
+        disable = f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6"
+        with contextlib.suppress(OSError), open(disable, "w") as handle:
+            handle.write("1\n")
+        ip("link", "set", "dev", name, "up")
+    except IpCommandError:
+        delete_link(name)
+        raise
+
+
+def delete_link(name: str) -> bool:
+    """Remove network device ``name``; False when there was none."""
+    result = subprocess.run(
+        ["ip", "link", "del", "dev", name], capture_output=True, text=True, check=False
+    )
+    return result.returncode == 0
+
+
+def set_ipv4_conf(ifname: str, key: str, value: int) -> None:
+    """Write ``net.ipv4.conf.IFNAME.KEY`` of this namespace (e.g. ``arp_ignore``)."""
+    with open(f"/proc/sys/net/ipv4/conf/{ifname}/{key}", "w") as handle:
+        handle.write(f"{value}\n")
+
+
+def mac_text(mac: bytes) -> str:
+    """``aa:bb:cc:dd:ee:ff`` for 6 octets."""
+    return ":".join(f"{octet:02x}" for octet in mac)
+
+
 def arp_frame(mac: bytes, address: IPv4Address) -> bytes:
     """An Ethernet broadcast gratuitous ARP request claiming ``address`` for ``mac``."""
     arp = struct.pack(
@@ -118,6 +177,47 @@ def send_gratuitous_arp(ifname: str, mac: bytes, address: IPv4Address) -> None:
     with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP)) as sock:
         sock.bind((ifname, 0))
         sock.send(arp_frame(mac, address))
+
+
+def multicast_socket(ifname: str, address: IPv4Address, group: str, port: int) -> socket.socket:
+    """A non-blocking UDP socket on ``ifname`` bound to ``group``:``port`` and joined to
+    it: it hears the group's datagrams that arrive on ``ifname`` and sends to the group
+    from ``address`` with TTL 1, never hearing its own."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode())
+        sock.bind((group, port))
+        membership = socket.inet_aton(group) + address.packed
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, membership)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, address.packed)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def multicast_sender(device: str, address: IPv4Address, port: int) -> socket.socket:
+    """A non-blocking, send-only UDP socket from ``address``:``port`` whose multicast
+    leaves by ``device`` (TTL 1, not looped back): the frame's source MAC is
+    ``device``'s, e.g. a macvlan's virtual MAC, while the source IP stays ``address``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+        sock.bind((str(address), port))
+        request = struct.pack("4s4si", bytes(4), address.packed, socket.if_nametoindex(device))
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, request)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def open_tun(name: str) -> int:

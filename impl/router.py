@@ -11,7 +11,14 @@ docstring describes the glue.
 
 - Boot: each group is enabled after ``standby delay reload`` (the interface's
   configured value, 0 when absent); an interface that comes back up re-enables
-  its group after ``standby delay minimum``.
+  its group after ``standby delay minimum``. (Not to be confused with ``standby N
+  preempt delay reload``, the speaker's own preempt delay for its first enable
+  after boot: a core is made once per boot, so its speakers' first enable is it.)
+- ``preempt delay sync``: the groups named by the SSP group's ``redundancy`` lines
+  have an IP redundancy client, SSP's SA replication; they ask
+  ``clients_synchronised`` (the router's SA database: the other end's full copy
+  arrived, see ``SaDatabase.synchronised``) before preempting. Other groups, and
+  every group of a core without it, have no client and never wait.
 - Interface down disables the group on it (RFC 2281 event b) and tells every
   group that tracks the interface, which lowers its priority by the decrement
   (``standby N track IFACE [DEC]``); interface up restores the priority at once.
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Final
@@ -158,8 +165,11 @@ class RouterCore:
         entropy: Entropy,
         now: int,
         hsrp_entropy: Entropy | None = None,
+        clients_synchronised: Callable[[], bool] | None = None,
     ) -> None:
-        """``hsrp_entropy`` draws the hello jitter (default: ``entropy``)."""
+        """``hsrp_entropy`` draws the hello jitter (default: ``entropy``);
+        ``clients_synchronised`` says whether SSP's client is synchronised, for the
+        groups the SSP group names (``preempt delay sync``; None: no client)."""
         outside = config.outside_interface()
         inside = config.inside_interface()
         if outside is None or inside is None:
@@ -167,13 +177,6 @@ class RouterCore:
             raise ConfigError([Diagnostic(source=config.source, line=0, command="", message=msg)])
         self._config = config
         self._interfaces = {Side.INSIDE: inside, Side.OUTSIDE: outside}
-        self._groups = {
-            side: HsrpGroup(
-                HsrpGroupConfig.from_standby(iface, iface.standby_groups[0]),
-                entropy if hsrp_entropy is None else hsrp_entropy,
-            )
-            for side, iface in self._interfaces.items()
-        }
         self._names = {
             iface.standby_groups[0].name: side
             for side, iface in self._interfaces.items()
@@ -181,6 +184,15 @@ class RouterCore:
         }
         ssp = config.ssp_groups[0] if config.ssp_groups else None
         redundancy = ssp.redundancy_names if ssp is not None else ()
+        with_client = {self._names[n] for n in redundancy if n in self._names}
+        self._groups = {
+            side: HsrpGroup(
+                HsrpGroupConfig.from_standby(iface, iface.standby_groups[0]),
+                entropy if hsrp_entropy is None else hsrp_entropy,
+                clients_synchronised=clients_synchronised if side in with_client else None,
+            )
+            for side, iface in self._interfaces.items()
+        }
         self._redundant: tuple[HsrpGroup, ...] = tuple(
             self._groups[self._names[n]] for n in redundancy if n in self._names
         )
@@ -555,7 +567,13 @@ class Router:
         negotiate: bool = False,
         ike_replaced_grace_ms: int | None = DEFAULT_REPLACED_GRACE_MS,
     ) -> None:
-        self._core = RouterCore(config, entropy=entropy, now=now, hsrp_entropy=hsrp_entropy)
+        self._core = RouterCore(
+            config,
+            entropy=entropy,
+            now=now,
+            hsrp_entropy=hsrp_entropy,
+            clients_synchronised=self._clients_synchronised,
+        )
         self._config = config
         self._addresses: dict[Side, IPv4Address] = {}
         for side in Side:
@@ -630,6 +648,10 @@ class Router:
         self._now = now
         """The instant of the input being handled (debug lines carry it)."""
         self._after(now)
+
+    def _clients_synchronised(self) -> bool:
+        # ``preempt delay sync``: SSP's client (the SA database) holds the full copy.
+        return self._db.synchronised
 
     # --- views -----------------------------------------------------------------------
 

@@ -283,6 +283,13 @@ class RouterShow:
                     active_router=group.active_router,
                     standby_router=group.standby_router,
                     virtual_ip=group.virtual_ip,
+                    preempt_delay_minimum_s=group.config.preempt_delay_minimum_ms // 1000,
+                    preempt_delay_reload_s=group.config.preempt_delay_reload_ms // 1000,
+                    preempt_delay_sync_s=group.config.preempt_delay_sync_ms // 1000,
+                    configured_priority=group.priority,
+                    hello_ms=group.config.hello_ms,
+                    hold_ms=group.config.hold_ms,
+                    name=interface.standby_groups[0].name if interface.standby_groups else None,
                 )
             )
         return rows

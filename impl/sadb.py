@@ -75,6 +75,17 @@ them (counted, not applied, no reply) but remembers them for the adoption step. 
 peer's role is learnt only from ROLE messages, never from the HELLO, so the
 announcements always arrive first.
 
+*Synchronised* (what ``standby N preempt delay sync S`` waits for; :attr:`SaDatabase.
+synchronised`): a router is synchronised when it holds everything the other end could
+copy to it. That needs a connection and the other end's ROLE on it (until then nothing
+is known: not synchronised, so a restarted router waits the whole S); then, if the other
+end is not ACTIVE, there is nothing to copy (it carries no traffic: taking over drops
+none and reuses no counter), and if it is ACTIVE, its full copy must have arrived whole
+for both DOIs — ``BULK_BEGIN``, the adds, ``BULK_END`` with the matching count — since
+it last became ACTIVE on this connection (a router that becomes ACTIVE sends a new full
+copy once it hears from us). A ``BULK_BEGIN`` or our resync request for a DOI makes the
+copy of that DOI incomplete again until its ``BULK_END``.
+
 **Messages from the other end** — the flat table ``_MESSAGE_RULES`` below, checked
 total by a test (``(this router ACTIVE?, message type) -> handler``):
 
@@ -731,6 +742,9 @@ class SaDatabase:
         self._sent: dict[int, _Sent] = {}
         self._last_add_seq: dict[_Key, int] = {}
         self._bulk_adds: dict[Doi, int] = {}
+        self._copies_complete: set[Doi] = set()
+        """DOIs whose full copy from the other end arrived whole on this connection since
+        it last became ACTIVE (see "Synchronised")."""
         self._outbox: list[Message] = []
         self._degraded_copies: set[_Key] = set()
         self._remnants: dict[_Key, _Remnant] = {}
@@ -802,6 +816,17 @@ class SaDatabase:
     def replicating(self) -> bool:
         """True when this ACTIVE router has sent its full copy on this connection."""
         return self._replicating
+
+    @property
+    def synchronised(self) -> bool:
+        """Whether this router holds what the other end could copy to it (see the module's
+        "Synchronised"): connected, the other end's ROLE heard, and it is not ACTIVE or
+        its full copy of both DOIs arrived whole. ``preempt delay sync`` waits for it."""
+        if not self._connected or self._peer_role is None:
+            return False
+        if self._peer_role is not DeviceRole.ACTIVE:
+            return True
+        return Doi.IPSEC in self._copies_complete and Doi.IKE in self._copies_complete
 
     @property
     def grace_ms(self) -> int:
@@ -1497,6 +1522,7 @@ class SaDatabase:
                         self._keep_remnant(Doi.IKE, ike.sa_id, ike.expiry_ms, _ike_values(ike))
         else:
             raise LocalProtocolError(f"no resync for DOI {int(doi)}")
+        self._copies_complete.discard(doi)  # cleared: not synchronised until the answer
         self._queue(ResyncRequest(doi=doi))
 
     def note_sent(self, message: Message, seq: int) -> None:
@@ -1540,6 +1566,8 @@ class SaDatabase:
         assert isinstance(message, RoleChange)
         previous = self._peer_role
         self._peer_role = message.role
+        if message.role is DeviceRole.ACTIVE and previous is not DeviceRole.ACTIVE:
+            self._copies_complete.clear()  # it sends a new full copy once it hears from us
         if not self._active:
             return
         if message.role is DeviceRole.ACTIVE:
@@ -1798,6 +1826,7 @@ class SaDatabase:
                     self._keep_remnant(Doi.IKE, ike.sa_id, ike.expiry_ms, _ike_values(ike))
             self._count["copies_dropped_by_bulk"] += len(self._ike)
             self._ike.clear()
+        self._copies_complete.discard(message.doi)
         self._bulk_adds[message.doi] = 0
 
     def _on_bulk_end(self, message: Message, seq: int, now: int) -> None:
@@ -1805,6 +1834,8 @@ class SaDatabase:
         received = self._bulk_adds.pop(message.doi, None)
         if received != message.entry_count:
             self._count["bulk_mismatches"] += 1
+            return
+        self._copies_complete.add(message.doi)
 
     def _on_refused_as_active(self, message: Message, seq: int, now: int) -> None:
         _bump(self._refused_while_active, message.TYPE)
@@ -2052,6 +2083,7 @@ class SaDatabase:
         self._sent.clear()
         self._last_add_seq.clear()
         self._bulk_adds.clear()
+        self._copies_complete.clear()
 
     def _queue(self, message: Message) -> None:
         if self._connected:

@@ -78,6 +78,7 @@ __all__ = [
     "format_since",
     "format_time_of_day",
     "parse_show_command",
+    "preemption_line",
     "render",
     "show_crypto_ipsec_ha",
     "show_crypto_ipsec_sa",
@@ -94,8 +95,10 @@ __all__ = [
     "show_ssp_packet",
     "show_ssp_peers",
     "show_ssp_redundancy",
+    "show_standby",
     "show_standby_brief",
     "transform_display_name",
+    "virtual_mac_text",
 ]
 
 HsrpStateName = Literal["Init", "Learn", "Listen", "Speak", "Standby", "Active"]
@@ -150,6 +153,20 @@ class StandbyBriefRow:
     """The standby router's address when it is not us; None = unknown."""
     virtual_ip: IPv4Address | None = None
     """The group (virtual) address; None = not known yet."""
+    preempt_delay_minimum_s: int = 0
+    """``preempt delay minimum``, seconds 0-3600 (``show standby``)."""
+    preempt_delay_reload_s: int = 0
+    """``preempt delay reload``, seconds 0-3600; 0 = not set."""
+    preempt_delay_sync_s: int = 0
+    """``preempt delay sync``, seconds 0-3600; 0 = not set."""
+    configured_priority: int | None = None
+    """The configured priority 1-255 (before tracking); None = same as ``priority``."""
+    hello_ms: int | None = None
+    """Hello time, ms; None = not known (``show standby`` leaves the line out)."""
+    hold_ms: int | None = None
+    """Hold time, ms; None = not known."""
+    name: str | None = None
+    """``standby N name``: the IP redundancy name; None = not configured."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -559,6 +576,64 @@ def show_standby_brief(groups: Sequence[StandbyBriefRow]) -> str:
             f"{preempt} {row.state} {active:<10} {standby:<10} {_known(row.virtual_ip)}"
         )
     return _text(lines)
+
+
+def preemption_line(row: StandbyBriefRow) -> str:
+    """``show standby``'s preemption line, as IOS prints it: ``Preemption enabled, delay min
+    30 secs, reload 60 secs, sync 10 secs`` (the delays that are set), or ``Preemption
+    disabled``."""
+    if not row.preempt:
+        return "Preemption disabled"
+    delays = [
+        f"{label} {seconds} secs"
+        for label, seconds in (
+            ("min", row.preempt_delay_minimum_s),
+            ("reload", row.preempt_delay_reload_s),
+            ("sync", row.preempt_delay_sync_s),
+        )
+        if seconds
+    ]
+    return "Preemption enabled" + (", delay " + ", ".join(delays) if delays else "")
+
+
+def _timer_text(ms: int) -> str:
+    return f"{ms // 1000} sec" if ms % 1000 == 0 else f"{ms} msec"
+
+
+def show_standby(groups: Sequence[StandbyBriefRow]) -> str:
+    """``show standby``: one block per HSRP group (state, virtual IP and MAC, timers,
+    preemption with its delays, active and standby router, priority, redundancy name)."""
+    lines: list[str] = []
+    for row in groups:
+        active = "local" if row.state == "Active" else _known(row.active_router)
+        standby = "local" if row.state == "Standby" else _known(row.standby_router)
+        mac = virtual_mac_text(row.group)
+        lines += [
+            f"{row.interface} - Group {row.group}",
+            f"  State is {row.state}",
+            f"  Virtual IP address is {_known(row.virtual_ip)}",
+            f"  Active virtual MAC address is {mac}",
+            f"    Local virtual MAC address is {mac} (v1 default)",
+        ]
+        if row.hello_ms is not None and row.hold_ms is not None:
+            lines.append(
+                f"  Hello time {_timer_text(row.hello_ms)}, hold time {_timer_text(row.hold_ms)}"
+            )
+        configured = row.priority if row.configured_priority is None else row.configured_priority
+        lines += [
+            f"  {preemption_line(row)}",
+            f"  Active router is {active}",
+            f"  Standby router is {standby}",
+            f"  Priority {row.priority} (configured {configured})",
+        ]
+        if row.name is not None:
+            lines.append(f'  IP redundancy name is "{row.name}"')
+    return _text(lines)
+
+
+def virtual_mac_text(group: int) -> str:
+    """The HSRP version 1 virtual MAC of ``group`` as IOS prints it: ``0000.0c07.acXX``."""
+    return f"0000.0c07.ac{group:02x}"
 
 
 # -- show ssp -----------------------------------------------------------------------------
@@ -1158,7 +1233,7 @@ _GRAMMAR: Final = _node(
     {
         "show": _node(
             {
-                "standby": _node({"brief": _END}),
+                "standby": _node({"brief": _END}, complete=True),
                 "ssp": _node(
                     {"clients": _END, "packet": _END, "peers": _END, "redundancy": _END},
                     complete=True,
@@ -1343,6 +1418,7 @@ _Renderer = Callable[[ShowProvider, ShowCommand], str]
 
 _RENDERERS: Final[Mapping[tuple[str, ...], _Renderer]] = MappingProxyType(
     {
+        ("standby",): lambda p, _: show_standby(p.standby_brief()),
         ("standby", "brief"): lambda p, _: show_standby_brief(p.standby_brief()),
         ("ssp",): lambda p, _: show_ssp(p.ssp_packet(), p.ssp_peers(), p.ssp_redundancy()),
         ("ssp", "clients"): lambda _p, _c: show_ssp_client(),

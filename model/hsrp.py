@@ -24,7 +24,18 @@ Where the RFC table is silent or ambiguous we state a rule (protocols.md §1.8):
   transition that sends them (so a Resign from the Active router says Active);
   Hellos carry the phase *after* it.
 - PREEMPT: the ``preempt`` variants of the ``h`` cells apply only when preempt is
-  configured and ``preempt delay minimum`` has elapsed since the group was enabled.
+  configured and the group has been enabled for at least its preempt delay. That
+  delay is ``preempt delay reload`` the first time the group is enabled after its
+  router started, if reload is set (not 0), and ``preempt delay minimum`` otherwise
+  (every later enable, e.g. after an interface came back). A group with ``preempt
+  delay sync`` also waits for its IP redundancy clients (here: SSP's SA copies) to be
+  in step with the other router, but never longer than the sync time. The caller
+  says, at each message, whether they are (``synchronised``; a group without
+  clients always is). The waiting begins at the first ``h`` that would otherwise
+  preempt and is over once they are in step or the sync time has passed since it
+  began; the group then preempts at the next ``h``, like after the delays. The
+  waiting is forgotten when the group becomes Active or goes back to Initial, and
+  when an ``h`` finds that preempt is off.
 - AUTH: a message whose 8-octet authentication differs from ours is
   unauthenticated and produces no event (RFC 2281 §5.4: timers restart only on
   authenticated Hellos); the caller counts it.
@@ -64,6 +75,7 @@ __all__ = [
     "initial",
     "next_deadline",
     "next_due",
+    "preempt_delay",
     "receive",
     "sends_hellos",
     "step",
@@ -142,6 +154,12 @@ class GroupParams:
     """Hold time, milliseconds (> hello_ms)."""
     auth: bytes
     """Eight-octet authentication data."""
+    preempt_reload_ms: int = 0
+    """``preempt delay reload``: the delay instead of minimum for the first enable after
+    the router started, milliseconds; 0 = not set."""
+    preempt_sync_ms: int = 0
+    """``preempt delay sync``: the longest wait for the redundancy clients, milliseconds;
+    0 = no wait."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,6 +212,11 @@ class GroupState:
     """Address of the router believed Standby (None: unknown or us)."""
     unauthenticated: int
     """Messages ignored because their authentication differs."""
+    enables: int = 0
+    """How many times event a has started the group since the router started."""
+    sync_since: int | None = None
+    """When the group began waiting for its redundancy clients (``preempt delay sync``),
+    ms; None when it is not waiting."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -483,6 +506,8 @@ def _apply(
         )
         if new_phase is _P.ACTIVE:
             changes["active_ip"] = None
+        if new_phase in (_P.ACTIVE, _P.INITIAL):
+            changes["sync_since"] = None  # PREEMPT: the waiting ends with the election
         if new_phase is _P.STANDBY:
             changes["standby_ip"] = None
     if changes:
@@ -490,14 +515,35 @@ def _apply(
     return Step(state=state, outputs=tuple(outputs), cells=(cell.label,))
 
 
-def _select(params: GroupParams, state: GroupState, cell: Cell, *, now: int) -> Cell:
+def preempt_delay(params: GroupParams, state: GroupState) -> int:
+    """The delay before preempting, ms: reload on the first enable since the router
+    started (when set), minimum otherwise (PREEMPT)."""
+    if state.enables <= 1 and params.preempt_reload_ms > 0:
+        return params.preempt_reload_ms
+    return params.preempt_delay_ms
+
+
+def _select(
+    params: GroupParams, state: GroupState, cell: Cell, *, now: int, synchronised: bool
+) -> tuple[Cell, GroupState]:
+    """The cell that applies, and the state with the waiting for the clients noted."""
     if cell.no_vip is not None and state.virtual_ip is None:
-        return cell.no_vip
-    if cell.preempt is not None and params.preempt:
-        enabled_at = state.enabled_at if state.enabled_at is not None else now
-        if now >= enabled_at + params.preempt_delay_ms:
-            return cell.preempt
-    return cell
+        return cell.no_vip, state
+    if cell.preempt is None:
+        return cell, state
+    enabled_at = state.enabled_at if state.enabled_at is not None else now
+    if not params.preempt or now < enabled_at + preempt_delay(params, state):
+        return cell, _waiting(state, None)
+    if params.preempt_sync_ms == 0 or synchronised:
+        return cell.preempt, _waiting(state, None)
+    since = now if state.sync_since is None else state.sync_since
+    if now >= since + params.preempt_sync_ms:
+        return cell.preempt, _waiting(state, None)
+    return cell, _waiting(state, since)
+
+
+def _waiting(state: GroupState, since: int | None) -> GroupState:
+    return state if state.sync_since == since else replace(state, sync_since=since)
 
 
 def _remember_peers(params: GroupParams, state: GroupState, message: Message | None) -> GroupState:
@@ -520,12 +566,18 @@ def _remember_peers(params: GroupParams, state: GroupState, message: Message | N
 
 
 def _fire(
-    params: GroupParams, state: GroupState, event: Event, *, now: int, message: Message | None
+    params: GroupParams,
+    state: GroupState,
+    event: Event,
+    *,
+    now: int,
+    message: Message | None,
+    synchronised: bool,
 ) -> Step:
     key = (state.phase, event)
     if key in IGNORED:
         return Step(state=state, outputs=())
-    cell = _select(params, state, TABLE[key], now=now)
+    cell, state = _select(params, state, TABLE[key], now=now, synchronised=synchronised)
     result = _apply(params, state, event, cell, now=now, message=message)
     entered_standby = state.phase is not _P.STANDBY and result.state.phase is _P.STANDBY
     if entered_standby and result.state.active_expiry is None:
@@ -544,12 +596,14 @@ def step(
     now: int,
     message: Message | None = None,
     jitter_ms: int = 0,
+    synchronised: bool = True,
 ) -> Step:
     """Apply one RFC 2281 event at time ``now`` (ms).
 
     Timer events clear the timer that fired; ``e`` re-arms the Hello timer
     ``hello_ms - jitter_ms`` later. Event ``a`` starts the Hello timer, ``b``
-    stops it.
+    stops it. ``synchronised``: whether the group's redundancy clients are in step
+    with the other router (``preempt delay sync``; True for a group without any).
     """
     if not 0 <= jitter_ms < params.hello_ms:
         msg = f"jitter_ms {jitter_ms} out of range 0-{params.hello_ms - 1}"
@@ -562,6 +616,7 @@ def step(
                 state,
                 enable_due=None,
                 enabled_at=now,
+                enables=state.enables + 1,
                 hello_due=now + params.hello_ms - jitter_ms,
             )
         case _E.B_DISABLED:
@@ -585,20 +640,27 @@ def step(
             state = replace(state, hello_due=due)
         case _:
             state = _remember_peers(params, state, message)
-    return _fire(params, state, event, now=now, message=message)
+    return _fire(params, state, event, now=now, message=message, synchronised=synchronised)
 
 
 def receive(
-    params: GroupParams, state: GroupState, message: Message, *, now: int
+    params: GroupParams,
+    state: GroupState,
+    message: Message,
+    *,
+    now: int,
+    synchronised: bool = True,
 ) -> tuple[Step, Event | None]:
-    """Classify and apply a received message; unauthenticated ones are counted and dropped."""
+    """Classify and apply a received message; unauthenticated ones are counted and dropped.
+
+    ``synchronised`` as for ``step``."""
     if message.group == params.group and message.auth != params.auth:
         counted = replace(state, unauthenticated=state.unauthenticated + 1)
         return Step(state=counted, outputs=()), None
     event = classify(params, state, message)
     if event is None or state.phase is _P.INITIAL:
         return Step(state=state, outputs=()), event
-    return step(params, state, event, now=now, message=message), event
+    return step(params, state, event, now=now, message=message, synchronised=synchronised), event
 
 
 def next_deadline(state: GroupState) -> tuple[int, Event] | None:

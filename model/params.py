@@ -65,6 +65,11 @@ class SideParams:
     """``standby delay minimum``: wait after the interface comes up before enabling, ms."""
     delay_reload_ms: int
     """``standby delay reload``: wait after the router boots before enabling, ms."""
+    preempt_reload_ms: int = 0
+    """``preempt delay reload``: instead of minimum for the group's first enable after the
+    router boots, ms; 0 = not set."""
+    preempt_sync_ms: int = 0
+    """``preempt delay sync``: longest wait for SSP's copy before preempting, ms; 0 = none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -42,11 +42,20 @@ whenever the role changes (``Announce``). An ACTIVE router sends the other a ful
 copy (``BulkBegin`` then one ``Add`` per SA) when it learns that the other end is
 not ACTIVE and either this is a new connection or the other end has just left
 ACTIVE, or it has itself just become ACTIVE (it asks for an answer so that it
-replicates only to an end that is alive). An end that is not ACTIVE raises its
-standby copies to the counters an announcement carries (the announcing end's truth,
-e.g. as it leaves ACTIVE), so its next takeover jumps from there. Until that copy is
-sent the ACTIVE end replicates nothing, and its SAs carry no hold-back (``sadb``
-rule 1): the other end holds only stale copies, which are never promoted.
+replicates only to an end that is alive); a ``BulkEnd`` closes the copy. An end that
+is not ACTIVE raises its standby copies to the counters an announcement carries (the
+announcing end's truth, e.g. as it leaves ACTIVE), so its next takeover jumps from
+there. Until that copy is sent the ACTIVE end replicates nothing, and its SAs carry no
+hold-back (``sadb`` rule 1): the other end holds only stale copies, which are never
+promoted.
+
+In step. SSP is the HSRP groups' redundancy client (``standby N preempt delay sync``):
+an end is *in step* with the other when it holds everything the other could copy to
+it. It must be connected and have heard the other's ``Announce``; then, if the other
+is not ACTIVE, there is nothing to copy (it carries no traffic), and if it is ACTIVE,
+a whole copy (``BulkBegin`` … ``BulkEnd``) must have arrived since it announced that
+it became ACTIVE. A ``BulkBegin`` that starts another copy, or a resync, puts the end
+out of step until that copy's ``BulkEnd``.
 
 Counters per router, as ``show crypto isakmp ssp`` shows them: ADDS and DELETES
 count IKE SA adds and deletes applied (standby) or sent (active); a resync
@@ -71,6 +80,7 @@ __all__ = [
     "Add",
     "Announce",
     "BulkBegin",
+    "BulkEnd",
     "Delete",
     "Heartbeat",
     "Refuse",
@@ -222,6 +232,12 @@ class BulkBegin:
     resync: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BulkEnd:
+    """The full copy that the last ``BulkBegin`` started is complete (every ``Add`` of it
+    was written before this)."""
+
+
 SspMessage = (
     Hello
     | Confirm
@@ -235,6 +251,7 @@ SspMessage = (
     | Refuse
     | ResyncRequest
     | BulkBegin
+    | BulkEnd
 )
 
 

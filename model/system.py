@@ -14,7 +14,10 @@ The pieces, each with its own rules file:
 - ``hsrp``: one RFC 2281 machine per router and side. A router's interface
   being down disables its group (event b); tracking lowers the other group's
   priority by the configured decrement (document: "the interfaces must track
-  each other"). ``standby delay minimum/reload`` postpone event a.
+  each other"). ``standby delay minimum/reload`` postpone event a. A group named by
+  ``redundancy`` has SSP as its redundancy client: ``preempt delay sync`` waits for
+  the router to be in step (``in_step``: the other end's whole copy arrived, see
+  ``ssp``); other groups have no client.
 - ``ssp``: the connection epochs, keepalives and dead timer, device role.
 - ``sadb``: the SA records and the ahead rule (hold-back + jump).
 - ``vam``: card admission; ``topology``: LAN → remote LAN reachability.
@@ -87,6 +90,7 @@ __all__ = [
     "WireRun",
     "apply",
     "boot",
+    "in_step",
 ]
 
 SIDES: Final = (GroupSide.INSIDE, GroupSide.OUTSIDE)
@@ -214,6 +218,11 @@ class Router:
     """The other end's last announced role on this connection (None: not heard yet)."""
     bulk_sent: bool = False
     """ACTIVE only: a full copy went out on this connection since the role began."""
+    copy_open: bool = False
+    """Not ACTIVE: a ``BulkBegin`` arrived on this connection and its ``BulkEnd`` has not."""
+    copy_whole: bool = False
+    """A whole copy from the other end arrived on this connection since it announced that
+    it became ACTIVE (``ssp``: in step)."""
     floor_incarnation: int | None = None
     """ACTIVE only: the other end's incarnation the hold-back floors were set for."""
     unreplicated: set[int] = field(default_factory=set)
@@ -256,6 +265,8 @@ class Router:
             hello_ms=sp.hello_ms,
             hold_ms=sp.hold_ms,
             auth=sp.auth,
+            preempt_reload_ms=sp.preempt_reload_ms,
+            preempt_sync_ms=sp.preempt_sync_ms,
         )
 
     def effective_priority(self, side: GroupSide) -> int:
@@ -424,6 +435,8 @@ def _power_on(system: System, index: int) -> None:
     router.unreplicated.clear()
     router.adds_written = 0
     router.last_add.clear()
+    router.copy_open = False
+    router.copy_whole = False
     router.ssp_counters = ssp.SspCounters()
     router.jitter_index = 0
     for side in SIDES:
@@ -710,8 +723,31 @@ def _deliver_hsrp(system: System, msg: HsrpInFlight) -> None:
     if system.partitioned[msg.side] or not router.up or not router.iface_up[msg.side]:
         return
     gp = router.group_params(msg.side)
-    result, _ = hsrp.receive(gp, router.groups[msg.side], msg.message, now=system.now)
+    result, _ = hsrp.receive(
+        gp,
+        router.groups[msg.side],
+        msg.message,
+        now=system.now,
+        synchronised=in_step(system, receiver, msg.side),
+    )
     _hsrp_result(system, receiver, msg.side, result)
+
+
+def in_step(system: System, index: int, side: GroupSide) -> bool:
+    """Whether the group's redundancy client is in step (``preempt delay sync``).
+
+    Only a group that ``redundancy`` names has a client, SSP; any other group has none
+    and is always in step. SSP is in step when this router is connected, has heard the
+    other end's role, and the other end is not ACTIVE (nothing to copy) or its whole
+    copy has arrived since it announced that it became ACTIVE (``ssp``: In step).
+    """
+    router = system.routers[index]
+    sp = router.params.inside if side is GroupSide.INSIDE else router.params.outside
+    if sp.name not in router.params.redundancy:
+        return True
+    if router.epoch is None or router.peer_role is None:
+        return False
+    return router.peer_role is not Role.ACTIVE or router.copy_whole
 
 
 def _hsrp_result(system: System, index: int, side: GroupSide, result: hsrp.Step) -> None:
@@ -787,6 +823,8 @@ def _crash(system: System, index: int) -> None:
     router.connecting = None
     router.ssp_hello_due = None
     router.ssp_retry_due = None
+    router.copy_open = False
+    router.copy_whole = False
     router.ike.clear()
     router.sas.clear()
     router.degraded.clear()
@@ -1017,6 +1055,8 @@ def _ssp_established(system: System, index: int) -> None:
     router.ssp_retry_due = None
     router.peer_role = None
     router.bulk_sent = False
+    router.copy_open = False
+    router.copy_whole = False
     router.last_add.clear()
     _announce(system, index, reply_wanted=False)
 
@@ -1066,6 +1106,8 @@ def _ssp_disconnect(system: System, index: int, reason: str, *, notify_peer: boo
     router.got_hello = False
     router.peer_role = None
     router.bulk_sent = False
+    router.copy_open = False
+    router.copy_whole = False
     router.last_add.clear()
     router.ssp_hello_due = None
     if router.up and is_ssp_client(router):
@@ -1164,10 +1206,20 @@ def _deliver_ssp(system: System, msg: SspInFlight) -> None:
             router.sas = {k: v for k, v in router.sas.items() if v.status is HaStatus.ACTIVE}
             router.ike = {k: v for k, v in router.ike.items() if v.status is HaStatus.ACTIVE}
             router.degraded.clear()
+            router.copy_open = True
+            router.copy_whole = False
             if resync:
                 router.ssp_counters = replace(
                     router.ssp_counters, requests=router.ssp_counters.requests + entries
                 )
+
+        case ssp.BulkEnd():
+            if router.role is Role.ACTIVE:
+                router.count("ssp_refused_while_active")
+                return
+            if router.copy_open:  # the whole copy is here: in step (``ssp``)
+                router.copy_open = False
+                router.copy_whole = True
 
 
 def _copy_for_standby(sa: IpsecSa, inbound_known: bool, known: Sequence[ssp.Values]) -> IpsecSa:
@@ -1392,6 +1444,8 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
     router = system.routers[index]
     previous = router.peer_role
     router.peer_role = message.role
+    if message.role is Role.ACTIVE and previous is not Role.ACTIVE:
+        router.copy_whole = False  # it copies everything again once it hears from us
     if message.reply_wanted:
         _announce(system, index, reply_wanted=False)
     if router.role is not Role.ACTIVE:
@@ -1491,6 +1545,7 @@ def _send_bulk(system: System, index: int, *, resync: bool) -> None:
     for sa_id in sorted(router.sas):
         if router.sas[sa_id].status is HaStatus.ACTIVE and sa_id not in router.unreplicated:
             _replicate_sa(system, index, sa_id, resync=resync)
+    _ssp_send(system, index, ssp.BulkEnd())
 
 
 def _maybe_update(system: System, index: int, sa_id: int, kind: Kind) -> None:
@@ -1530,6 +1585,7 @@ def _resync(system: System, index: int) -> None:
     router.sas = {k: v for k, v in router.sas.items() if v.status is not HaStatus.STANDBY}
     router.ike = {k: v for k, v in router.ike.items() if v.status is not HaStatus.STANDBY}
     router.degraded.clear()
+    router.copy_whole = False  # cleared: out of step until the answer's BulkEnd
     router.ssp_counters = replace(router.ssp_counters, adds=0, deletes=0)
     system.note(index, "resync", "standby copies cleared; resync requested")
     _ssp_send(system, index, ssp.ResyncRequest())

@@ -52,9 +52,10 @@ class LabFigures:
     gap_lan_ms: int
     """The same at the LAN host (remote → LAN stream)."""
     preempt_gap_ms: int
-    """Longest silence at the remote peer after the restart (preempt)."""
+    """Longest silence at the remote peer after the restart (preempt): counted from the
+    restart, and up to the traffic's stop when no packet ends it."""
     preempt_gap_lan_ms: int
-    """Longest silence at the LAN host after the restart (preempt)."""
+    """Longest silence at the LAN host after the restart (preempt), counted the same way."""
     takeover_ms: int
     """Crash → the standby's SSP role ACTIVE; -1 if it never took over."""
     hold_ms: int
@@ -146,19 +147,22 @@ class LabCheck:
     """The figures it was judged on."""
 
 
-def _longest_gap(times: list[int], start: int, end: int | None) -> int:
+def _longest_gap(times: list[int], start: int, end: int | None, *, from_start: bool = False) -> int:
     """Longest silence between consecutive arrivals that overlaps [start, end].
 
     ``end`` is where the lab stops the traffic on purpose (a quiet phase, the restart):
     a silence that runs past it counts only up to it. Counting it whole made the quiet
     phase (3.5 s) the failover's gap whenever the last packet before the pause arrived
-    before the pause began, as in the re-authentication story.
+    before the pause began, as in the re-authentication story. With ``from_start`` a
+    silence that began before ``start`` counts only from it (the preempt's gaps: a
+    silence still running at the restart belongs to the failover before it).
     """
     longest = 0
     for earlier, later in itertools.pairwise(times):
         if later >= start and (end is None or earlier <= end):
             stop = later if end is None else min(later, end)
-            longest = max(longest, stop - earlier)
+            begin = max(earlier, start) if from_start else earlier
+            longest = max(longest, stop - begin)
     return longest
 
 
@@ -181,6 +185,14 @@ def _repeated_in_runs(runs: Iterable[list[int]]) -> int:
 def _lost(sent: int, received: Iterable[int]) -> int:
     got = {seq for seq in received if 1 <= seq <= sent}
     return sent - len(got)
+
+
+def _until_stop(times: list[int], obs: LabObservation) -> list[int]:
+    """Arrival times with the traffic's stop appended as the end of a final silence."""
+    stop = obs.traffic_stop_ms
+    if stop and (not times or times[-1] < stop):
+        return [*times, stop]
+    return times
 
 
 def _quiet_after(obs: LabObservation, instant: int) -> int | None:
@@ -211,8 +223,19 @@ def lab_figures(obs: LabObservation) -> LabFigures:
     if obs.kill_ms and not any(t > obs.kill_ms for t in remote_times):
         gap = max(gap, obs.traffic_stop_ms - obs.kill_ms)
     preempt_end = _quiet_after(obs, obs.restart_ms) if obs.restart_ms else None
-    preempt_gap = _longest_gap(remote_times, obs.restart_ms, preempt_end) if obs.restart_ms else 0
-    preempt_gap_lan = _longest_gap(lan_times, obs.restart_ms, preempt_end) if obs.restart_ms else 0
+    # Silences after the restart: one still running at the restart (the failover's)
+    # counts from the restart; one that lasts until the traffic stops (the new active's
+    # inbound jump, up to N packets, may outlast a short phase) counts up to the stop.
+    preempt_gap = (
+        _longest_gap(_until_stop(remote_times, obs), obs.restart_ms, preempt_end, from_start=True)
+        if obs.restart_ms
+        else 0
+    )
+    preempt_gap_lan = (
+        _longest_gap(_until_stop(lan_times, obs), obs.restart_ms, preempt_end, from_start=True)
+        if obs.restart_ms
+        else 0
+    )
     wire = Counter((row[1], row[2]) for row in peer.get("seen", []))
     reused_wire = sum(1 for count in wire.values() if count > 1)
     tx_runs = [run for logs in obs.wire_logs.values() for run in logs.get("tx", [])]

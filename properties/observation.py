@@ -315,8 +315,14 @@ def _compute_facts(system: msys.System) -> ConfigFacts:
     params = system.params
     hello = max(p.inside.hello_ms for p in params.routers)
     hold = max(p.inside.hold_ms for p in params.routers)
+    # The longest a group can wait before preempting: the enable delays, then the
+    # preempt delay in force (reload after a boot, minimum after a flap), then the
+    # longest wait for SSP's copy (``preempt delay sync``).
     delays = max(
-        p.inside.delay_reload_ms + p.inside.delay_minimum_ms + s.preempt_delay_ms
+        p.inside.delay_reload_ms
+        + p.inside.delay_minimum_ms
+        + max(s.preempt_delay_ms, s.preempt_reload_ms)
+        + s.preempt_sync_ms
         for p in params.routers
         for s in (p.inside, p.outside)
     )
@@ -543,9 +549,14 @@ def _compute_impl_facts(world: World) -> ConfigFacts:
         groups.append(pair)
     hello = max(g.hello_ms for pair in groups for _, g in pair)
     hold = max(g.hold_ms for pair in groups for _, g in pair)
-    delays = max(
-        ((iface.standby_delay_reload_s or 0) + (iface.standby_delay_minimum_s or 0)) * 1000
-        + (g.preempt_delay_minimum_s or 0) * 1000
+    delays = max(  # as the model's facts: enable delays, preempt delay, sync wait
+        (
+            (iface.standby_delay_reload_s or 0)
+            + (iface.standby_delay_minimum_s or 0)
+            + max(g.preempt_delay_minimum_s, g.preempt_delay_reload_s)
+            + g.preempt_delay_sync_s
+        )
+        * 1000
         for pair in groups
         for iface, g in pair
     )

@@ -102,6 +102,8 @@ def _side(
         tracks=tracks,
         delay_minimum_ms=(interface.standby_delay_minimum_s or 0) * 1000,
         delay_reload_ms=(interface.standby_delay_reload_s or 0) * 1000,
+        preempt_reload_ms=group.preempt_delay_reload_s * 1000,
+        preempt_sync_ms=group.preempt_delay_sync_s * 1000,
     )
 
 

@@ -576,6 +576,13 @@ def _add_live_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar=("MIN", "RELOAD"),
         help="standby delay minimum/reload written into both configurations (2 4)",
     )
+    lab.add_argument(
+        "--preempt-sync",
+        type=int,
+        default=10,
+        metavar="S",
+        help="plain 'standby N preempt' becomes 'preempt delay minimum MIN sync S' (10; 0: as is)",
+    )
     lab.add_argument("--ssp-cut", action="store_true", help="cut the SSP path before the crash")
     lab.add_argument("--pcap", metavar="DIR", help="capture both segments (netns mode)")
     lab.add_argument("--keep", action="store_true", help="keep the run folder (logs, configs)")
@@ -664,6 +671,7 @@ def _lab(args: argparse.Namespace) -> int:
             rate_pps=args.rate,
             phase_s=args.phase,
             standby_delay_s=tuple(args.standby_delay),
+            preempt_sync_s=args.preempt_sync,
             ssp_cut=args.ssp_cut,
             configs=tuple(args.configs) if args.configs else None,
             pcap_dir=args.pcap,

@@ -30,7 +30,18 @@ What the RFC leaves open, this speaker decides so (the project's rules):
 4. A Coup or Resign carries our state before the cell's transition; a Hello the
    state after it.
 5. The preempting form of the h cell in Listen, Speak and Standby applies only when
-   preempt is configured and its delay has passed since the group was enabled.
+   preempt is configured and the delay in force has passed since the group was
+   enabled: ``preempt delay reload`` for the first enable since this speaker was
+   created (the router booted) when it is configured (not 0), ``preempt delay
+   minimum`` for every later enable (an interface that came back) or when reload
+   is 0. Then, with ``preempt delay sync S`` and a group that has IP redundancy
+   clients (the caller's ``clients_synchronised``: SSP's, for a group the ``ssp
+   group`` names), the group also waits for those clients to be synchronised, at
+   most S: the wait starts at the first h that would otherwise preempt and ends at
+   the first of "synchronised" or S passed; the preemption itself happens at the h
+   cell that finds it ended (the next Hello of the lower-priority active), as for
+   the delays. The wait is forgotten when the group enters Active or Initial, or
+   when an h cell finds preempt off.
 6. Disabling forgets a learned virtual IP.
 7. ``standby delay`` is the caller's: :meth:`HsrpGroup.enable_after` schedules
    event a.
@@ -45,7 +56,7 @@ import contextlib
 import enum
 import functools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from types import MappingProxyType
@@ -151,7 +162,8 @@ class Condition(enum.Enum):
     VIRTUAL_IP_CONFIGURED = enum.auto()
     """The virtual IP is configured locally (note + of event a)."""
     MAY_PREEMPT = enum.auto()
-    """Preempt is configured and its minimum delay has passed (note * of event h)."""
+    """Preempt is configured, its delay has passed and the sync wait is over (note *
+    of event h; project rule 5)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -290,6 +302,10 @@ class HsrpGroupConfig:
     """Take over from a lower-priority active router with a Coup."""
     preempt_delay_minimum_ms: int = 0
     """Milliseconds ≥ 0 after enabling before preemption is allowed."""
+    preempt_delay_reload_ms: int = 0
+    """Milliseconds ≥ 0 that replace the minimum for the first enable after boot (0: none)."""
+    preempt_delay_sync_ms: int = 0
+    """Longest wait, ms ≥ 0, for the redundancy clients to be synchronised (0: none)."""
     hello_ms: int = 3000
     """Hello time, ms ≥ 1 (RFC 2281 recommends 3 s)."""
     hold_ms: int = 10000
@@ -305,8 +321,13 @@ class HsrpGroupConfig:
             problems.append(f"group {self.group} outside 0-{_MAX_GROUP}")
         if not 1 <= self.priority <= _MAX_PRIORITY:
             problems.append(f"priority {self.priority} outside 1-{_MAX_PRIORITY}")
-        if self.preempt_delay_minimum_ms < 0:
-            problems.append(f"preempt delay {self.preempt_delay_minimum_ms} ms is negative")
+        for word, delay in (
+            ("minimum", self.preempt_delay_minimum_ms),
+            ("reload", self.preempt_delay_reload_ms),
+            ("sync", self.preempt_delay_sync_ms),
+        ):
+            if delay < 0:
+                problems.append(f"preempt delay {word} {delay} ms is negative")
         if self.hello_ms < 1:
             problems.append(f"hello time {self.hello_ms} ms is below 1 ms")
         if self.hold_ms <= self.hello_ms:
@@ -336,6 +357,8 @@ class HsrpGroupConfig:
             priority=standby.priority,
             preempt=standby.preempt,
             preempt_delay_minimum_ms=standby.preempt_delay_minimum_s * 1000,
+            preempt_delay_reload_ms=standby.preempt_delay_reload_s * 1000,
+            preempt_delay_sync_ms=standby.preempt_delay_sync_s * 1000,
             hello_ms=standby.hello_ms,
             hold_ms=standby.hold_ms,
             authentication=authentication_octets(standby.authentication),
@@ -457,9 +480,22 @@ class HsrpGroup:
     events from :meth:`next_event`; call :meth:`handle_timer` at :meth:`get_timer`.
     """
 
-    def __init__(self, config: HsrpGroupConfig, entropy: Entropy) -> None:
+    def __init__(
+        self,
+        config: HsrpGroupConfig,
+        entropy: Entropy,
+        *,
+        clients_synchronised: Callable[[], bool] | None = None,
+    ) -> None:
+        """``clients_synchronised`` says whether the group's IP redundancy clients are
+        synchronised (``preempt delay sync``); None: the group has none, nothing to wait
+        for. A speaker lives from one boot of its router to the next (``preempt delay
+        reload`` applies to its first enable)."""
         self._config = config
         self._entropy = entropy
+        self._clients_synchronised = clients_synchronised
+        self._enables = 0
+        self._sync_wait_from_ms: int | None = None
         self._state = HsrpState.INITIAL
         self._learned_virtual_ip: IPv4Address | None = None
         self._down_interfaces: set[str] = set()
@@ -512,6 +548,21 @@ class HsrpGroup:
     def preempt(self) -> bool:
         """Preempt is configured."""
         return self._config.preempt
+
+    @property
+    def preempt_delay_ms(self) -> int:
+        """The preempt delay in force for the current enable (project rule 5): reload for
+        the first enable since boot when configured, otherwise minimum."""
+        reload_ms = self._config.preempt_delay_reload_ms
+        if self._enables <= 1 and reload_ms > 0:
+            return reload_ms
+        return self._config.preempt_delay_minimum_ms
+
+    @property
+    def sync_wait_from_ms(self) -> int | None:
+        """When the wait for the redundancy clients began (``preempt delay sync``), ms;
+        None when the group is not waiting."""
+        return self._sync_wait_from_ms
 
     @property
     def virtual_ip(self) -> IPv4Address | None:
@@ -691,13 +742,27 @@ class HsrpGroup:
         if choice.condition is Condition.VIRTUAL_IP_CONFIGURED:
             holds = self._config.virtual_ip is not None
         else:
-            holds = (
-                self._config.preempt
-                and not mutants.active("hsrp-preempt-ignored")
-                and self._enabled_at_ms is not None
-                and now - self._enabled_at_ms >= self._config.preempt_delay_minimum_ms
-            )
+            holds = self._may_preempt(now)
         return choice.when_true if holds else choice.when_false
+
+    def _may_preempt(self, now: int) -> bool:
+        # Project rule 5: the delay in force, then the wait for the redundancy clients.
+        if (
+            not self._config.preempt
+            or mutants.active("hsrp-preempt-ignored")
+            or self._enabled_at_ms is None
+            or now - self._enabled_at_ms < self.preempt_delay_ms
+        ):
+            self._sync_wait_from_ms = None
+            return False
+        sync_ms = self._config.preempt_delay_sync_ms
+        probe = self._clients_synchronised
+        if sync_ms == 0 or probe is None or probe():
+            self._sync_wait_from_ms = None
+            return True
+        if self._sync_wait_from_ms is None:
+            self._sync_wait_from_ms = now
+        return now - self._sync_wait_from_ms >= sync_ms
 
     def _apply(
         self,
@@ -763,6 +828,8 @@ class HsrpGroup:
     def _enter(self, new_state: HsrpState, event: RfcEvent, now: int, label: str) -> None:
         old_state = self._state
         self._state = new_state
+        if new_state in (HsrpState.INITIAL, HsrpState.ACTIVE):
+            self._sync_wait_from_ms = None  # rule 5: a wait ends with the election
         if new_state is HsrpState.INITIAL:
             # HSRP stops: no Hello timer, and a learned virtual IP is forgotten (rule 6).
             self._deadlines.pop(_Timer.HELLO, None)
@@ -772,6 +839,7 @@ class HsrpGroup:
             self._enabled_at_ms = None
         elif old_state is HsrpState.INITIAL:
             self._enabled_at_ms = now
+            self._enables += 1
             self._arm_hello(now)
         self._events.append(
             StateChanged(

@@ -149,6 +149,12 @@ class LabOptions:
     standby_delay_s: tuple[int, int] = (2, 4)
     """``standby delay minimum`` and ``reload`` written into both configurations, seconds
     (the document's 30 and 60 would make every boot wait a minute)."""
+    preempt_sync_s: int = 10
+    """Each plain ``standby N preempt`` becomes ``standby N preempt delay minimum MIN sync
+    S`` (MIN the standby delay minimum above; 0: the lines stay as written): the restarted
+    router preempts only once SSP's full copy has arrived, or S seconds after it could
+    have, so it never takes over without the SAs (without it, it may preempt before the
+    copy and the SA must be negotiated again)."""
     ssp_cut: bool = False
     """Cut the SSP path ``phase_s`` before the crash (the standby cannot bound counters)."""
     replay_count: int = 32
@@ -196,6 +202,9 @@ class LabOptions:
         minimum, reload = self.standby_delay_s
         if not (0 <= minimum <= 3600 and 0 <= reload <= 3600):
             msg = f"standby_delay_s {self.standby_delay_s} must be two values 0-3600"
+            raise ValueError(msg)
+        if not 0 <= self.preempt_sync_s <= 3600:
+            msg = f"preempt_sync_s {self.preempt_sync_s} must be 0-3600"
             raise ValueError(msg)
         if self.reauth and (self.peer != "strongswan" or self.ssp_cut):
             msg = "reauth needs the strongSwan peer and no SSP cut"
@@ -368,12 +377,22 @@ def _config_text(
     path: Path,
     delay: tuple[int, int],
     *,
+    preempt_sync_s: int = 0,
     lifetime_s: int | None = None,
     ike_lifetime_s: int | None = None,
 ) -> str:
     text = path.read_text()
     line = f" standby delay minimum {delay[0]} reload {delay[1]}\n"
-    return _with_lifetimes(text.replace(_DELAY_LINE, line), lifetime_s, ike_lifetime_s)
+    text = text.replace(_DELAY_LINE, line)
+    if preempt_sync_s:
+        lines = []
+        for entry in text.splitlines():
+            words = entry.split()
+            plain = entry[:1].isspace() and len(words) == 3 and words[::2] == ["standby", "preempt"]
+            sync = f" delay minimum {delay[0]} sync {preempt_sync_s}"
+            lines.append(f" {entry.strip()}{sync}" if plain else entry)
+        text = "\n".join(lines) + "\n"
+    return _with_lifetimes(text, lifetime_s, ike_lifetime_s)
 
 
 def _with_lifetimes(text: str, lifetime_s: int | None, ike_lifetime_s: int | None) -> str:
@@ -417,6 +436,7 @@ class _Lab:
                 _config_text(
                     source,
                     options.standby_delay_s,
+                    preempt_sync_s=options.preempt_sync_s,
                     lifetime_s=options.lifetime_s,
                     ike_lifetime_s=options.ike_lifetime_s,
                 )

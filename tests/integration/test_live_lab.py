@@ -240,3 +240,50 @@ def test_plan_round_trips_and_names_bad_fields(tmp_path: Path) -> None:
         LivePlan.from_json('{"mode": "radio"}')
     with pytest.raises(PlanError, match="no network"):
         plan.to_wire(IPv4Address("10.9.9.9"))
+
+
+def _preempt_configs(tmp_path: Path, preempt: str) -> tuple[str, str]:
+    """The shipped pair with ``standby N <preempt>`` on both groups of both routers."""
+    paths = []
+    for name in ("router1.cfg", "router2.cfg"):
+        text = example_path(name).read_text()
+        for group in (1, 2):
+            assert f" standby {group} preempt\n" in text
+            text = text.replace(f" standby {group} preempt\n", f" standby {group} {preempt}\n")
+        path = tmp_path / name
+        path.write_text(text)
+        paths.append(str(path))
+    return paths[0], paths[1]
+
+
+@pytest.mark.slow
+def test_preempt_delay_sync_holds_the_restarted_router_until_its_copy(tmp_path: Path) -> None:
+    """``standby N preempt delay minimum 1 sync 10`` and no ``standby delay reload``: the
+    groups of the restarted router start at once, hear the lower-priority active and would
+    preempt before SSP is even connected; sync keeps them back until the full copy arrived,
+    so the takeover promotes the SA (no renegotiation) and no counter is reused."""
+    mode = "netns" if _netns_missing() is None else "loopback"
+    configs = _preempt_configs(tmp_path, "preempt delay minimum 1 sync 10")
+    observation = run_lab(
+        LabOptions(mode=mode, phase_s=1.0, standby_delay_s=(1, 0), configs=configs)
+    )
+    figures = lab_figures(observation)
+    checks = lab_checks(observation, figures)
+    failed = untimed_failures([{"name": c.name, "ok": c.ok} for c in checks])
+    assert not failed, [c for c in checks if not c.ok]
+    assert observation.preempt_expected
+    assert figures.preempt_ms > 0
+    assert figures.seq_reused == 0
+    assert figures.accepted_twice == 0
+    assert figures.replay_refused == 0
+    assert figures.renegotiations == 0
+    first = observation.hostnames[observation.first_active]
+    restarted = [
+        status
+        for name, status in observation.statuses.items()
+        if status["hostname"] == first and name.endswith("#2")
+    ]
+    (status,) = restarted
+    (takeover,) = status["takeovers"]
+    assert takeover["promoted"], takeover  # it held the copy when it took over
+    assert not takeover["discarded"]

@@ -253,6 +253,19 @@ def test_standby_brief_on_the_standby_router(pair: Pair) -> None:
     ]
 
 
+def test_show_standby_on_the_active_router(pair: Pair) -> None:
+    lines = pair.show(0, "show standby").splitlines()
+    assert lines[:5] == [
+        "FastEthernet0/0 - Group 1",
+        "  State is Active",
+        "  Virtual IP address is 172.16.31.1",
+        "  Active virtual MAC address is 0000.0c07.ac01",
+        "    Local virtual MAC address is 0000.0c07.ac01 (v1 default)",
+    ]
+    assert "  Preemption enabled" in lines
+    assert "FastEthernet0/1 - Group 2" in lines
+
+
 # -- show ssp -----------------------------------------------------------------------------
 
 

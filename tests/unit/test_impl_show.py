@@ -1317,6 +1317,7 @@ INTERFACES = ROUTER.ipsec_sas()
 # Every command of the grammar, written out in full, with what it must print.
 FULL_COMMANDS = {
     "show standby brief": show.show_standby_brief(BRIEF_ACTIVE),
+    "show standby": show.show_standby(BRIEF_ACTIVE),
     "show ssp": show.show_ssp(SSP_PACKET, SSP_PEERS, SSP_REDUNDANCY),
     "show ssp clients": show.show_ssp_client(),
     "show ssp packet": show.show_ssp_packet(SSP_PACKET),
@@ -1459,7 +1460,6 @@ def test_abbreviations(abbreviated: str, full: str) -> None:
             "show crypto",
             ["% Incomplete command.", "% 'show crypto' needs one of: ipsec, isakmp, map"],
         ),
-        ("show standby", ["% Incomplete command.", "% 'show standby' needs one of: brief"]),
         (
             "sh cry map tag",
             ["% Incomplete command.", "% 'sh cry map tag' needs one of: WORD"],

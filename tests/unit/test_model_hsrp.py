@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from vpnha.model import hsrp
+from vpnha.model import hsrp, operations
+from vpnha.model import system as msys
 from vpnha.model.hsrp import (
     IGNORED,
     TABLE,
@@ -34,6 +35,9 @@ from vpnha.model.hsrp import (
     receive,
     step,
 )
+from vpnha.model.params import GroupSide
+from vpnha.properties.machines import lockstep_configs
+from vpnha.properties.scenarios import cluster_params
 
 AUTH = b"cisco\x00\x00\x00"
 WRONG_AUTH = b"secret\x00\x00"
@@ -1151,3 +1155,131 @@ def test_a_step_names_the_cells_it_applied_with_or_without_a_phase_change() -> N
         "GAP-1: Standby entered with no Active timer -> Standby × c",
     )
     assert gap.state.phase is P.ACTIVE
+
+
+# ------------------------------------------- preempt delay reload and sync (PREEMPT)
+
+
+def _preempting(*, minimum_ms: int = 0, reload_ms: int = 0, sync_ms: int = 0) -> GroupParams:
+    """A group at the higher address, preempt on, with the given preempt delays."""
+    return replace(
+        params(IP_HIGH, preempt=True, preempt_delay_ms=minimum_ms),
+        preempt_reload_ms=reload_ms,
+        preempt_sync_ms=sync_ms,
+    )
+
+
+LOWER_ACTIVE = message(priority=100, src_ip=IP_LOW)
+"""An Active Hello that event h classifies (same priority, lower address)."""
+
+
+def _hear_lower(
+    gp: GroupParams, state: GroupState, now: int, *, synchronised: bool = True
+) -> GroupState:
+    result, event = receive(gp, state, LOWER_ACTIVE, now=now, synchronised=synchronised)
+    assert event is E.H_ACTIVE_LOWER
+    return result.state
+
+
+def test_reload_delay_applies_to_the_first_enable_then_minimum() -> None:
+    gp = _preempting(minimum_ms=1_000, reload_ms=6_000)
+    first = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    assert first.enables == 1
+    assert hsrp.preempt_delay(gp, first) == 6_000
+    assert _hear_lower(gp, first, T0 + 1_000).phase is P.LISTEN  # minimum is not enough
+    assert _hear_lower(gp, first, T0 + 5_999).phase is P.LISTEN
+    assert _hear_lower(gp, first, T0 + 6_000).phase is P.ACTIVE
+    # Disabled and enabled again (an interface flap): minimum from now on.
+    off = step(gp, first, E.B_DISABLED, now=T0 + 100).state
+    again = step(gp, off, E.A_ENABLED, now=T0 + 200).state
+    assert again.enables == 2
+    assert hsrp.preempt_delay(gp, again) == 1_000
+    assert _hear_lower(gp, again, T0 + 1_199).phase is P.LISTEN
+    assert _hear_lower(gp, again, T0 + 1_200).phase is P.ACTIVE
+
+
+def test_reload_zero_leaves_minimum_in_force() -> None:
+    gp = _preempting(minimum_ms=2_000)
+    first = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    assert hsrp.preempt_delay(gp, first) == 2_000
+    assert _hear_lower(gp, first, T0 + 1_999).phase is P.LISTEN
+    assert _hear_lower(gp, first, T0 + 2_000).phase is P.ACTIVE
+
+
+def test_a_crash_forgets_the_enables() -> None:
+    """``initial`` is a router that has just started: its next enable is the first."""
+    gp = _preempting(minimum_ms=1_000, reload_ms=6_000)
+    assert initial(gp).enables == 0
+    assert hsrp.preempt_delay(gp, initial(gp)) == 6_000
+
+
+def test_sync_waits_for_the_clients_then_preempts() -> None:
+    gp = _preempting(minimum_ms=1_000, sync_ms=5_000)
+    enabled = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    early = _hear_lower(gp, enabled, T0 + 500, synchronised=False)
+    assert (early.phase, early.sync_since) == (P.LISTEN, None)  # the delay first
+    waiting = _hear_lower(gp, early, T0 + 1_000, synchronised=False)
+    assert (waiting.phase, waiting.sync_since) == (P.LISTEN, T0 + 1_000)
+    still = _hear_lower(gp, waiting, T0 + 3_000, synchronised=False)
+    assert (still.phase, still.sync_since) == (P.LISTEN, T0 + 1_000)
+    done = _hear_lower(gp, still, T0 + 3_500, synchronised=True)
+    assert (done.phase, done.sync_since) == (P.ACTIVE, None)
+
+
+def test_sync_gives_up_after_the_sync_time() -> None:
+    gp = _preempting(sync_ms=5_000)
+    enabled = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    waiting = _hear_lower(gp, enabled, T0 + 100, synchronised=False)
+    assert _hear_lower(gp, waiting, T0 + 5_099, synchronised=False).phase is P.LISTEN
+    assert _hear_lower(gp, waiting, T0 + 5_100, synchronised=False).phase is P.ACTIVE
+
+
+@pytest.mark.parametrize(("sync_ms", "synchronised"), [(0, False), (5_000, True)])
+def test_no_sync_wait(sync_ms: int, synchronised: bool) -> None:
+    gp = _preempting(sync_ms=sync_ms)
+    enabled = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    assert _hear_lower(gp, enabled, T0 + 1, synchronised=synchronised).phase is P.ACTIVE
+
+
+def test_the_sync_wait_is_forgotten_on_disable_and_when_preempt_is_off() -> None:
+    gp = _preempting(sync_ms=5_000)
+    enabled = step(gp, initial(gp), E.A_ENABLED, now=T0).state
+    waiting = _hear_lower(gp, enabled, T0 + 100, synchronised=False)
+    assert waiting.sync_since == T0 + 100
+    off = step(gp, waiting, E.B_DISABLED, now=T0 + 200).state
+    assert off.sync_since is None
+    waiting = _hear_lower(
+        gp, step(gp, off, E.A_ENABLED, now=T0 + 300).state, T0 + 400, synchronised=False
+    )
+    assert waiting.sync_since == T0 + 400
+    no_preempt = replace(gp, preempt=False)
+    assert _hear_lower(no_preempt, waiting, T0 + 500, synchronised=False).sync_since is None
+
+
+def test_the_system_says_when_ssp_is_in_step() -> None:
+    """``system.in_step``: SSP is the named groups' client; in step once the ACTIVE other
+    end's whole copy arrived; a resync puts the standby out of step until its answer."""
+    cluster = cluster_params(*lockstep_configs())
+    system = msys.boot(cluster)
+    inside = GroupSide.INSIDE
+    assert not msys.in_step(system, 0, inside)  # not connected yet
+    system = msys.apply(system, operations.Advance(ms=30_000))
+    active = next(i for i, r in enumerate(system.routers) if r.role.value == "ACTIVE")
+    standby = 1 - active
+    assert system.routers[standby].copy_whole
+    assert msys.in_step(system, standby, inside)
+    assert msys.in_step(system, active, inside)  # the other end is not ACTIVE
+    system = msys.apply(system, operations.Resync(router=standby))
+    assert not msys.in_step(system, standby, inside)
+    system = msys.apply(system, operations.Advance(ms=100))
+    assert msys.in_step(system, standby, inside)
+    system = msys.apply(system, operations.SspCut())
+    assert not msys.in_step(system, standby, inside)
+    # A group the SSP group does not name has no client: always in step.
+    unnamed = replace(
+        system.routers[standby].params,
+        redundancy=(system.routers[standby].params.inside.name,),
+    )
+    system.routers[standby].params = unnamed
+    assert msys.in_step(system, standby, GroupSide.OUTSIDE)
+    assert not msys.in_step(system, standby, inside)

@@ -594,6 +594,9 @@ class _Sent:
     """The SA it was about."""
     kind: CounterKind | None
     """The counter of a COUNTER_UPDATE; None for an add or a delete."""
+    values: tuple[tuple[CounterKind, int], ...] = ()
+    """An add: the counters it carried (its ACK raises the floors to them, as far as the
+    floors are kept across a full copy)."""
 
 
 _Key = tuple[Doi, int]
@@ -1530,7 +1533,16 @@ class SaDatabase:
         if isinstance(message, IpsecSaAdd | IkeSaAdd):
             key = (message.doi, message.sa_id)
             self._last_add_seq[key] = seq
-            self._sent[seq] = _Sent(doi=message.doi, sa_id=message.sa_id, kind=None)
+            values: tuple[tuple[CounterKind, int], ...] = (
+                (
+                    (CounterKind.OUTBOUND_SEQ, message.outbound_seq),
+                    (CounterKind.INBOUND_EDGE, message.inbound_right_edge),
+                    (CounterKind.BYTES, message.bytes_used),
+                )
+                if isinstance(message, IpsecSaAdd)
+                else ((CounterKind.DPD_OUT, _dpd_from_wire(message.dpd_seq_out)),)
+            )
+            self._sent[seq] = _Sent(doi=message.doi, sa_id=message.sa_id, kind=None, values=values)
         elif isinstance(message, CounterUpdate):
             self._sent[seq] = _Sent(doi=message.doi, sa_id=message.sa_id, kind=message.kind)
         elif isinstance(message, SaDelete):
@@ -1748,7 +1760,11 @@ class SaDatabase:
     def _on_ack_as_active(self, message: Message, seq: int, now: int) -> None:
         assert isinstance(message, Ack)
         sent = self._match_reply(message.acked_seq)
-        if sent is None or sent.kind is None:
+        if sent is None:
+            return
+        if sent.kind is None:
+            for kind, value in sent.values:  # an add's ACK: the copy holds what it carried
+                self._raise_floor(sent.doi, sent.sa_id, kind, value)
             return
         value = _from_wire(sent.kind, message.applied_value)
         if sent.doi is Doi.IPSEC:
@@ -1766,6 +1782,23 @@ class SaDatabase:
             if sent.kind is CounterKind.DPD_OUT and ike.dpd_out_sync.floor is not None:
                 sync = replace(ike.dpd_out_sync, floor=max(ike.dpd_out_sync.floor, value))
                 self._ike[ike.sa_id] = replace(ike, dpd_out_sync=sync)
+
+    def _raise_floor(self, doi: Doi, sa_id: int, kind: CounterKind, value: int) -> None:
+        """Raise the floor of one counter of an ACTIVE SA that has one to ``value``."""
+        if doi is Doi.IPSEC:
+            sa = self._ipsec.get(sa_id)
+            if sa is None or sa.status is not HaStatus.ACTIVE:
+                return
+            sync = _ipsec_sync(sa, kind)
+            if sync.floor is not None and value > sync.floor:
+                self._ipsec[sa_id] = _with_ipsec_sync(sa, kind, replace(sync, floor=value))
+            return
+        ike = self._ike.get(sa_id)
+        if ike is None or ike.status is not HaStatus.ACTIVE or kind is not CounterKind.DPD_OUT:
+            return
+        floor = ike.dpd_out_sync.floor
+        if floor is not None and value > floor:
+            self._ike[sa_id] = replace(ike, dpd_out_sync=replace(ike.dpd_out_sync, floor=value))
 
     def _on_reply_as_standby(self, message: Message, seq: int, now: int) -> None:
         # Answers to our announcements; a REFUSE means the other end has no copy there,
@@ -2159,6 +2192,13 @@ class SaDatabase:
                         sa = replace(sa, inbound_right_edge=value, inbound_bitmap=self._window_mask)
                 else:
                     sa = self._raise_ipsec(sa, kind, value)
+                if kind in _IPSEC_KINDS:
+                    # A floor stays across the full copy that follows, raised only to what
+                    # the other end announced (a full copy written before may still land
+                    # there below our own value: Z3's I3-reseed).
+                    sync = _ipsec_sync(sa, kind)
+                    if sync.floor is not None and value > sync.floor:
+                        sa = _with_ipsec_sync(sa, kind, replace(sync, floor=value))
                 self._ipsec[sa_id] = sa
                 if sa.outbound_seq >= SEQ_MAX:
                     self._flag_rekey(sa_id)
@@ -2166,7 +2206,11 @@ class SaDatabase:
             else:
                 ike = self._ike.get(sa_id)
                 if ike is not None and ike.status is HaStatus.ACTIVE:
-                    self._ike[sa_id] = self._raise_ike(ike, kind, value)
+                    ike = self._raise_ike(ike, kind, value)
+                    floor = ike.dpd_out_sync.floor
+                    if kind is CounterKind.DPD_OUT and floor is not None and value > floor:
+                        ike = replace(ike, dpd_out_sync=replace(ike.dpd_out_sync, floor=value))
+                    self._ike[sa_id] = ike
 
     def _cap_forgotten(self, doi: Doi) -> None:
         """Cap every counter of an ACTIVE SA whose copy the other end was sent (a floor is
@@ -2211,7 +2255,11 @@ class SaDatabase:
                 )
 
     def _send_full_copy(self, now: int, dois: tuple[Doi, ...], *, resync: bool) -> None:
-        """Adopt, reset floors, then BULK_BEGIN + every ACTIVE SA + BULK_END per DOI."""
+        """Adopt, then BULK_BEGIN + every ACTIVE SA + BULK_END per DOI. Floors are kept
+        (raised by the adoption to what the other end announced; seeded by the adds where
+        there is none): a full copy written before this one may still be on its way and
+        land below our values (Z3's I3-reseed, and I3-resync-reseed for a resync's answer).
+        Only the floors of SAs that are no longer replicated are reset (their caps stay)."""
         self._replicating = True
         self._count["full_copies"] += 1
         for doi in dois:
@@ -2222,6 +2270,8 @@ class SaDatabase:
             self._adopt_announcements(doi, now)
             if doi is Doi.IPSEC:
                 for sa in list(self._ipsec.values()):
+                    if (doi, sa.sa_id) not in self._unreplicated:
+                        continue
                     self._ipsec[sa.sa_id] = replace(
                         sa,
                         outbound_sync=_keep_cap(sa.outbound_sync),
@@ -2236,9 +2286,7 @@ class SaDatabase:
                     self._queue_ipsec_add(sa_id, resync=resync)
             else:
                 for ike in list(self._ike.values()):
-                    self._ike[ike.sa_id] = replace(
-                        ike, dpd_out_sync=_keep_cap(ike.dpd_out_sync), dpd_in_sync=_NO_SYNC
-                    )
+                    self._ike[ike.sa_id] = replace(ike, dpd_in_sync=_NO_SYNC)
                 ids = sorted(self._ike)
                 self._queue(BulkBegin(doi=doi, entry_count=len(ids), resync=resync))
                 for sa_id in ids:

@@ -1456,8 +1456,10 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
     if router.bulk_sent and previous is not None and previous is not Role.ACTIVE:
         return
     # The other end holds only stale copies now (new connection, it just left ACTIVE, or we
-    # just became ACTIVE): adopt anything it used beyond our values, drop the hold-back
-    # floors, and send the full copy that seeds them again.
+    # just became ACTIVE): adopt anything it used beyond our values and send the full copy.
+    # A hold-back floor we have stays, raised only to the value the other end announced:
+    # a full copy written before this announcement may still be on its way there and land
+    # as a usable copy of its older value (found by Z3: I3-reseed).
     # Rule 6: a rebooted other end cannot say how far it used a promoted copy.
     forgot = router.floor_incarnation not in (None, message.incarnation)
     window = system.params.replay_window
@@ -1474,13 +1476,30 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
             router.unreplicated.add(sa.sa_id)
         out_value = max(sa.out.value, values.out if values else 0)
         byte_value = max(sa.byte_count.value, values.byte_count if values else 0)
+        keep = not forgot and sa.sa_id not in router.unreplicated
         router.sas[sa.sa_id] = replace(
             sa,
-            out=new_counter(out_value, cap=_cap(system, sa.out, Kind.OUT, forgot=forgot)),
-            inbound=new_counter(top, cap=_cap(system, sa.inbound, Kind.IN, forgot=forgot)),
+            out=_adopt(
+                sa.out,
+                out_value,
+                values.out if values else None,
+                cap=_cap(system, sa.out, Kind.OUT, forgot=forgot),
+                keep=keep,
+            ),
+            inbound=_adopt(
+                sa.inbound,
+                top,
+                values.inbound if values else None,
+                cap=_cap(system, sa.inbound, Kind.IN, forgot=forgot),
+                keep=keep,
+            ),
             seen=seen,
-            byte_count=new_counter(
-                byte_value, cap=_cap(system, sa.byte_count, Kind.BYTES, forgot=forgot)
+            byte_count=_adopt(
+                sa.byte_count,
+                byte_value,
+                values.byte_count if values else None,
+                cap=_cap(system, sa.byte_count, Kind.BYTES, forgot=forgot),
+                keep=keep,
             ),
         )
     theirs = dict(message.dpd)
@@ -1488,9 +1507,22 @@ def _receive_announce(system: System, index: int, message: ssp.Announce) -> None
         if ike.status is HaStatus.ACTIVE:
             value = max(ike.dpd_out.value, theirs.get(ike_id, 0))
             cap = _cap(system, ike.dpd_out, Kind.DPD_OUT, forgot=forgot)
-            router.ike[ike_id] = replace(ike, dpd_out=new_counter(value, cap=cap))
+            dpd_out = _adopt(ike.dpd_out, value, theirs.get(ike_id), cap=cap, keep=not forgot)
+            router.ike[ike_id] = replace(ike, dpd_out=dpd_out)
     router.floor_incarnation = message.incarnation
     _send_bulk(system, index, resync=False)
+
+
+def _adopt(
+    counter: Counter, value: int, announced: int | None, *, cap: int | None, keep: bool
+) -> Counter:
+    """An ACTIVE counter adopting the other end's announcement: ``value`` (already the
+    larger of ours and ``announced``), ``cap``; its floor, if it has one and ``keep``,
+    stays, raised to ``announced`` (None: the other end announced nothing for it)."""
+    if not keep or counter.floor is None:
+        return new_counter(value, cap=cap)
+    floor = counter.floor if announced is None else max(counter.floor, announced)
+    return Counter(value=value, floor=floor, sent=value, cap=cap)
 
 
 def _raise_copies(router: Router, message: ssp.Announce) -> None:

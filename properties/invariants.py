@@ -107,6 +107,10 @@ class InvariantChecker:
     takeovers_seen: int = 0
     survivors: dict[int, set[str]] = field(default_factory=dict)
     """Per SA seen gone: the routers that held it ACTIVE then and have not let go since."""
+    priorities_seen: dict[tuple[int, str], int] = field(default_factory=dict)
+    """Per (router, side): the group's effective priority when I1 last looked."""
+    priority_moved_ms: dict[str, int] = field(default_factory=dict)
+    """Per side: when a group priority on either router was last seen to move (I1)."""
     skip: frozenset[str] = frozenset()
     """Invariants not to check (e.g. I2 while exploring a non-conforming configuration)."""
 
@@ -125,8 +129,27 @@ class InvariantChecker:
         """I1 single active: at most one router is Active for a group once both have been
         Active together for longer than one hello time plus two link latencies on a
         segment that has been lossless (no loss, delay, duplicate or partition) and
-        undisturbed for that long — i.e. no split-brain survives a clean hello exchange."""
+        undisturbed for that long, with the group's priority unchanged on both routers
+        for that long — i.e. no split-brain survives a clean hello exchange.
+
+        A priority move (``standby priority``, or tracking: an interface of the router
+        going down or up) restarts the grace period like a segment fault, as the Z3 proof
+        of I1 states it (``properties/z3/hsrp.py``): a move between a Hello and the Coup it
+        provokes leaves the Coup below its target, which ignores it. Without the restart
+        the property is false on the model and on the implementation: raising each
+        Coup's (and each Active Hello's) target above it while the message is in flight
+        keeps both routers Active indefinitely (``tests/proofs/test_i1_priority_flap.py``:
+        eight operator changes in one second after a partition heals, reported by this
+        check before the restart was added).
+        """
         grace = obs.config.hello_ms + 2 * obs.config.latency_ms
+        for index, router in enumerate(obs.routers):
+            for side in ("inside", "outside"):
+                priority = (router.inside if side == "inside" else router.outside).priority
+                seen = self.priorities_seen.get((index, side))
+                if seen is not None and seen != priority:
+                    self.priority_moved_ms[side] = obs.now_ms
+                self.priorities_seen[(index, side)] = priority
         problems = []
         for side_index, side in enumerate(("inside", "outside")):
             if obs.partitioned[side_index]:
@@ -135,11 +158,15 @@ class InvariantChecker:
             if len(routers) < 2:
                 continue
             groups = [r.inside if side == "inside" else r.outside for r in routers]
-            together_since = max([g.state_since_ms for g in groups] + [obs.clean_since[side_index]])
+            together_since = max(
+                [g.state_since_ms for g in groups]
+                + [obs.clean_since[side_index], self.priority_moved_ms.get(side, 0)]
+            )
             if obs.now_ms - together_since > grace:
                 problems.append(
                     f"both routers Active for the {side} group since {together_since} ms "
-                    f"(> hello {obs.config.hello_ms} ms + 2 × latency on a clean segment)"
+                    f"(> hello {obs.config.hello_ms} ms + 2 × latency on a clean segment, "
+                    "priorities unchanged)"
                 )
         return problems
 

@@ -26,14 +26,19 @@ transition                effect
                           announced value (its copy, else what it remembers), apply rule
                           6 if the other end rebooted since the floor was set (permanent
                           cap, never replicated again), drop the floor, send the full
-                          copy (seed floor := value)
+                          copy (seed floor := value); ``keep_floor`` (the re-seed fix): a
+                          floor it has stays, raised only to the value announced; late
+                          Adds: the full copy queues behind Adds still in flight, none is
+                          in flight towards r, and acknowledgements held behind the
+                          announcement (``lack``) may now arrive
 ``resync{r}``             ``clear crypto sa ha standby resync`` on a router not holding the
                           SA ACTIVE, at any time (SSP up, down or silently dead): its copy
                           is dropped and its value *remembered* (the fix); the request
                           goes out only on a connection
 ``answer{r}``             the request arrives: a replicating holder sends the full copy
-                          again (seeding its floor if it had none), behind any Add
-                          already in flight; otherwise nothing happens
+                          again (seeding its floor if it had none; ``answer_reseeds``,
+                          the implementation's rule: re-seeding it at its value), behind
+                          any Add already in flight; otherwise nothing happens
 ``deliver_add{r}``        the first Add in flight arrives: usable copy := its value (the
                           fixed rule, ``add_keeps``: at least the copy held or the value
                           remembered), acknowledged with its value; or refused (card full,
@@ -47,13 +52,18 @@ transition                effect
 ``leave{r}``              a router that deleted the SA while ACTIVE leaves ACTIVE: both
                           ends restart replication (its announcement carries what it
                           remembers)
+``bare{r}``               r becomes ACTIVE as a device without the SA (no usable copy:
+                          ``_promote`` discards and remembers it); Adds to it are dropped
+``unbare{r}``             it leaves ACTIVE: both ends restart replication
 ``deliver_delete{r}``     the Delete arrives (after any Add sent before it): a non-ACTIVE
                           router drops its copy and buries the SA (not remembered)
 ``lose``                  SSP loses any in-flight messages (silent death: nothing learns)
 ``disconnect``            the connection ends (cut, dead timer, silent death): every
                           in-flight message is gone
 ``connect``               a new connection: every copy is stale until a full copy arrives
-``demote{r}``             the holder leaves ACTIVE: its SA becomes a stale copy (its value)
+``demote{r}``             the holder leaves ACTIVE: its SA becomes a stale copy (its value);
+                          acknowledgements still on their way arrive while it is not
+                          ACTIVE (ignored)
 ``promote{r}``            a usable copy becomes ACTIVE at ``copy + J`` (inbound: the whole
                           window ``(copy + J − W, copy + J]`` marked seen; N = 0: never)
 ``crash{r}``              a router loses everything and comes back as a new incarnation
@@ -68,10 +78,13 @@ summarised by its first value ``addv``, its last ``addm`` and whether there is m
 than one (``addn``): a resync answered while a full copy is still on its way puts a
 second one behind it (values only grow along the queue: the sender is ACTIVE and
 its value never decreases). Announcing a value and the other end adopting it
-(``sync``) are one step; in the model the announcement travels, and the announcing
-router may become ACTIVE again before it is adopted — the full copy then sent to it
-is a late Add in the sense of assumption 1 below, which this encoding does not
-otherwise produce.
+(``sync``) are one step; in the model the announcement travels. With ``late_adds``
+(assumption 1 dropped) what travels behind it is kept apart: an acknowledgement or a
+``Refuse`` written by the announcing end after it (an Add landing there before the
+holder adopted the announcement) reaches the holder only after ``sync`` (``lack``;
+the ``Refuse`` then names an Add older than the holder's answer and is ignored). These
+are orders within one direction of the SSP stream, which TCP keeps; the encoding
+assumes no order between the two directions.
 A dropped SA's remembered values and a tombstone last until the SA expires, when no
 router uses it any more (I8: expiry is never extended); the encoding keeps them for
 ever (a crash clears them, as ``_power_on`` does). A rekey is a new SA with its own
@@ -82,10 +95,12 @@ standby copy / not stale), ``v`` (value), ``fon``/``fl`` (hold-back floor), ``ca
 ``cap`` (rule 6), ``unrep`` (never copied again), ``inc`` (incarnation), ``flset``/
 ``flinc`` (the other end's incarnation the floor is for), ``addp``/``addn``/``addv``/``addm``
 (Adds in flight *towards* r), ``updp``/``updv``, ``ackp``/``ackv`` (largest update / ack in
-flight towards r), ``rqp`` (a resync request in flight towards r), ``rem``/``remv`` (r
-remembers the value of a copy it cleared or an SA it deleted), ``tomb`` (r buried the
-SA), ``delp`` (a Delete in flight towards r), ``gone`` (r deleted the SA while ACTIVE
-and is still ACTIVE as a device), ``seen`` (inbound window), and ``conn``.
+flight towards r), ``lackp``/``lackv`` (acks towards r behind an announcement it has not
+adopted, late Adds only), ``rqp`` (a resync request in flight towards r), ``rem``/
+``remv`` (r remembers the value of a copy it cleared or an SA it deleted), ``tomb`` (r
+buried the SA), ``delp`` (a Delete in flight towards r), ``gone`` (r deleted the SA
+while ACTIVE and is still ACTIVE as a device), ``bare`` (r is ACTIVE as a device
+without the SA), ``seen`` (inbound window), and ``conn``.
 The ghost ``used`` is the set of every number any router has ever used on this SPI
 (never shrinks, survives crashes).
 
@@ -142,65 +157,86 @@ Strengthening (the inductive invariant; the names are the conjuncts Z3 reports):
   bury the SA (its value becomes a usable copy; the later ones carry larger values,
   so they are covered too); the router it goes to is not ACTIVE. (A usable copy may
   now coexist with it: the first of two Adds has arrived.)
+- late Adds (``late_adds``, only): an Add may be in flight towards a router that is
+  ACTIVE (it covers then with the value it would install: at least the receiver's own
+  value); ``add-covers`` uses that installed value (``kept``); Adds are in flight one way
+  at a time, never towards a replicating holder, and their sender holds no usable copy;
+  the sender of an update, an Add or an acknowledgement in flight still holds or
+  remembers at least its value (or buried the SA); only one end replicates; a held-back
+  acknowledgement (``lack``) is from the current incarnation and at most what both ends
+  hold. Some conjuncts that assumption 1 made true are dropped (each marked ``if not
+  spec.late_adds``).
 
-ASSUMPTIONS, and two findings. Z3 proves I3, I4 and the I8 counters with the
-fixed resync rule (any time, remembered values) and the model's current Add and
-Refuse rules (``registry.FIXED_RULES``: ``add_keeps``, ``early_refusals`` with
-``refusal_waits``) under one assumption about Adds, which the model does not
-guarantee (assumption 1). Both findings below have two Adds of one SA in flight at
-once, which a resync makes possible (its request crosses a full copy on its way);
-with the rules before the fixes Z3 finds a duplicate, and the concrete schedule used
-to reuse a number on the model (``replay.late_add_operations``,
-``replay.early_refusal_operations``; tests/proofs/test_naive.py). The model has
-fixed both and the schedules are safe on it.
+WHAT IS PROVED, UNDER WHAT, AND WHAT IS OPEN (``vpnha prove``; registry.py).
 
-1. An Add in flight towards a router that becomes ACTIVE, or sent to it while it
-   is ACTIVE, reaches it while it is still ACTIVE (refused, no effect) or is lost
-   (``late_adds=False``; encoded by dropping it at ``promote`` and not queueing it in
-   ``answer`` for a router that holds the SA ACTIVE or is ``gone``). Refuted for the
-   Add rule before the fix as ``I3-late-add`` (11 steps): router 1 resyncs while the
+- ``I3``, ``I4``, ``I8-counters``: the model's and the implementation's rules
+  (``registry.MODEL_RULES``: the fixed resync, Add and Refuse rules and ``keep_floor``)
+  for every allowed interval, WITHOUT assumption 1 (``late_adds``: a full copy may arrive
+  at any time). Inductive; every transition is enabled under the strengthening (not
+  vacuous: tests/proofs/test_vacuity.py). What the encoding still assumes: per-direction
+  FIFO of the SSP stream (TCP; nothing across the two directions); a router ACTIVE as a
+  device without the SA may be one that held a usable copy (more behaviours than the
+  model, sound).
+- ``I3-reseed`` (expected counterexample, 10 steps) and ``I3-resync-reseed`` (9 steps):
+  the adoption rule and the implementation's resync answer before the fix (below), each
+  a real duplicate on the model and the implementation then.
+- Open: DPD numbers through IKE copies are the same counter rule restated
+  (``I8-counters``), not their own encoding (the IKE copies' late-Add rule, a
+  responder-cookie match, is not encoded).
+
+ASSUMPTION 1 (retired; the rules before the re-seed fix needed it): an Add in flight
+towards a router that becomes ACTIVE, or sent to it while it is ACTIVE (with or without
+the SA: ``bare``), reaches it while it is still ACTIVE (refused, no effect) or is lost
+(``late_adds=False``; encoded by dropping it at ``promote`` and ``bare`` and not
+queueing it in ``answer`` for a router that holds the SA ACTIVE, is ``gone`` or
+``bare``). The model does not guarantee it; dropping it found two races, both fixed:
+
+1. ``I3-late-add`` (11 steps), the Add rule before the fix: router 1 resyncs while the
    first full copy is on its way; router 0 answers with a second one; the first
-   arrives, router 1 takes over and sends, leaves ACTIVE; the second arrives,
-   replaces router 1's stale copy (its own use) by the older value without
-   remembering it, and router 1 takes over again from there and sends the same
-   numbers. (``lifecycle.py`` used to make the same assumption; it now proves I6
-   without it: the tombstone refuses a late Add.) Fixed in the model and the
-   implementation and encoded (``add_keeps``): an Add installs at least what the router
-   held or remembers (a standby never lowers a copy; a ``BulkBegin`` remembers what it
-   clears), acknowledged with the Add's own value; Z3's own 11-step schedule then
-   reuses nothing (tests/proofs/test_naive.py).
-   OPEN: dropping the assumption with the fixed rule. The encoding's ``sync`` (adopting
-   the other end's announcement and re-seeding the floor at ``max(own value,
-   announced)``) requires no Add in flight towards the announcer; with late Adds it
-   must allow one (the announcement, written when the other end left ACTIVE, is
-   adopted before an Add written later reaches it). After six strengthening steps
-   (late Adds excluded from ``add-covers`` while their receiver is ACTIVE; ``kept``,
-   the value the Add would install, instead of its own value; Adds only from the
-   other end's current incarnation; a Refuse written after an announcement not yet
-   adopted ignored), induction fails there: the floor is re-seeded at the holder's
-   value ``v`` while an older Add of value ``a < v`` is still on its way; it installs
-   ``max(a, what the router remembers) < v``, usable, until the full copy answering
-   the announcement replaces it. That looks like a real race in the model, not an
-   artefact: it needs a split brain with the SSP connection alive (router 0 ACTIVE and
-   replicating while router 1 is ACTIVE), router 1 leaving ACTIVE, router 0 writing a
-   full copy of the SA (a resync's answer) and sending traffic before router 1's
-   announcement reaches it, then the full copy answering the announcement held
-   (silent SSP) while router 0 sends past ``a + M`` and router 1 takes over from ``a``.
-   No concrete schedule yet. Also, the encoding lets a router become ACTIVE only by
-   promoting its copy; a router ACTIVE as a device without the SA (its stale copy
-   discarded) ignores Adds in the model and re-seeds its partner when it leaves —
-   with assumption 1 that makes no difference (no Add is in flight towards it then),
-   without it the encoding needs that role too.
-2. The card refuses only the last Add in flight (``early_refusals=False``). Refuted
-   as ``I3-early-refusal`` (9 steps) for the Refuse rule before the fix: the first
-   full copy is refused (card full) and the second, the resync's answer, admitted;
-   the ``Refuse`` arrives after the answer was sent and drops the holder's floor, so
-   it sends on without hold-back while router 1 holds a usable copy, which is then
-   promoted below those numbers. Fixed (``refusal_waits=True``; the implementation did
-   it already): a ``Refuse`` drops the floor only when no later full copy of the SA is
-   in flight — in the model an Add carries a serial and a ``Refuse`` counts only if it
-   names the latest Add of the SA. I3, I4 and I8-counters are proved with it, so they
-   no longer need this assumption.
+   arrives, router 1 takes over and sends, leaves ACTIVE; the second arrives, replaces
+   router 1's stale copy (its own use) by the older value without remembering it, and
+   router 1 takes over again from there and sends the same numbers. (``lifecycle.py``
+   used to make the same assumption; it now proves I6 without it: the tombstone refuses
+   a late Add.) Fixed in the model and the implementation and encoded (``add_keeps``):
+   an Add installs at least what the router held or remembers (a standby never lowers a
+   copy; a ``BulkBegin`` remembers what it clears), acknowledged with the Add's own
+   value; Z3's own 11-step schedule then reuses nothing (tests/proofs/test_naive.py).
+2. The re-seed race (``I3-reseed``, fixed). A full copy of value ``a`` is on its way to
+   router 1 while router 1 is ACTIVE as a device without the SA (it had no usable copy:
+   never received one, or cleared it with a resync) and then leaves ACTIVE. Router 0,
+   the holder, sends past ``a`` within its floor + J, adopts router 1's announcement
+   (which has nothing above ``a`` for the SA) and re-seeds its floor at its own value
+   ``v > a``. The full copy then lands on router 1, not ACTIVE any more, as a usable
+   copy of ``a``; router 0 sends up to ``v + J``; router 1 takes over from ``a`` at
+   ``a + J`` and sends ``a + J + 1`` again. Concrete (``replay.reseed_race_operations``;
+   tests/proofs/test_reseed_race.py): with HSRP timers of 100/300 ms a split brain fits
+   in SSP's dead interval; the model sends M + 1 twice (outbound), and in lockstep model
+   and implementation agree step by step and both accept a replayed packet N + 1 twice
+   (inbound, N = 3). Both the plain establishment Add and a resync's answer can be the
+   late copy.
+   The fix (``keep_floor``, in the model and the implementation): adopting an
+   announcement keeps a hold-back floor the holder has — raised to the value the other
+   end announced for the SA, if any, never to the holder's own value (every full copy
+   still on its way is at least the floor, and lands at least at what the other end
+   announced); a floor it does not have is seeded as before. ``fl ≤ v ≤ fl + J`` still
+   holds (an announced value above ``v`` becomes the floor), so the holder is never held
+   back more than before, except that after an announcement with nothing above its floor
+   it keeps its old headroom until the new full copy is acknowledged. The
+   implementation's variant (``I3-resync-reseed``): its answer to a resync request
+   re-seeded every floor as well, while the establishment's Add, older, was on its way
+   to the requester (``replay.resync_crossing_operations``: the implementation
+   accepted packet N + 1 twice, the model held it back); the same fix (keep the floor
+   on every full copy) closes it.
+
+Assumption 2 (no longer needed): the card refuses only the last Add in flight
+(``early_refusals=False``). Refuted as ``I3-early-refusal`` (9 steps) for the Refuse rule
+before the fix: the first full copy is refused (card full) and the second, the resync's
+answer, admitted; the ``Refuse`` arrives after the answer was sent and drops the holder's
+floor, so it sends on without hold-back while router 1 holds a usable copy, which is then
+promoted below those numbers. Fixed (``refusal_waits=True``; the implementation did it
+already): a ``Refuse`` drops the floor only when no later full copy of the SA is in
+flight — in the model an Add carries a serial and a ``Refuse`` counts only if it names
+the latest Add of the SA. All the proofs above use that rule.
 
 The rule before the fix (``resync_forgets=True``): a cleared copy is forgotten. Z3
 finds a reachable duplicate (``I3-resync-offline``, 12 steps): router 1 takes over
@@ -229,6 +265,8 @@ from .engine import FieldKind, Frame, StatePredicate, System, Transition, Vars
 __all__ = [
     "EARLY_REFUSAL_MOVES",
     "LATE_ADD_MOVES",
+    "RESEED_MOVES",
+    "RESYNC_RESEED_MOVES",
     "SEQ_MAX",
     "CounterSpec",
     "counter_ahead_safe",
@@ -267,6 +305,29 @@ EARLY_REFUSAL_MOVES: Final = (
     "use1",
 )
 """The kinds of step ``I3-early-refusal`` needs (guided, as :data:`LATE_ADD_MOVES`)."""
+RESEED_MOVES: Final = (
+    "connect",
+    "sync0",
+    "deliver_add1",
+    "use0",
+    "bare1",
+    "unbare1",
+    "promote1",
+    "use1",
+)
+"""The kinds of step ``I3-reseed`` needs (guided, as :data:`LATE_ADD_MOVES`): router 1
+ACTIVE as a device without the SA while a full copy is on its way to it."""
+RESYNC_RESEED_MOVES: Final = (
+    "connect",
+    "sync0",
+    "resync1",
+    "answer0",
+    "deliver_add1",
+    "use0",
+    "promote1",
+    "use1",
+)
+"""The kinds of step ``I3-resync-reseed`` needs (the implementation's resync answer)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,7 +350,8 @@ class CounterSpec:
     """The resync rule before the fix: cleared copies are forgotten (Z3 refutes it)."""
     late_adds: bool = False
     """Drop ASSUMPTION 1: an Add may land on a router that has been ACTIVE since it was
-    sent (the model allows it; Z3 refutes the rule with it)."""
+    sent (the model allows it). Z3 refutes the model's rules with it (``I3-late-add``
+    before the Add fix, ``I3-reseed`` now) and proves them with ``keep_floor``."""
     early_refusals: bool = False
     """Drop ASSUMPTION 2: the card may refuse an Add while a later Add of the same SA is
     in flight behind it (the model allows it; Z3 refutes the rule with it)."""
@@ -300,6 +362,16 @@ class CounterSpec:
     """The fixed Add rule (``_apply_add``): a standby never lowers a copy — an Add installs
     the largest of its own value, the copy held and the value remembered, and is
     acknowledged with its own value."""
+    keep_floor: bool = False
+    """The fix of the re-seed race (module docstring): adopting the other end's
+    announcement (``sync``) keeps a hold-back floor the holder has — only an
+    acknowledgement raises it — instead of re-seeding it at the adopted value, which an
+    older full copy still on its way may be below."""
+    answer_reseeds: bool = False
+    """The implementation's answer to a resync request (``SaDatabase._send_full_copy``):
+    it re-seeds the holder's floor at its value, like a full copy that follows an
+    announcement, instead of keeping the floor it has as the model does (Z3 refutes it:
+    ``I3-resync-reseed``)."""
     card_refusals: bool = True
     """The standby's card may refuse an Add (off only to guide a bounded search)."""
     witness: bool = False
@@ -341,6 +413,9 @@ _PER_ROUTER: Final[tuple[tuple[str, FieldKind], ...]] = (
     ("tomb", "bool"),
     ("delp", "bool"),
     ("gone", "bool"),
+    ("bare", "bool"),
+    ("lackp", "bool"),
+    ("lackv", "int"),
 )
 FIELDS: Final[tuple[tuple[str, FieldKind], ...]] = (
     *tuple((f"{name}{r}", kind) for r in _routers() for name, kind in _PER_ROUTER),
@@ -360,6 +435,7 @@ _LOST_AT_CRASH: Final = (
     "rem",
     "tomb",
     "gone",
+    "bare",
 )
 """Per-router flags a crash clears (``_power_on``: SAs, floors, remembered, tombstones)."""
 
@@ -454,6 +530,8 @@ def counter_system(spec: CounterSpec) -> System:
                 z3.Not(_f(s, "tomb", r)),
                 z3.Not(_f(s, "delp", r)),
                 z3.Not(_f(s, "gone", r)),
+                z3.Not(_f(s, "bare", r)),
+                z3.Not(_f(s, "lackp", r)),
             ]
         return z3.And(parts)
 
@@ -541,8 +619,16 @@ def counter_system(spec: CounterSpec) -> System:
             # A stale copy applies it too, but its acknowledgement reaches the holder only
             # after the announcement that restarts replication (FIFO), when the floor is
             # already at or above it: it has no effect and is not tracked.
-            acked = _f(s, "usable", o)
+            usable = _f(s, "usable", o)
+            # Late Adds: behind an announcement the holder has not adopted yet (``lack``).
+            behind = (
+                z3.And(usable, _f(s, "act", r), z3.Not(_f(s, "bulk", r)))
+                if spec.late_adds
+                else z3.BoolVal(False)
+            )
+            acked = z3.And(usable, z3.Not(behind))
             ackp, ackv = _f(s, "ackp", r), _f(s, "ackv", r)
+            lackp, lackv = _f(s, "lackp", r), _f(s, "lackv", r)
             return z3.And(
                 _f(s, "updp", o),
                 # FIFO: only an update sent before the first pending Add (so no larger).
@@ -553,7 +639,9 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(t, "v", o) == _max(_f(s, "v", o), u),
                 _f(t, "ackp", r) == z3.Or(ackp, acked),
                 _f(t, "ackv", r) == z3.If(acked, z3.If(ackp, _max(ackv, u), u), ackv),
-                keep(fr, {f"v{o}", f"ackp{r}", f"ackv{r}"}),
+                _f(t, "lackp", r) == z3.Or(lackp, behind),
+                _f(t, "lackv", r) == z3.If(behind, z3.If(lackp, _max(lackv, u), u), lackv),
+                keep(fr, {f"v{o}", f"ackp{r}", f"ackv{r}", f"lackp{r}", f"lackv{r}"}),
             )
 
         return (f"deliver_update{o}", trans)
@@ -593,12 +681,47 @@ def counter_system(spec: CounterSpec) -> System:
             bound = _f(s, "fl", r) + jump
             capped = z3.If(_f(s, "capon", r), _min(_f(s, "cap", r), bound), bound)
             unrep = z3.Or(_f(s, "unrep", r), forgot)
+            fon = _f(s, "fon", r)
+            if spec.keep_floor:
+                # The fix: a floor the holder has stays, raised only to a value the
+                # other end announced for the SA (its copy or what it remembers), never to
+                # the holder's own value: an older full copy may still be on its way there.
+                told = z3.Or(_f(s, "cpy", o), _f(s, "rem", o))
+                raised = _max(_f(s, "fl", r), announced)
+                seeded = z3.And(z3.Not(unrep), z3.Or(fon, _seeds(spec, jump)))
+                floor = z3.If(fon, z3.If(told, raised, _f(s, "fl", r)), nv)
+            else:
+                # rule 1: the full copy seeds the floor at the current value (inbound: N > 0)
+                seeded = z3.And(z3.Not(unrep), _seeds(spec, jump))
+                floor = nv
+            addp, sends = _f(s, "addp", o), z3.Not(unrep)
+            if spec.late_adds:
+                # The new full copy goes behind the Adds still in flight towards the other end
+                # (written before this announcement was adopted). None is in flight towards
+                # this end: the other end wrote its Adds while ACTIVE, before it announced
+                # that it left, and SSP delivers in order.
+                queue = [
+                    z3.Not(_f(s, "addp", r)),
+                    _f(t, "addp", o) == z3.Or(addp, sends),
+                    _f(t, "addn", o) == z3.Or(_f(s, "addn", o), z3.And(addp, sends)),
+                    _f(t, "addv", o) == z3.If(addp, _f(s, "addv", o), nv),
+                    _f(t, "addm", o) == z3.If(sends, nv, _f(s, "addm", o)),
+                ]
+            else:
+                # ASSUMPTION 1: no Add is in flight towards the end that announced.
+                queue = [
+                    z3.Not(addp),
+                    _f(t, "addp", o) == sends,
+                    z3.Not(_f(t, "addn", o)),
+                    _f(t, "addv", o) == nv,
+                    _f(t, "addm", o) == nv,
+                ]
             parts = [
                 s["conn"],
                 _f(s, "act", r),
                 z3.Not(_f(s, "act", o)),
                 z3.Not(_f(s, "gone", o)),
-                z3.Not(_f(s, "addp", o)),
+                z3.Not(_f(s, "bare", o)),
                 z3.Not(_f(s, "bulk", r)),
                 z3.BoolVal(True) if spec.naive else z3.Not(_f(s, "usable", o)),
                 _f(t, "bulk", r),
@@ -609,13 +732,9 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(t, "unrep", r) == unrep,
                 _f(t, "flset", r),
                 _f(t, "flinc", r) == _f(s, "inc", o),
-                # rule 1: the full copy seeds the floor at the current value (inbound: N > 0)
-                _f(t, "fon", r) == z3.And(z3.Not(unrep), _seeds(spec, jump)),
-                _f(t, "fl", r) == nv,
-                _f(t, "addp", o) == z3.Not(unrep),
-                z3.Not(_f(t, "addn", o)),
-                _f(t, "addv", o) == nv,
-                _f(t, "addm", o) == nv,
+                _f(t, "fon", r) == seeded,
+                _f(t, "fl", r) == floor,
+                *queue,
                 # _raise_copies: the other end raises its copy to our announced value
                 _f(t, "v", o) == z3.If(_f(s, "cpy", o), _max(held, v), held),
             ]
@@ -636,6 +755,18 @@ def counter_system(spec: CounterSpec) -> System:
                 f"addm{o}",
                 f"v{o}",
             }
+            if spec.late_adds:
+                # The acknowledgements behind the adopted announcement may arrive now.
+                lack, lackv, ackp = _f(s, "lackp", r), _f(s, "lackv", r), _f(s, "ackp", r)
+                parts += [
+                    z3.Not(_f(t, "lackp", r)),
+                    _f(t, "ackp", r) == z3.Or(ackp, lack),
+                    _f(t, "ackv", r)
+                    == z3.If(
+                        lack, z3.If(ackp, _max(_f(s, "ackv", r), lackv), lackv), _f(s, "ackv", r)
+                    ),
+                ]
+                changed |= {f"lackp{r}", f"ackp{r}", f"ackv{r}"}
             if spec.kind == "in":
                 fresh = _range_set(nv - fr.par["W"], nv)
                 parts.append(
@@ -658,6 +789,7 @@ def counter_system(spec: CounterSpec) -> System:
                 # SSP up, down or silently dead (a standby command: not while ACTIVE).
                 z3.Not(_f(s, "act", o)),
                 z3.Not(_f(s, "gone", o)),
+                z3.Not(_f(s, "bare", o)),
                 # The rule before the fix, searched for a genuine counterexample: online only
                 # once the holder has adopted our last announcement (which carries what the
                 # copy counted), as the model orders it; offline at any time.
@@ -698,13 +830,23 @@ def counter_system(spec: CounterSpec) -> System:
             send_add = (
                 send
                 if spec.late_adds
-                else z3.And(send, z3.Not(_f(s, "act", o)), z3.Not(_f(s, "gone", o)))
+                else z3.And(
+                    send,
+                    z3.Not(_f(s, "act", o)),
+                    z3.Not(_f(s, "gone", o)),
+                    z3.Not(_f(s, "bare", o)),
+                )
             )
             return z3.And(
                 _f(s, "rqp", r),
                 _f(t, "rqp", r) == more,
                 _f(t, "fon", r) == z3.Or(_f(s, "fon", r), z3.And(send, _seeds(spec, jump))),
-                _f(t, "fl", r) == z3.If(_f(s, "fon", r), _f(s, "fl", r), v),
+                _f(t, "fl", r)
+                == (
+                    z3.If(send, v, _f(s, "fl", r))
+                    if spec.answer_reseeds
+                    else z3.If(_f(s, "fon", r), _f(s, "fl", r), v)
+                ),
                 _f(t, "addp", o) == z3.Or(queued, send_add),
                 _f(t, "addn", o) == z3.Or(_f(s, "addn", o), z3.And(queued, send_add)),
                 _f(t, "addv", o) == z3.If(z3.And(send_add, z3.Not(queued)), v, _f(s, "addv", o)),
@@ -729,7 +871,8 @@ def counter_system(spec: CounterSpec) -> System:
             ackv = _f(s, "ackv", r)
             # Refused: by the card (full; a held copy is only replaced) or by the tombstone
             # of an SA deleted here (``_apply_add``); either way a ``Refuse`` goes back.
-            active = z3.Or(_f(s, "act", o), _f(s, "gone", o))  # dropped, nothing sent back
+            # ACTIVE (as a device, with or without the SA): dropped, nothing sent back.
+            active = z3.Or(_f(s, "act", o), _f(s, "gone", o), _f(s, "bare", o))
             refused = z3.And(
                 z3.Not(active),
                 z3.Or(_f(s, "tomb", o), z3.And(refuse, z3.Not(_f(s, "cpy", o)))),
@@ -743,6 +886,12 @@ def counter_system(spec: CounterSpec) -> System:
             refused_by_card = z3.And(refused, _f(s, "act", r))
             if spec.refusal_waits:
                 refused_by_card = z3.And(refused_by_card, z3.Not(_f(s, "addn", o)))
+            if spec.late_adds:
+                # The Refuse travels: if the other end has announced since the holder last
+                # adopted (no ``bulk``: it left ACTIVE since), the announcement arrives first
+                # and the holder's answer is a newer full copy, so the Refuse does not name
+                # the latest Add and is ignored (``Refuse``: only the latest counts).
+                refused_by_card = z3.And(refused_by_card, _f(s, "bulk", r))
             # Several Adds in flight (a resync answered behind a full copy): the next one
             # carries a value between this one and the last one's; the last is ``addm``.
             several = _f(s, "addn", o)
@@ -752,6 +901,15 @@ def counter_system(spec: CounterSpec) -> System:
             )
             if not spec.card_refusals:
                 refusal_ok = z3.Not(refuse)
+            # Late Adds: the acknowledgement of an Add that lands after this end announced
+            # (the holder has not adopted it yet: no ``bulk``) travels behind that
+            # announcement; it can raise the floor only after ``sync`` (``lack``).
+            behind = (
+                z3.And(taken, _f(s, "act", r), z3.Not(_f(s, "bulk", r)))
+                if spec.late_adds
+                else z3.BoolVal(False)
+            )
+            direct = z3.And(taken, z3.Not(behind))
             return z3.And(
                 _f(s, "addp", o),
                 refusal_ok,
@@ -764,9 +922,16 @@ def counter_system(spec: CounterSpec) -> System:
                 _f(t, "cpy", o) == z3.Or(_f(s, "cpy", o), taken),
                 _f(t, "usable", o) == z3.Or(_f(s, "usable", o), taken),
                 _f(t, "v", o) == z3.If(taken, installed, _f(s, "v", o)),
-                _f(t, "ackp", r) == z3.Or(_f(s, "ackp", r), taken),
+                _f(t, "ackp", r) == z3.Or(_f(s, "ackp", r), direct),
                 _f(t, "ackv", r)
-                == z3.If(taken, z3.If(_f(s, "ackp", r), _max(ackv, value), value), ackv),
+                == z3.If(direct, z3.If(_f(s, "ackp", r), _max(ackv, value), value), ackv),
+                _f(t, "lackp", r) == z3.Or(_f(s, "lackp", r), behind),
+                _f(t, "lackv", r)
+                == z3.If(
+                    behind,
+                    z3.If(_f(s, "lackp", r), _max(_f(s, "lackv", r), value), value),
+                    _f(s, "lackv", r),
+                ),
                 _f(t, "fon", r) == z3.And(_f(s, "fon", r), z3.Not(refused_by_card)),
                 keep(
                     fr,
@@ -780,6 +945,8 @@ def counter_system(spec: CounterSpec) -> System:
                         f"ackp{r}",
                         f"ackv{r}",
                         f"fon{r}",
+                        f"lackp{r}",
+                        f"lackv{r}",
                     },
                 ),
             )
@@ -787,7 +954,9 @@ def counter_system(spec: CounterSpec) -> System:
         return (f"deliver_add{o}", trans)
 
     pending = [
-        f"{name}{r}" for r in _routers() for name in ("addp", "addn", "updp", "ackp", "rqp", "delp")
+        f"{name}{r}"
+        for r in _routers()
+        for name in ("addp", "addn", "updp", "ackp", "rqp", "delp", "lackp")
     ]
 
     def lose(fr: Frame) -> z3.BoolRef:
@@ -843,10 +1012,11 @@ def counter_system(spec: CounterSpec) -> System:
                 # Still ACTIVE as a device (the encoding otherwise reads the role off ``act``).
                 _f(t, "gone", r),
                 _f(t, "delp", o) == z3.Or(_f(s, "delp", o), z3.And(s["conn"], _f(s, "bulk", r))),
+                z3.Not(_f(t, "lackp", r)),
                 keep(
                     fr,
                     {f"act{r}", f"fon{r}", f"capon{r}", f"bulk{r}", f"rem{r}", f"remv{r}"}
-                    | {f"tomb{r}", f"gone{r}", f"delp{o}"},
+                    | {f"tomb{r}", f"gone{r}", f"delp{o}", f"lackp{r}"},
                 ),
             )
 
@@ -865,6 +1035,45 @@ def counter_system(spec: CounterSpec) -> System:
             )
 
         return (f"leave{r}", trans)
+
+    def bare(r: int) -> tuple[str, Transition]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t = fr.pre, fr.post
+            # Router r becomes ACTIVE as a device without promoting the SA: it holds no
+            # usable copy (none, stale, or N = 0), so ``_promote`` discards and remembers
+            # any copy. (Allowed with a usable copy too: more behaviours, still sound.)
+            parts = [
+                z3.Not(_f(s, "act", r)),
+                z3.Not(_f(s, "gone", r)),
+                z3.Not(_f(s, "bare", r)),
+                _f(t, "bare", r),
+                z3.Not(_f(t, "cpy", r)),
+                z3.Not(_f(t, "usable", r)),
+                _f(t, "rem", r) == z3.Or(_f(s, "rem", r), _f(s, "cpy", r)),
+                _f(t, "remv", r) == z3.If(_f(s, "cpy", r), _f(s, "v", r), _f(s, "remv", r)),
+            ]
+            changed = {f"bare{r}", f"cpy{r}", f"usable{r}", f"rem{r}", f"remv{r}"}
+            if not spec.late_adds:
+                # ASSUMPTION 1: an Add in flight towards it arrives while it is ACTIVE.
+                parts += [z3.Not(_f(t, "addp", r)), z3.Not(_f(t, "addn", r))]
+                changed |= {f"addp{r}", f"addn{r}"}
+            parts.append(keep(fr, changed))
+            return z3.And(parts)
+
+        return (f"bare{r}", trans)
+
+    def unbare(r: int) -> tuple[str, Transition]:
+        def trans(fr: Frame) -> z3.BoolRef:
+            s, t = fr.pre, fr.post
+            # It leaves ACTIVE: its announcement (what it remembers) restarts replication.
+            return z3.And(
+                _f(s, "bare", r),
+                z3.Not(_f(t, "bare", r)),
+                *[z3.Not(_f(t, "bulk", q)) for q in _routers()],
+                keep(fr, {f"bare{r}"} | {f"bulk{q}" for q in _routers()}),
+            )
+
+        return (f"unbare{r}", trans)
 
     def deliver_delete(o: int) -> tuple[str, Transition]:
         def trans(fr: Frame) -> z3.BoolRef:
@@ -896,9 +1105,12 @@ def counter_system(spec: CounterSpec) -> System:
                 z3.Not(_f(t, "capon", r)),
                 z3.Not(_f(t, "bulk", r)),
                 z3.Not(_f(t, "bulk", 1 - r)),
+                # Acknowledgements still on their way arrive while it is not ACTIVE (ignored):
+                # a copy it could promote again comes behind them.
+                z3.Not(_f(t, "lackp", r)),
                 keep(
                     fr,
-                    {f"act{r}", f"cpy{r}", f"usable{r}", f"fon{r}", f"capon{r}"}
+                    {f"act{r}", f"cpy{r}", f"usable{r}", f"fon{r}", f"capon{r}", f"lackp{r}"}
                     | {f"bulk{o}" for o in _routers()},
                 ),
             )
@@ -977,6 +1189,9 @@ def counter_system(spec: CounterSpec) -> System:
             deliver_add(r),
             delete(r),
             leave(r),
+            # (Not for the naive rule: its refutation needs no such role, and the search
+            # keeps the counterexample it has always found.)
+            *([] if spec.naive else [bare(r), unbare(r)]),
             deliver_delete(r),
             demote(r),
             promote(r),
@@ -1139,7 +1354,15 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                     z3.And(
                         _f(s, "fon", r), _f(s, "flset", r), _f(s, "flinc", r) != _f(s, "inc", o)
                     ),
-                    z3.Not(z3.Or(_f(s, "act", o), _f(s, "cpy", o), _f(s, "addp", o))),
+                    z3.Not(
+                        z3.Or(
+                            _f(s, "act", o),
+                            _f(s, "cpy", o),
+                            _f(s, "addp", o),
+                            # Late Adds: nor one from the other end (not a holder since).
+                            _f(s, "addp", r) if spec.late_adds else z3.BoolVal(False),
+                        )
+                    ),
                 ),
                 v >= 0,
                 z3.Implies(_f(s, "act", r), _f(s, "lo", r) <= v),
@@ -1150,11 +1373,15 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 z3.Implies(
                     z3.And(_f(s, "addp", o), _f(s, "updp", r)),
                     _f(s, "updv", r) <= _f(s, "addv", o),
-                ),
+                )
+                if not spec.late_adds
+                else z3.BoolVal(True),
                 z3.Implies(
                     z3.And(_f(s, "addp", o), _f(s, "ackp", r)),
                     _f(s, "ackv", r) <= _f(s, "addv", o),
-                ),
+                )
+                if not spec.late_adds
+                else z3.BoolVal(True),
                 z3.Implies(_f(s, "addp", r), _f(s, "addv", r) >= 0),
                 z3.Implies(_f(s, "ackp", r), _f(s, "ackv", r) >= 0),
                 z3.Not(z3.And(_f(s, "act", r), _f(s, "cpy", r))),
@@ -1178,7 +1405,9 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 z3.Implies(
                     z3.And(_f(s, "ackp", r), _f(s, "addp", r)),
                     _f(s, "ackv", r) <= _f(s, "addv", r),
-                ),
+                )
+                if not spec.late_adds
+                else z3.BoolVal(True),
                 z3.Implies(
                     z3.And(_f(s, "ackp", r), _f(s, "act", o)),
                     _f(s, "ackv", r) <= _f(s, "v", o),
@@ -1186,6 +1415,40 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 z3.Implies(
                     z3.And(_f(s, "updp", o), z3.Or(_f(s, "act", r), _f(s, "cpy", r))),
                     _f(s, "updv", o) <= v,
+                ),
+                # The sender of an update or an Add in flight still holds, or remembers, at
+                # least its value (or buried the SA: the receiver deleted it as the holder).
+                *(
+                    [
+                        z3.Implies(
+                            _f(s, pending, o),
+                            z3.Or(
+                                z3.And(
+                                    z3.Or(_f(s, "act", r), _f(s, "cpy", r)),
+                                    _f(s, value, o) <= v,
+                                ),
+                                z3.And(_f(s, "rem", r), _f(s, value, o) <= _f(s, "remv", r)),
+                                _f(s, "tomb", r),
+                            ),
+                        )
+                        for pending, value in (("updp", "updv"), ("addp", "addm"))
+                    ]
+                    + [
+                        # An acknowledgement in flight towards r carries a value r sent.
+                        z3.Implies(
+                            _f(s, "ackp", r),
+                            z3.Or(
+                                z3.And(
+                                    z3.Or(_f(s, "act", r), _f(s, "cpy", r)),
+                                    _f(s, "ackv", r) <= v,
+                                ),
+                                z3.And(_f(s, "rem", r), _f(s, "ackv", r) <= _f(s, "remv", r)),
+                                _f(s, "tomb", r),
+                            ),
+                        )
+                    ]
+                    if spec.late_adds
+                    else []
                 ),
                 z3.Implies(
                     z3.And(_f(s, "bulk", r), _f(s, "act", o)),
@@ -1201,6 +1464,37 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 ),
                 z3.Implies(z3.Or(_f(s, "addp", r), _f(s, "updp", r), _f(s, "ackp", r)), s["conn"]),
                 z3.Implies(_f(s, "flset", r), _f(s, "flinc", r) <= _f(s, "inc", o)),
+                # Only one end replicates (``sync`` needs the other end not ACTIVE).
+                z3.Not(z3.And(_f(s, "bulk", r), _f(s, "bulk", o))),
+                # Acknowledgements behind an announcement not yet adopted (late Adds only).
+                z3.Not(_f(s, "lackp", r))
+                if not spec.late_adds
+                else z3.Implies(
+                    _f(s, "lackp", r),
+                    z3.And(
+                        s["conn"],
+                        _f(s, "act", r),
+                        z3.Not(_f(s, "bulk", r)),
+                        _f(s, "lackv", r) >= 0,
+                        _f(s, "lackv", r) <= v,
+                        # The end that acknowledged holds at least it (or buried the SA).
+                        z3.Or(
+                            z3.And(
+                                z3.Or(_f(s, "act", o), _f(s, "cpy", o)),
+                                _f(s, "lackv", r) <= _f(s, "v", o),
+                            ),
+                            z3.And(_f(s, "rem", o), _f(s, "lackv", r) <= _f(s, "remv", o)),
+                            _f(s, "tomb", o),
+                        ),
+                        z3.Not(
+                            z3.And(
+                                _f(s, "fon", r),
+                                _f(s, "flset", r),
+                                _f(s, "flinc", r) != _f(s, "inc", o),
+                            )
+                        ),
+                    ),
+                ),
             ]
         return z3.And(parts)
 
@@ -1218,8 +1512,11 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 z3.Implies(
                     _f(s, "act", r),
                     z3.And(
-                        c <= _f(s, "v", r),
-                        z3.Implies(s["conn"], _f(s, "bulk", r)),
+                        # (A late Add may land, on this end's own use, before the holder
+                        # adopted this end's announcement.)
+                        z3.And(c <= _f(s, "v", r), z3.Implies(s["conn"], _f(s, "bulk", r)))
+                        if not spec.late_adds
+                        else z3.Implies(_f(s, "bulk", r), c <= _f(s, "v", r)),
                         _f(s, "fon", r),
                         _f(s, "fl", r) <= c,
                         z3.Implies(_f(s, "ackp", r), _f(s, "ackv", r) <= c),
@@ -1235,6 +1532,13 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
         for o in _routers():
             r = 1 - o
             w = _f(s, "addv", o)
+            if spec.late_adds and spec.add_keeps:
+                # What the first Add will install (never below the copy held or the value
+                # remembered there): a late Add lands on the receiver's own use. While the
+                # receiver holds the SA ACTIVE, its value (its copy when it leaves).
+                held = z3.Or(_f(s, "cpy", o), _f(s, "act", o))
+                kept = z3.If(held, _max(w, _f(s, "v", o)), w)
+                w = z3.If(_f(s, "rem", o), _max(kept, _f(s, "remv", o)), kept)
             covers = z3.And(
                 all_used(s, x <= w + jump),
                 z3.Implies(_f(s, "updp", o), _f(s, "updv", o) <= w + jump),
@@ -1248,17 +1552,36 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                         z3.Implies(_f(s, "ackp", r), _f(s, "ackv", r) <= w),
                     ),
                 ),
-                z3.Implies(_f(s, "act", r), _f(s, "bulk", r)),
+                # Late Adds: the holder may have lost ``bulk`` since (the receiver left ACTIVE
+                # and announced; the holder has not adopted it yet).
+                z3.BoolVal(True)
+                if spec.late_adds
+                else z3.Implies(_f(s, "act", r), _f(s, "bulk", r)),
             )
-            # An Add towards a router that buried the SA is refused there: it covers nothing.
+            # An Add towards a router that buried the SA is refused there: it covers nothing;
+            # nor does a late Add while its receiver is ACTIVE (dropped if it lands then).
             live = z3.And(_f(s, "addp", o), z3.Not(_f(s, "tomb", o)), jump > 0)
+
             parts.append(z3.Implies(live, covers))
-            parts.append(
-                z3.Implies(
-                    _f(s, "addp", o),
-                    z3.Not(z3.Or(_f(s, "act", o), _f(s, "usable", r), _f(s, "addp", r))),
+            if not spec.late_adds:
+                parts.append(
+                    z3.Implies(
+                        _f(s, "addp", o),
+                        z3.Not(z3.Or(_f(s, "act", o), _f(s, "usable", r), _f(s, "addp", r))),
+                    )
                 )
-            )
+            else:
+                # SSP delivers in order and the sender of an Add wrote it as the replicating
+                # holder, before it announced that it left ACTIVE; the other end replicates
+                # only after adopting that announcement. So Adds are in flight one way at a
+                # time, never towards a replicating holder, and the sender holds no usable
+                # copy (one would come from a later Add the other way).
+                parts.append(
+                    z3.Implies(
+                        _f(s, "addp", o),
+                        z3.Not(z3.Or(_f(s, "usable", r), _f(s, "addp", r), _f(s, "bulk", o))),
+                    )
+                )
         return z3.And(parts)
 
     def ack_covers(s: Vars, par: Vars) -> z3.BoolRef:
@@ -1316,7 +1639,9 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 z3.Implies(
                     z3.And(rem, z3.Or(_f(s, "cpy", o), _f(s, "act", o))), remv <= _f(s, "v", o)
                 ),
-                z3.Implies(z3.And(rem, _f(s, "addp", o), alive), remv <= _f(s, "addv", o)),
+                z3.Implies(z3.And(rem, _f(s, "addp", o), alive), remv <= _f(s, "addv", o))
+                if not spec.late_adds
+                else z3.BoolVal(True),
                 # A replicating holder has adopted everything the other end holds (but not
                 # what the other end used and deleted during a split while still ACTIVE:
                 # above the holder's limit by ``split``, adopted once it leaves).
@@ -1330,7 +1655,9 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 # An Add carries the holder's value, which no copy here is above.
                 z3.Implies(
                     z3.And(_f(s, "addp", o), _f(s, "cpy", o)), _f(s, "v", o) <= _f(s, "addv", o)
-                ),
+                )
+                if not spec.late_adds
+                else z3.BoolVal(True),
                 z3.Implies(_f(s, "addn", o), _f(s, "addp", o)),
                 z3.Implies(_f(s, "addp", o), _f(s, "addv", o) <= _f(s, "addm", o)),
                 z3.Implies(_f(s, "rqp", r), s["conn"]),
@@ -1342,11 +1669,38 @@ def counter_invariant(spec: CounterSpec) -> list[tuple[str, StatePredicate]]:
                 # refused only after that.
                 z3.Implies(
                     _f(s, "gone", o),
-                    z3.And(_f(s, "tomb", o), z3.Not(_f(s, "act", o)), z3.Not(_f(s, "addp", o))),
+                    z3.And(
+                        _f(s, "tomb", o),
+                        z3.Not(_f(s, "act", o)),
+                        z3.BoolVal(True) if spec.late_adds else z3.Not(_f(s, "addp", o)),
+                    ),
                 ),
                 z3.Implies(
-                    z3.And(_f(s, "addp", o), _f(s, "tomb", o), rem, _f(s, "act", r)),
+                    z3.And(
+                        _f(s, "addp", o),
+                        _f(s, "tomb", o),
+                        rem,
+                        _f(s, "act", r),
+                        # Late Adds: a Refuse counts only once the holder has adopted the
+                        # announcement of the end it goes to (see ``deliver_add``).
+                        z3.And(_f(s, "bulk", r), z3.Not(_f(s, "gone", o)))
+                        if spec.late_adds
+                        else z3.BoolVal(True),
+                    ),
                     remv <= _f(s, "v", r),
+                ),
+                # ACTIVE as a device without the SA: no copy, and (assumption 1) no Add on
+                # its way to it.
+                z3.Implies(
+                    _f(s, "bare", o),
+                    z3.Not(
+                        z3.Or(
+                            _f(s, "act", o),
+                            _f(s, "cpy", o),
+                            _f(s, "gone", o),
+                            z3.BoolVal(False) if spec.late_adds else _f(s, "addp", o),
+                        )
+                    ),
                 ),
             ]
         return z3.And(parts)

@@ -71,22 +71,22 @@ Strengthening (``I1`` conjuncts, each per group, ``[in]`` / ``[out]``):
   are the model's (``tests/proofs/test_hsrp_pair.py`` checks the steps against
   ``Router.effective_priority``).
 
-DEVIATION from the checker: ``invariants.py`` restarts the grace period only on
-segment faults, not on a priority change, whether the operator's or tracking's.
-Without the restart the property is not inductive: a priority change between a
-Hello and the Coup it provokes makes the Coup lower than its target, which ignores
-it; repeated on both sides, both can stay Active longer than the grace period. Z3
-returns that step for a configured change (``I1-priority-flap``: ``set_priority``
-breaks ``coups``) and for a tracked one (``I1-tracking-flap``: an interface going
-down on one side breaks ``coups`` on the other group). A change that keeps the two
-routers' order is not harmless either: it can cross the priority a Coup in flight
-carries (restarting only on reversals, Z3 returns exactly that step), so the restart
-is on every move.
-A full schedule from boot is about 20 steps, beyond the bounded search's budget, so
-whether the checker's weaker statement is actually violated is not shown here; the
-schedule is simple (the operator or a flapping interface changes a priority within
-one latency after each Coup), so the checker should restart a group's grace period
-when that group's priority moves.
+The checker states the same property (``invariants.py``: ``i1_single_active`` restarts a
+group's grace period when its priority moves on either router, as well as on segment
+faults). The restart is needed: without it the property is not inductive — a priority
+change between a Hello and the Coup it provokes makes the Coup lower than its target,
+which ignores it; repeated on both sides, both can stay Active longer than the grace
+period. Z3 returns that step for a configured change (``I1-priority-flap``:
+``set_priority`` breaks ``coups``) and for a tracked one (``I1-tracking-flap``: an
+interface going down on one side breaks ``coups`` on the other group). A change that
+keeps the two routers' order is not harmless either: it can cross the priority a Coup
+in flight carries (restarting only on reversals, Z3 returns exactly that step), so the
+restart is on every move. The step is reachable: ``replay.priority_flap_operations``
+plays it from boot on the shipped pair (the operator raises the target of each Coup and
+Active Hello above it while it is in flight, eight times in about a second), and model
+and implementation both keep the split past hello + 2 × latency on a clean segment
+(``tests/proofs/test_i1_priority_flap.py``); the checker without the restart reported
+it as I1 on both.
 
 **I2 (coherent device).** (a) The SSP role is ACTIVE exactly when every group
 named by ``redundancy`` is Active (valid for all phases). (b) A *stable* election

@@ -123,7 +123,7 @@ Refuse counts only for the latest Add): assumption 2 is not needed with them."""
 
 
 def _i3() -> Result:
-    return _prove_counter("I3", "out", (1_000_000, 10_000_000, 1_000_000), **FIXED_RULES)
+    return _prove_counter("I3", "out", (1_000_000, 10_000_000, 1_000_000), **MODEL_RULES)
 
 
 def _i3_naive() -> Result:
@@ -166,13 +166,33 @@ def _i3_early_refusal() -> Result:
     )
 
 
+def _i3_reseed() -> Result:
+    # Assumption 1 dropped (late Adds), the model's rules: the re-seed race, concrete in
+    # replay.reseed_race_operations (tests/proofs/test_reseed_race.py).
+    return _bounded_counter("I3-reseed", 10, counters.RESEED_MOVES, late_adds=True, **FIXED_RULES)
+
+
+def _i3_resync_reseed() -> Result:
+    # The implementation's resync answer (re-seeds the floor), under assumption 1.
+    return _bounded_counter(
+        "I3-resync-reseed", 9, counters.RESYNC_RESEED_MOVES, answer_reseeds=True, **FIXED_RULES
+    )
+
+
+MODEL_RULES: Final = {**FIXED_RULES, "keep_floor": True, "late_adds": True}
+"""The model's and the implementation's rules since the re-seed race was fixed
+(counters.py: adopting an announcement keeps a hold-back floor, raised only to the values
+announced; an Add's ACK raises it to what the Add carried), with no assumption about
+when Adds arrive (late Adds allowed: assumption 1 retired)."""
+
+
 def _i4() -> Result:
-    return _prove_counter("I4", "in", (0, 10_000, 1), **FIXED_RULES)
+    return _prove_counter("I4", "in", (0, 10_000, 1), **MODEL_RULES)
 
 
 def _i8_counters() -> Result:
     return _prove_counter(
-        "I8-counters", "out", (1, None, 1), ahead=True, limit32=False, **FIXED_RULES
+        "I8-counters", "out", (1, None, 1), ahead=True, limit32=False, **MODEL_RULES
     )
 
 
@@ -380,7 +400,7 @@ PROPERTIES: Final[tuple[Property, ...]] = (
         fast=True,
         summary=(
             "no outbound sequence number sent twice, M = 1-10 million, 32-bit limit, resync "
-            "at any time, the fixed Add and Refuse rules (assumption 1 of counters.py)"
+            "at any time, full copies arriving at any time (late Adds), the model's rules"
         ),
         run=_i3,
     ),
@@ -424,12 +444,33 @@ PROPERTIES: Final[tuple[Property, ...]] = (
         run=_i3_early_refusal,
     ),
     Property(
+        name="I3-reseed",
+        expected="counterexample",
+        fast=True,
+        summary=(
+            "the adoption rule before the fix: a full copy still on its way lands after its "
+            "receiver was ACTIVE without the SA and left, below the floor the holder "
+            "re-seeded on its announcement (now the floor is kept: I3 proves that rule)"
+        ),
+        run=_i3_reseed,
+    ),
+    Property(
+        name="I3-resync-reseed",
+        expected="counterexample",
+        fast=True,
+        summary=(
+            "the implementation's resync answer before the fix, which re-seeded the "
+            "holder's floor while an older full copy was on its way (now it keeps it)"
+        ),
+        run=_i3_resync_reseed,
+    ),
+    Property(
         name="I4",
         expected="proved",
         fast=True,
         summary=(
             "no inbound sequence number accepted twice, N = 0-10000, any window, resync at "
-            "any time, the fixed Add and Refuse rules (assumption 1 of counters.py)"
+            "any time, late Adds, the model's rules"
         ),
         run=_i4,
     ),
@@ -480,8 +521,8 @@ PROPERTIES: Final[tuple[Property, ...]] = (
         fast=True,
         summary=(
             "byte counts and DPD numbers never reused, and a takeover starts above every "
-            "number used (strictly increasing across splits), any interval, the fixed rules "
-            "(assumption 1)"
+            "number used (strictly increasing across splits), any interval, late Adds, the "
+            "model's rules"
         ),
         run=_i8_counters,
     ),

@@ -32,6 +32,13 @@ with the model's timing: two full copies of one SA in flight at once need the
 standby's resync request to cross the first one, which a silent SSP path (held
 messages, delivered in order on ``SspHeal``) arranges without a latency change.
 
+The re-seed race (``I3-reseed``, fixed) and the implementation's resync variant
+(``I3-resync-reseed``) have :func:`reseed_race_operations` and
+:func:`resync_crossing_operations`, with :func:`reseed_race_configs` (HSRP timers of
+100/300 ms, so that a split brain fits in SSP's 3 s dead interval and the connection
+survives it). ``I1-priority-flap``'s step is played from boot by
+:func:`priority_flap_operations` (built with the model alongside).
+
 Cheap replays (``counterexamples/z3-*.itf.json``, written by :func:`write_trace`). The
 late Add needs one packet per takeover (the jump does the rest). The early refusal on
 the outbound counter needs a million and one packets (M ≥ 10^6), so its trace plays
@@ -51,6 +58,7 @@ from typing import Final
 import z3
 from vpnha.model import operations as op
 from vpnha.model import system as msys
+from vpnha.model.hsrp import OpCode, Phase
 from vpnha.model.params import ClusterParams, GroupSide
 from vpnha.model.ssp import Role
 from vpnha.properties.scenarios import builtin_configs, cluster_params, example_path
@@ -61,6 +69,8 @@ from .engine import Counterexample, Vars, follow
 
 __all__ = [
     "EARLY_REFUSAL_STEPS",
+    "RESEED_INBOUND",
+    "RESEED_TIMERS",
     "SETTLE_MS",
     "counter_schedule",
     "duplicates",
@@ -72,6 +82,10 @@ __all__ = [
     "example_params",
     "finding_trace",
     "late_add_operations",
+    "priority_flap_operations",
+    "reseed_race_configs",
+    "reseed_race_operations",
+    "resync_crossing_operations",
     "resync_offline_operations",
     "run_on_model",
     "smallest_early_refusal",
@@ -221,6 +235,180 @@ def late_add_operations() -> list[op.Operation]:
         op.SendTraffic(packets=1, size=1),
         op.Advance(ms=20),
     ]
+
+
+RESEED_TIMERS: Final = "timers msec 100 msec 300"
+"""Both groups' HSRP timers in :func:`reseed_race_configs` (hello 100 ms, hold 300 ms): a
+split brain long enough for the standby to take over (one hold time) fits well inside
+SSP's dead interval (3 s), so the SSP connection survives it with its messages held."""
+
+
+def reseed_race_configs(inbound: int | None = None) -> tuple[str, str]:
+    """The shipped pair with :data:`RESEED_TIMERS` on both groups of both routers and, with
+    ``inbound``, ``crypto map CMAP_1 ha replay-interval inbound N outbound 1``."""
+    first, second = example_configs()
+    pair = [text.replace("timers msec 500 3", RESEED_TIMERS) for text in (first, second)]
+    if inbound is not None:
+        line = f"crypto map CMAP_1 ha replay-interval inbound {inbound} outbound 1\n!\n"
+        anchor = "interface FastEthernet0/0\n"
+        pair = [text.replace(anchor, line + anchor, 1) for text in pair]
+    return pair[0], pair[1]
+
+
+def _split_and_back() -> list[op.Operation]:
+    """Router 1 takes over during a short split brain (both segments partitioned for one
+    hold time and a half; SSP, which runs on the inside segment, holds its messages but
+    the connection lives on), then loses the election again when the segments heal
+    (equal priorities: router 0's higher address wins) and waits for router 0's next
+    Active Hello, which moves the virtual MACs back to router 0's ports."""
+    return [
+        op.Partition(side=GroupSide.INSIDE),
+        op.Partition(side=GroupSide.OUTSIDE),
+        op.Advance(ms=450),
+        op.Heal(side=GroupSide.INSIDE),
+        op.Heal(side=GroupSide.OUTSIDE),
+        op.Advance(ms=250),
+    ]
+
+
+def reseed_race_operations(
+    *, inbound: bool, packets: int, resync: bool = False
+) -> list[op.Operation]:
+    """A concrete schedule for the re-seed race (counters.py, "The re-seed race"), with
+    :func:`reseed_race_configs`: a sequence number sent twice (``inbound=False``, I3,
+    ``packets`` = M) or accepted twice (``inbound=True``, I4, ``packets`` = N).
+
+    Z3's steps (``I3-reseed``: connect → sync0 → bare1 → unbare1 → use0 → sync0 → use0 →
+    deliver_add1 → promote1 → use1). With SSP silent, SA 1 is negotiated: its full copy
+    (value 0, router 0's floor 0) is held. With ``resync``, the full copy is delivered
+    first and the late one is the answer to a resync instead (router 1 clears its copy,
+    remembering 0; SSP works for 1 ms: the request reaches router 0, whose answer, value 0,
+    is held as SSP goes silent again): the race counters.py's first search suspected. Router 0
+    sends (or accepts) number 1, within floor + J. A short split brain
+    (:func:`_split_and_back`) makes router 1 ACTIVE without the SA (it holds no copy) and
+    then not ACTIVE; its announcement, which carries nothing above 0 for SA 1, is held
+    behind the full copy. SSP works for 1 ms: the full copy lands on router 1, now not
+    ACTIVE, as a usable copy of 0; the announcement reaches router 0, which (the other end
+    left ACTIVE) adopts it and re-seeds its floor at its own value 1 — above the copy
+    router 1 now holds — and writes a new full copy of 1, held as SSP goes silent. Router
+    0 sends (accepts) J more numbers, up to 1 + J, within its new floor + J. Router 0
+    crashes; router 1 takes over from its copy 0 at J and sends J + 1 (outbound), or
+    accepts J + 1 replayed by an attacker (inbound): the same number twice. That was before
+    the fix; since, router 0 keeps its floor 0 when it adopts the announcement, holds back
+    at J, and router 1 takes over above every number used.
+    """
+    traffic: type[op.SendTraffic] | type[op.ReceiveTraffic] = (
+        op.ReceiveTraffic if inbound else op.SendTraffic
+    )
+    establish = op.Establish(sa_id=1, spi_in=0x100, spi_out=0x200, cookie_i=7, cookie_r=8)
+    late: list[op.Operation] = (
+        [
+            establish,
+            op.Advance(ms=100),
+            op.SspSilent(),
+            op.Resync(router=1),
+            op.SspHeal(),
+            op.Advance(ms=1),
+            op.SspSilent(),
+        ]
+        if resync
+        else [op.SspSilent(), establish]
+    )
+    after: op.Operation = op.ReplayOld(age=0) if inbound else op.SendTraffic(packets=1, size=1)
+    return [
+        op.Advance(ms=70_000),
+        *late,
+        traffic(packets=1, size=1),
+        op.Advance(ms=20),
+        *_split_and_back(),
+        op.SspHeal(),
+        op.Advance(ms=1),
+        op.SspSilent(),
+        traffic(packets=packets, size=1),
+        op.Advance(ms=20),
+        op.Crash(router=0),
+        op.Advance(ms=1_000),
+        after,
+        op.Advance(ms=20),
+    ]
+
+
+def resync_crossing_operations(packets: int) -> list[op.Operation]:
+    """The implementation's variant of the re-seed race (with
+    ``reseed_race_configs(inbound=N)``, ``packets`` = N): its answer to a resync request
+    re-seeds every floor (``SaDatabase._send_full_copy`` resets them whatever ``resync``),
+    while the model's keeps a floor it has (``_seed_floor``).
+
+    With SSP silent, SA 1 is negotiated (its Add held) and router 1 resyncs (it holds no
+    copy yet; the request is held behind the Add); router 0 accepts packet 1. SSP works
+    for 1 ms: the Add lands on router 1 as a usable copy of 0, and the request reaches
+    router 0, which answers with a full copy of 1, held as SSP goes silent again. The peer
+    sends N packets; router 0 crashes; router 1 takes over from 0 at N and an attacker
+    replays packet N + 1. The implementation re-seeded its floor at 1 and accepted up to
+    N + 1, so router 1 accepts N + 1 again (I4); the model kept its floor at 0, dropped
+    packet N + 1 (held back) and accepts it once, from the replay."""
+    return [
+        op.Advance(ms=70_000),
+        op.SspSilent(),
+        op.Establish(sa_id=1, spi_in=0x100, spi_out=0x200, cookie_i=7, cookie_r=8),
+        op.Resync(router=1),
+        op.ReceiveTraffic(packets=1, size=1),
+        op.SspHeal(),
+        op.Advance(ms=1),
+        op.SspSilent(),
+        op.ReceiveTraffic(packets=packets, size=1),
+        op.Advance(ms=20),
+        op.Crash(router=0),
+        op.Advance(ms=1_000),
+        op.ReplayOld(age=0),
+        op.Advance(ms=20),
+    ]
+
+
+def priority_flap_operations(changes: int = 8, window_ms: int = 1_500) -> list[op.Operation]:
+    """A concrete schedule for ``I1-priority-flap`` (the shipped pair): both routers stay
+    Active on the inside group for ``window_ms`` after a partition heals, on a clean
+    segment, because the operator raises the target of every Coup and of every Active
+    Hello above the priority it carries while it is in flight (``standby 1 priority``,
+    at most ``changes`` times): the Coup is then ignored (RFC 2281 §5.7: event j needs a
+    higher priority) and the Hello provokes a Coup instead of a Resign.
+
+    Built by running the model alongside (one event at a time), so the changes land
+    between a message's sending and its delivery; with the shipped timers eight
+    changes keep the split past hello + 2 × latency.
+    """
+    system = msys.boot(example_params())
+    operations: list[op.Operation] = []
+
+    def play(operation: op.Operation) -> None:
+        msys.apply_in_place(system, operation)
+        operations.append(operation)
+
+    play(op.Advance(ms=70_000))
+    play(op.Partition(side=GroupSide.INSIDE))
+    play(op.Advance(ms=4_000))
+    play(op.Heal(side=GroupSide.INSIDE))
+    healed, handled, made = system.now, set(), 0
+    while system.now < healed + window_ms:
+        for message in list(system.hsrp_in_flight):
+            sent = message.message
+            hostile = sent.op is OpCode.COUP or (
+                sent.op is OpCode.HELLO and sent.state is Phase.ACTIVE
+            )
+            key = (message.deliver_at, message.sender, sent.op, sent.priority)
+            if message.side is not GroupSide.INSIDE or not hostile or key in handled:
+                continue
+            handled.add(key)
+            target = 1 - message.sender
+            if made < changes and system.routers[target].priority[GroupSide.INSIDE] <= (
+                sent.priority
+            ):
+                play(
+                    op.SetPriority(router=target, side=GroupSide.INSIDE, priority=sent.priority + 1)
+                )
+                made += 1
+        play(op.AdvanceToNextEvent())
+    return operations
 
 
 EARLY_REFUSAL_CARD: Final = "vpnha crypto-card vam capacity 4\n"
@@ -423,7 +611,38 @@ _FINDINGS: Final = {
         "now a Refuse counts only if it answers the latest Add of the SA, 7200-1 holds "
         "back at N, and the replay is refused.",
     ),
+    "I3-reseed": (
+        "z3-reseed.itf.json",
+        "Z3's I3-reseed race (vpnha prove, found with assumption 1 of counters.py dropped), "
+        "must pass since the fix, concretized on the inbound window (replay-interval "
+        "inbound {interval}; HSRP timers msec 100 msec 300, so that a split brain fits in "
+        "SSP's dead interval). With SSP silent, SA 1 is negotiated (its full copy, 0, held); "
+        "7200-1 accepts packet 1; a short split makes 7200-2 ACTIVE without the SA and then "
+        "not ACTIVE; SSP works for 1 ms: the full copy lands on 7200-2 as a usable copy of "
+        "0 and 7200-1 adopts 7200-2's announcement; the peer sends {interval} more packets "
+        "(up to {packets}), 7200-1 crashes, 7200-2 takes over and an attacker replays packet "
+        "{packets}. Before the fix 7200-1 re-seeded its floor at 1 on the announcement, "
+        "accepted all {packets}, and 7200-2 (promoted from 0 to {interval}) accepted the "
+        "replay again (I4, on the model and the implementation alike); now the adoption "
+        "keeps the floor (0), 7200-1 holds back at {interval}, and the replay is refused.",
+    ),
+    "I3-resync-reseed": (
+        "z3-resync-reseed.itf.json",
+        "Z3's I3-resync-reseed race (vpnha prove), must pass since the fix: the answer to a "
+        "resync request while the establishment's full copy, older, is still on its way "
+        "(replay-interval inbound {interval}). The peer sends packet 1 before the answer and "
+        "{interval} packets after it; 7200-1 crashes, and 7200-2 (copy 0, promoted to {interval}) "
+        "meets an attacker's replay of packet {packets}. Before the fix the implementation "
+        "re-seeded the holder's floors on the answer and accepted packet {packets} (the "
+        "model held it back: the two disagreed) and, after the takeover, accepted its "
+        "replay again (I4 on the implementation); now neither re-seeds, both hold back at "
+        "{interval}, and the replay is refused.",
+    ),
 }
+
+RESEED_INBOUND: Final = 3
+"""The inbound interval of the re-seed traces: the smallest with which router 0's first
+packet sends no counter update (updates go out every ceil(N/2) packets)."""
 
 
 def _finding_schedule(found: Counterexample) -> tuple[tuple[str, str], list[op.Operation], str]:
@@ -434,6 +653,18 @@ def _finding_schedule(found: Counterexample) -> tuple[tuple[str, str], list[op.O
             return example_configs(), resync_offline_operations(), story
         case "I3-late-add":
             return example_configs(), late_add_operations(), story
+        case "I3-reseed" | "I3-resync-reseed":
+            interval = RESEED_INBOUND
+            operations = (
+                reseed_race_operations(inbound=True, packets=interval)
+                if found.property == "I3-reseed"
+                else resync_crossing_operations(interval)
+            )
+            return (
+                reseed_race_configs(inbound=interval),
+                operations,
+                story.format(interval=interval, packets=interval + 1),
+            )
         case _:
             interval, packets = smallest_early_refusal(found.steps or EARLY_REFUSAL_STEPS)
             return (
@@ -466,10 +697,12 @@ def finding_trace(found: Counterexample) -> TraceFile | None:
 def write_trace(found: Counterexample, folder: Path) -> Path | None:
     """Write the concrete schedule of ``found`` as an ITF counterexample in ``folder``.
 
-    The findings (``I3-resync-offline``, ``I3-late-add``, ``I3-early-refusal``) have a
-    concrete schedule (:func:`finding_trace`). The late Add and the early refusal replay
-    in a few seconds (one packet per takeover; the inbound window at the smallest
-    interval); the offline resync sends a million packets on both sides (minutes).
+    The findings (``I3-resync-offline``, ``I3-late-add``, ``I3-early-refusal``,
+    ``I3-reseed``, ``I3-resync-reseed``) have a concrete schedule (:func:`finding_trace`).
+    The late Add, the early refusal and the two re-seed races replay in a second or less
+    (one packet per takeover; the inbound window at a small interval); the offline resync
+    sends a million packets on both sides (minutes). Each trace expects what its replay
+    shows: since the fixes, no failure.
     """
     trace = finding_trace(found)
     if trace is None:

@@ -18,6 +18,7 @@ from vpnha.model import system as msys
 from vpnha.model.hsrp import Event, GroupParams, GroupState, Message, OpCode, Phase
 from vpnha.properties.z3 import counters, hsrp
 from vpnha.properties.z3.engine import Frame
+from vpnha.properties.z3.registry import MODEL_RULES
 
 AUTH = b"cisco\x00\x00\x00"
 NOW = 50_000
@@ -414,7 +415,8 @@ def _solve_transition(
 ) -> dict[str, int | bool] | None:
     """The post-state values of ``post_names`` after ``name`` from the pinned pre-state and
     step ``inputs`` (None when the transition is not enabled there)."""
-    spec = counters.CounterSpec(kind="out", jump_min=1, jump_max=None)
+    # The model's rules (the resync, Add and Refuse fixes, the floor kept on adoption).
+    spec = counters.CounterSpec(kind="out", jump_min=1, jump_max=None, **MODEL_RULES)
     system = counters.counter_system(spec)
     pre, post = system.state("p."), system.state("q.")
     par = {"J": z3.IntVal(OUT_JUMP), "W": z3.IntVal(64)}
@@ -501,6 +503,7 @@ def test_sync_and_rule_6_agree_with_the_model(
             "act0": True,
             "act1": False,
             "gone1": False,
+            "bare1": False,
             "bulk0": False,
             "addp1": False,
             "usable1": False,
@@ -569,6 +572,7 @@ def test_resync_agrees_with_the_model(
         {
             "act1": False,
             "gone1": False,
+            "bare1": False,
             "conn": connected,
             "cpy1": copy is not None,
             "usable1": copy is not None and not stale,
@@ -623,6 +627,7 @@ def test_resync_answer_agrees_with_the_model(
             "act0": True,
             "act1": False,
             "gone1": False,
+            "bare1": False,
             "bulk0": replicating,
             "unrep0": False,
             "addp1": False,
@@ -685,6 +690,7 @@ def test_delete_and_tombstone_agree_with_the_model(copy: int | None, value: int)
             "addp1": False,
             "act1": False,
             "gone1": False,
+            "bare1": False,
             "tomb1": False,
             "cpy1": copy is not None,
             "rem1": False,
@@ -704,6 +710,7 @@ def test_delete_and_tombstone_agree_with_the_model(copy: int | None, value: int)
             "addm1": value,
             "act1": False,
             "gone1": False,
+            "bare1": False,
             "tomb1": buried,
             "cpy1": False,
             "act0": True,

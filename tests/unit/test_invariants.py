@@ -154,6 +154,27 @@ def test_i1_allows_two_actives_on_a_recently_faulty_or_partitioned_segment(
     assert violated(partitioned) == set()
 
 
+def test_i1_a_priority_move_restarts_the_grace(base: Observation) -> None:
+    """As the Z3 proof states I1 (hsrp.py): a group's priority moving on either router
+    restarts its grace period, like a segment fault; the other group's does not."""
+    grace = base.config.hello_ms + 2 * base.config.latency_ms
+    split = with_group(base, 1, "inside", state="Active", state_since_ms=0)
+    assert violated(split) == {"I1"}
+    checker = InvariantChecker()
+    assert checker.observe(base) == []
+    moved = with_group(split, 0, "inside", priority=base.router(0).inside.priority + 1)
+    assert checker.observe(moved) == []
+    within = replace(moved, now_ms=base.now_ms + grace)
+    assert checker.observe(within) == []
+    after = replace(moved, now_ms=base.now_ms + grace + 1)
+    assert {v.invariant for v in checker.observe(after)} == {"I1"}
+    # The outside group's priority moving does not excuse the inside split.
+    checker = InvariantChecker()
+    assert checker.observe(base) == []
+    other = with_group(split, 0, "outside", priority=base.router(0).outside.priority + 1)
+    assert {v.invariant for v in checker.observe(other)} == {"I1"}
+
+
 # --------------------------------------------------------------------- I2
 
 

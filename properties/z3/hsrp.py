@@ -10,10 +10,35 @@ restated from the RFC, not imported from ``model/hsrp.py``; the model's own
 resolutions are restated too: GAP-1 (entering Standby with no Active timer runs
 the Standby × c cell at once), timers started with the local hold time, Coup and
 Resign carry the phase before the transition and Hellos the phase after it,
-preempt only after ``preempt delay minimum``, ties broken by the higher address.
+preempt only after the preempt delay and only when the step's ``clients_ready`` input
+allows it (below), ties broken by the higher address.
 :func:`classify` turns a received message into its event. A standing test
 evaluates these terms on Hypothesis-drawn concrete states and compares them with
 ``vpnha.model.hsrp.step`` / ``receive``.
+
+**Preempt delay reload and sync.** The model also implements ``standby N preempt delay
+reload R`` (R instead of ``minimum`` for the first enable after the router started) and
+``preempt delay sync S`` (once the delay has passed, wait until the redundancy clients
+are synchronised, at most S, before preempting). The encoding covers both with one free
+Boolean input per step, ``clients_ready``, drawn fresh by every transition that can
+deliver an ``h`` (``deliver_*``, ``havoc``): the preempting form of the ``h`` cell needs
+``preempt ∧ since_enable ≥ pdelay ∧ clients_ready``. Every model run is a run of the
+encoding, for every value of minimum, reload and sync: take ``pdelay`` := the least
+delay any enable of the group can get on either router (min of the minimums and the set
+reloads, ≥ 0 — ``pdelay`` is universally quantified, so the proof covers it). The model
+preempts only when the delay of the current enable (minimum, or reload on the first
+enable) has passed, which is ≥ ``pdelay``, and then only when ``synchronised`` or the sync
+time is over; at each ``h`` let ``clients_ready`` be exactly that decision. Where the
+model's delay is longer than ``pdelay`` (a longer reload), or sync makes it wait, the
+input withholds the preempt; sync never makes it preempt earlier (it only adds a
+condition), so nothing else changes. The model's ``sync_since`` (when the waiting began)
+is abstracted by the input: the encoding allows every sequence of decisions, the model's
+among them. The agreement tests (``tests/proofs/test_agreement.py`` on ``group_step``,
+``tests/proofs/test_hsrp_pair.py`` on the coupled system's delivery) draw minimum, reload,
+sync and ``synchronised`` and pin the input to the model's decision; ``test_vacuity.py``
+checks the preempt stays reachable under the strengthening. I1's strengthening needed
+no change: it never relies on a preempt happening (preempting less only removes steps
+that make a router Active).
 
 **I1 (single active).** Two routers, two groups — inside and outside — coupled
 the way the product document configures them (``standby N track``: each group loses
@@ -328,14 +353,17 @@ def _nothing(g: GroupTerms) -> Sent:
 
 
 def _cell_for(
-    g: GroupTerms, cfg: GroupConfig, phase: int, event: str
+    g: GroupTerms, cfg: GroupConfig, phase: int, event: str, clients_ready: z3.BoolRef
 ) -> tuple[GroupTerms, Sent] | None:
     cell = _TABLE.get((phase, event))
     if cell is None:
         return None
     result = _apply_cell(g, cfg, cell)
     if event == "h" and phase in (LISTEN, SPEAK, STANDBY):
-        may_preempt = z3.And(cfg.preempt, g.since_enable >= cfg.preempt_delay_ms)
+        # PREEMPT (model): the delay has passed and the wait for the redundancy clients
+        # (``preempt delay sync``) is over; ``clients_ready`` also withholds a longer
+        # ``preempt delay reload`` (module docstring).
+        may_preempt = z3.And(cfg.preempt, g.since_enable >= cfg.preempt_delay_ms, clients_ready)
         result = _merge(may_preempt, _apply_cell(g, cfg, _PREEMPT), result)
     if phase != STANDBY and cell[1] == STANDBY:
         # GAP-1: entering Standby with no Active timer -> Standby × c at once.
@@ -347,13 +375,19 @@ def _cell_for(
 
 
 def group_step(
-    g: GroupTerms, cfg: GroupConfig, event: z3.ArithRef, *, jitter_ms: z3.ArithRef
+    g: GroupTerms,
+    cfg: GroupConfig,
+    event: z3.ArithRef,
+    *,
+    jitter_ms: z3.ArithRef,
+    clients_ready: z3.BoolRef,
 ) -> tuple[GroupTerms, Sent]:
     """One RFC 2281 event (an Int term, ``NO_EVENT`` for none) applied to ``g``.
 
     The timer that fired is cleared first (``c``, ``d``); ``e`` re-arms the Hello timer
     ``hello − jitter`` later; ``a`` starts it (and the preempt-delay clock), ``b``
-    stops it.
+    stops it. ``clients_ready``: whether an ``h`` may preempt once the delay has passed
+    (False withholds it: a longer reload delay, or waiting for the clients' sync).
     """
     no = z3.BoolVal(False)
     pre = GroupTerms(
@@ -378,7 +412,7 @@ def group_step(
     result: tuple[GroupTerms, Sent] = (pre, _nothing(pre))
     for phase in range(len(PHASES)):
         for name in EVENTS:
-            cell = _cell_for(pre, cfg, phase, name)
+            cell = _cell_for(pre, cfg, phase, name, clients_ready)
             if cell is not None:
                 result = _merge(z3.And(pre.phase == phase, event == EV[name]), cell, result)
     return result
@@ -408,6 +442,8 @@ class _Group:
         return f"{self.tag}tog"
 
 
+_NOT_H: Final = z3.BoolVal(True)
+"""``clients_ready`` for the steps whose event is never ``h`` (timers, enable, disable)."""
 _ONE: Final = _Group("")
 _INSIDE: Final = _Group("in_")
 _OUTSIDE: Final = _Group("out_")
@@ -606,7 +642,11 @@ def _group_transitions(
             }
             on, rem = due[which]
             result = group_step(
-                _terms(s, grp, r), _config(s, par, grp, r), z3.IntVal(EV[which]), jitter_ms=jitter
+                _terms(s, grp, r),
+                _config(s, par, grp, r),
+                z3.IntVal(EV[which]),
+                jitter_ms=jitter,
+                clients_ready=_NOT_H,
             )
             return z3.And(
                 s[grp.f(on, r)],
@@ -635,7 +675,13 @@ def _group_transitions(
                 src_ip=par[grp.p(f"ip{r}")],
             )
             event = z3.If(s[grp.f("ph", o)] == INITIAL, NO_EVENT, event)
-            result = group_step(g, _config(s, par, grp, o), event, jitter_ms=z3.IntVal(0))
+            result = group_step(
+                g,
+                _config(s, par, grp, o),
+                event,
+                jitter_ms=z3.IntVal(0),
+                clients_ready=fr.bool_input("clients_ready"),
+            )
             pre_cleared = dict(s)
             pre_cleared[grp.f(f"{kind}_on", r)] = z3.BoolVal(False)
             inner = Frame(pre=pre_cleared, post=t, par=par, prefix=fr.prefix)
@@ -659,7 +705,9 @@ def _group_transitions(
                 g, cfg, op=op, state=state, priority=priority, src_ip=par[grp.p(f"ip{r}")]
             )
             event = z3.If(s[grp.f("ph", o)] == INITIAL, NO_EVENT, event)
-            result = group_step(g, cfg, event, jitter_ms=z3.IntVal(0))
+            result = group_step(
+                g, cfg, event, jitter_ms=z3.IntVal(0), clients_ready=fr.bool_input("clients_ready")
+            )
             return z3.And(
                 op >= 0,
                 op <= 2,
@@ -677,7 +725,11 @@ def _group_transitions(
             s, par = fr.pre, fr.par
             jitter = fr.int_input("jitter")
             result = group_step(
-                _terms(s, grp, r), _config(s, par, grp, r), z3.IntVal(EV[which]), jitter_ms=jitter
+                _terms(s, grp, r),
+                _config(s, par, grp, r),
+                z3.IntVal(EV[which]),
+                jitter_ms=jitter,
+                clients_ready=_NOT_H,
             )
             phase = s[grp.f("ph", r)]
             guard = phase == INITIAL if which == "a" else phase != INITIAL
@@ -879,6 +931,7 @@ def i1_pair_system(*, tracking_restarts: bool = True) -> System:
                     _config(s, par, grp, r),
                     z3.If(g.phase == INITIAL, NO_EVENT, EV["b"]),
                     jitter_ms=z3.IntVal(0),
+                    clients_ready=_NOT_H,
                 )
                 names = (*_GROUP_STATE, "since")
                 parts += [
@@ -1099,7 +1152,10 @@ def _stable_group(
         event = classify(
             g, cfg, op=z3.IntVal(OP_HELLO), state=phases[r], priority=priorities[r], src_ip=ips[r]
         )
-        after, sent = group_step(g, cfg, event, jitter_ms=z3.IntVal(0))
+        # A fixpoint: the sync wait is over (``preempt delay sync`` waits at most S).
+        after, sent = group_step(
+            g, cfg, event, jitter_ms=z3.IntVal(0), clients_ready=z3.BoolVal(True)
+        )
         parts += [after.phase == phases[o], z3.Not(sent.coup)]
     return z3.And(parts)
 

@@ -47,6 +47,8 @@ def group_cases(draw: st.DrawFn) -> tuple[GroupParams, GroupState]:
         hello_ms=hello,
         hold_ms=draw(st.integers(hello + 1, 4 * hello + 10_000)),
         auth=AUTH,
+        preempt_reload_ms=draw(st.sampled_from([0, 500, 1_000, 45_000])),
+        preempt_sync_ms=draw(st.sampled_from([0, 1, 2_000, 60_000])),
     )
     phase = draw(st.sampled_from(PHASES))
     timer = st.one_of(st.none(), st.integers(NOW, NOW + 20_000))
@@ -62,8 +64,23 @@ def group_cases(draw: st.DrawFn) -> tuple[GroupParams, GroupState]:
         active_ip=None,
         standby_ip=None,
         unauthenticated=0,
+        enables=draw(st.integers(0, 3)),
+        sync_since=draw(st.one_of(st.none(), st.integers(0, NOW))),
     )
     return params, state
+
+
+def _wait_over(params: GroupParams, state: GroupState, *, synchronised: bool) -> bool:
+    """The model's decision at an ``h`` (PREEMPT in model/hsrp.py), preempt aside: the
+    delay of this enable (reload or minimum) has passed and the clients are synchronised
+    or the sync time is over. The encoding's ``clients_ready`` input is pinned to it."""
+    enabled_at = NOW if state.enabled_at is None else state.enabled_at
+    if enabled_at + model_hsrp.preempt_delay(params, state) > NOW:
+        return False
+    if params.preempt_sync_ms == 0 or synchronised:
+        return True
+    waiting_since = NOW if state.sync_since is None else state.sync_since
+    return waiting_since + params.preempt_sync_ms <= NOW
 
 
 def _terms(state: GroupState) -> hsrp.GroupTerms:
@@ -88,12 +105,17 @@ def _terms(state: GroupState) -> hsrp.GroupTerms:
 
 
 def _config(params: GroupParams) -> hsrp.GroupConfig:
+    # ``pdelay`` is the shortest delay any enable can get (hsrp.py: reload and sync);
+    # ``clients_ready`` withholds the rest.
+    shortest = params.preempt_delay_ms
+    if params.preempt_reload_ms > 0:
+        shortest = min(shortest, params.preempt_reload_ms)
     return hsrp.GroupConfig(
         own_ip=z3.IntVal(params.own_ip),
         hello_ms=z3.IntVal(params.hello_ms),
         hold_ms=z3.IntVal(params.hold_ms),
         preempt=z3.BoolVal(params.preempt),
-        preempt_delay_ms=z3.IntVal(params.preempt_delay_ms),
+        preempt_delay_ms=z3.IntVal(shortest),
     )
 
 
@@ -130,20 +152,30 @@ def _compare(result: model_hsrp.Step, enc: tuple[hsrp.GroupTerms, hsrp.Sent]) ->
         ]
     ),
     jitter=st.integers(0, 10_000),
+    synchronised=st.booleans(),
+    clients_ready=st.booleans(),
 )
 def test_group_step_agrees_with_the_model_on_local_events(
-    case: tuple[GroupParams, GroupState], event: Event, jitter: int
+    case: tuple[GroupParams, GroupState],
+    event: Event,
+    jitter: int,
+    synchronised: bool,
+    clients_ready: bool,
 ) -> None:
+    """Timers, enable and disable (never an ``h``: ``clients_ready`` changes nothing)."""
     params, state = case
     jitter %= params.hello_ms
     if event is Event.A_ENABLED and state.phase is Phase.INITIAL:
         state = replace(state, active_expiry=None, standby_expiry=None)
-    expected = model_hsrp.step(params, state, event, now=NOW, jitter_ms=jitter)
+    expected = model_hsrp.step(
+        params, state, event, now=NOW, jitter_ms=jitter, synchronised=synchronised
+    )
     encoded = hsrp.group_step(
         _terms(state),
         _config(params),
         z3.IntVal(hsrp.EVENTS.index(event.value)),
         jitter_ms=z3.IntVal(jitter),
+        clients_ready=z3.BoolVal(clients_ready),
     )
     _compare(expected, encoded)
 
@@ -166,11 +198,20 @@ MESSAGE_EVENTS = {
     tie=st.booleans(),
     gap=st.integers(1, 255),
     sender_ip=st.integers(0, 2**32 - 1),
+    synchronised=st.booleans(),
 )
 def test_receive_agrees_with_the_model(
-    letter: str, case: tuple[GroupParams, GroupState], tie: bool, gap: int, sender_ip: int
+    letter: str,
+    *,
+    case: tuple[GroupParams, GroupState],
+    tie: bool,
+    gap: int,
+    sender_ip: int,
+    synchronised: bool,
 ) -> None:
-    """Every receiver phase × every message event (and the classification itself)."""
+    """Every receiver phase × every message event (and the classification itself), with
+    preempt delay minimum, reload and sync: the encoding's ``clients_ready`` is the model's
+    decision whether the delay and the wait for the clients are over."""
     params, state = case
     op, sender_phase, higher = MESSAGE_EVENTS[letter]
     if sender_ip == params.own_ip:
@@ -195,7 +236,7 @@ def test_receive_agrees_with_the_model(
         hold_ms=params.hold_ms,
         auth=AUTH,
     )
-    expected, event = model_hsrp.receive(params, state, message, now=NOW)
+    expected, event = model_hsrp.receive(params, state, message, now=NOW, synchronised=synchronised)
     assert event is not None
     assert event.value == letter
     terms = _terms(state)
@@ -210,7 +251,14 @@ def test_receive_agrees_with_the_model(
     assert hsrp.EVENTS[int(_value(encoded_event))] == letter
     if state.phase is Phase.INITIAL:
         encoded_event = z3.IntVal(-1)
-    step = hsrp.group_step(terms, _config(params), encoded_event, jitter_ms=z3.IntVal(0))
+    ready = _wait_over(params, state, synchronised=synchronised)
+    step = hsrp.group_step(
+        terms,
+        _config(params),
+        encoded_event,
+        jitter_ms=z3.IntVal(0),
+        clients_ready=z3.BoolVal(ready),
+    )
     _compare(expected, step)
 
 

@@ -1,7 +1,9 @@
 """The coupled-groups I1 encoding (``hsrp.i1_pair_system``) against the model: interface
 tracking, an interface going down or up and ``standby priority`` leave each group with
 the priority ``Router.effective_priority`` computes, and the downed side's group
-disabled — drawn by Hypothesis on the shipped pair's router 0."""
+disabled — drawn by Hypothesis on the shipped pair's router 0; and a delivered Hello
+preempts (the step's ``clients_ready`` input pinned to the model's decision under preempt
+delay minimum, reload and sync) exactly when the model's does."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import replace
 import z3
 from hypothesis import given
 from hypothesis import strategies as st
+from vpnha.model import hsrp as hsrp_model
 from vpnha.model import operations as op
 from vpnha.model import system as msys
 from vpnha.model.hsrp import Phase
@@ -109,3 +112,107 @@ def test_tracking_agrees_with_the_model(
         # A group whose priority moved starts a new window (nothing tracked, ghost 0).
         if after.priority != before[gg].priority:
             assert _value(model.eval(post[f"{grp}tog"])) == 0
+
+
+NOW = 100_000
+
+
+@given(
+    preempt=st.booleans(),
+    minimum=st.sampled_from([0, 1_000, 30_000]),
+    reload=st.sampled_from([0, 500, 45_000]),
+    sync=st.sampled_from([0, 2_000, 60_000]),
+    synchronised=st.booleans(),
+    enables=st.integers(0, 3),
+    since=st.integers(0, 70_000),
+    waiting_for=st.one_of(st.none(), st.integers(0, 70_000)),
+    priorities=st.tuples(st.integers(1, 255), st.integers(0, 254)),
+)
+def test_preempt_in_the_pair_agrees_with_the_model(
+    *,
+    preempt: bool,
+    minimum: int,
+    reload: int,
+    sync: int,
+    synchronised: bool,
+    enables: int,
+    since: int,
+    waiting_for: int | None,
+    priorities: tuple[int, int],
+) -> None:
+    """Router 1's Active Hello reaches router 0 in Standby with a higher priority
+    (``in_deliver_hs1``, event h): with ``pdelay`` the shortest delay and the step's
+    ``clients_ready`` the model's decision (delay of this enable over, clients in step or
+    sync time over), router 0 preempts exactly when the model's does."""
+    own, other = priorities[0], min(priorities[1], priorities[0] - 1)
+    params = hsrp_model.GroupParams(
+        group=1,
+        own_ip=0x0A000002,
+        virtual_ip=0x0A000001,
+        priority=own,
+        preempt=preempt,
+        preempt_delay_ms=minimum,
+        hello_ms=1_000,
+        hold_ms=3_000,
+        auth=bytes(8),
+        preempt_reload_ms=reload,
+        preempt_sync_ms=sync,
+    )
+    state = hsrp_model.GroupState(
+        phase=Phase.STANDBY,
+        priority=own,
+        virtual_ip=params.virtual_ip,
+        active_expiry=NOW + 2_000,
+        standby_expiry=None,
+        hello_due=NOW + 500,
+        enable_due=None,
+        enabled_at=NOW - since,
+        active_ip=None,
+        standby_ip=None,
+        unauthenticated=0,
+        enables=enables,
+        sync_since=None if waiting_for is None else NOW - waiting_for,
+    )
+    hello = hsrp_model.Message(
+        op=hsrp_model.OpCode.HELLO,
+        group=1,
+        state=Phase.ACTIVE,
+        priority=other,
+        src_ip=0x0A000003,
+        virtual_ip=params.virtual_ip,
+        hello_ms=1_000,
+        hold_ms=3_000,
+        auth=bytes(8),
+    )
+    expected, event = hsrp_model.receive(params, state, hello, now=NOW, synchronised=synchronised)
+    assert event is not None
+    assert event.value == "h"
+    # The model's decision (PREEMPT), preempt aside.
+    delay_over = since >= hsrp_model.preempt_delay(params, state)
+    waiting_since = NOW if state.sync_since is None else state.sync_since
+    ready = delay_over and (sync == 0 or synchronised or NOW - waiting_since >= sync)
+
+    enc = hsrp.i1_pair_system()
+    pre, post = enc.state("p."), enc.state("q.")
+    par = enc.parameters()
+    frame = Frame(pre=pre, post=post, par=par, prefix="i.")
+    solver = z3.Solver()
+    solver.add(enc.param_range(par), dict(enc.transitions)["in_deliver_hs1"](frame))
+    solver.add(
+        par["in_ip0"] == params.own_ip,
+        par["in_ip1"] == hello.src_ip,
+        par["in_hello"] == 1_000,
+        par["in_hold"] == 3_000,
+        par["in_pdelay"] == (min(minimum, reload) if reload > 0 else minimum),
+        pre["in_ph0"] == hsrp.PHASES.index("Standby"),
+        pre["in_pr0"] == own,
+        pre["in_preempt0"] == preempt,
+        pre["in_since0"] == since,
+        pre["in_act_on0"],
+        pre["in_act_rem0"] == 2_000,
+        pre["in_hs_pr1"] == other,
+        frame.inputs["clients_ready"] == ready,
+    )
+    assert solver.check() == z3.sat
+    after = _value(solver.model().eval(post["in_ph0"]))
+    assert hsrp.PHASES[after] == expected.state.phase.value

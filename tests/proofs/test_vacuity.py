@@ -54,3 +54,22 @@ def test_every_transition_is_enabled_under_the_strengthening(name: str) -> None:
             disabled.append(f"{tname} ({result})")
         solver.pop()
     assert disabled == []
+
+
+def test_preempt_stays_reachable_under_the_strengthening() -> None:
+    """The preempting ``h`` cell is not made vacuous by ``clients_ready`` (reload, sync):
+    a delivered Active Hello can still take a Standby router to Active, and only when the
+    step's input allows it."""
+    system, invariant = hsrp.i1_pair_system(), hsrp.i1_pair_invariant()
+    par = system.parameters()
+    pre, post = system.state("s."), system.state("t.")
+    frame = Frame(pre=pre, post=post, par=par, prefix="in.")
+    solver = z3.Solver()
+    solver.set("timeout", 60_000)
+    solver.add(system.param_range(par), *[pred(pre, par) for _, pred in invariant])
+    solver.add(dict(system.transitions)["in_deliver_hs1"](frame))
+    solver.add(pre["in_ph0"] == hsrp.PHASES.index("Standby"))
+    solver.add(post["in_ph0"] == hsrp.PHASES.index("Active"))
+    assert solver.check() == z3.sat
+    solver.add(z3.Not(frame.inputs["clients_ready"]))
+    assert solver.check() == z3.unsat

@@ -27,7 +27,7 @@ from vpnha.impl import mutants
 from vpnha.model import hsrp
 from vpnha.model import operations as op
 
-from .machines import COVERAGE, LAST_FAILURE, LockstepMachine, lockstep_config_texts
+from .machines import COVERAGE, LAST_FAILURE, LockstepMachine
 from .trace import RunSpec, TraceFile, replay, shrink, signature
 
 __all__ = ["HuntResult", "hsrp_cell_labels", "hunt", "hunt_parallel", "open_database"]
@@ -74,6 +74,9 @@ class HuntResult:
     mutant: str | None
     seconds: float
     """Wall time of the search (the post-pass not included)."""
+    cpu_seconds: float = 0.0
+    """CPU time of this process during the search (steadier than wall time on a shared
+    machine; the post-pass not included)."""
     steps: int
     """Lockstep steps executed by the search."""
     trace: TraceFile | None = None
@@ -92,8 +95,23 @@ class HuntResult:
 
     def cells_hit(self) -> frozenset[str]:
         """RFC 2281 cells the model took during the search."""
+        return self._labels("cell: ")
+
+    def ssp_kinds_hit(self) -> frozenset[str]:
+        """SSP frame kinds written during the search (``coverage.ssp_kinds`` labels)."""
+        return frozenset(key for key in (self.coverage or {}) if key.startswith("ssp: "))
+
+    def sa_transitions(self) -> dict[str, int]:
+        """SA status changes the model went through, with how often (``coverage``)."""
+        return {
+            key.removeprefix("sa: "): count
+            for key, count in sorted((self.coverage or {}).items())
+            if key.startswith("sa: ")
+        }
+
+    def _labels(self, prefix: str) -> frozenset[str]:
         return frozenset(
-            key.removeprefix("cell: ") for key in (self.coverage or {}) if key.startswith("cell: ")
+            key.removeprefix(prefix) for key in (self.coverage or {}) if key.startswith(prefix)
         )
 
     @property
@@ -151,7 +169,7 @@ def hunt(
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
     )
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     with mutants.enabled(mutant):
         try:
             if search_seed is None:
@@ -162,10 +180,12 @@ def hunt(
             if not LAST_FAILURE:
                 raise
     seconds = time.monotonic() - started
+    cpu = time.process_time() - cpu
     _CountingMachine.progress = None
     result = HuntResult(
         mutant=mutant,
         seconds=seconds,
+        cpu_seconds=cpu,
         steps=_CountingMachine.steps,
         examples=COVERAGE["examples"],
         coverage=dict(COVERAGE),
@@ -174,7 +194,7 @@ def hunt(
         return result
     failure = LAST_FAILURE[0]
     spec = RunSpec(
-        configs=lockstep_config_texts(),
+        configs=failure.configs,
         latency_ms=failure.latency_ms,
         seed=failure.seed,
         mutant=mutant,
@@ -246,6 +266,7 @@ def hunt_parallel(
     return HuntResult(
         mutant=mutant,
         seconds=time.monotonic() - started,
+        cpu_seconds=sum(r.cpu_seconds for r in results),
         steps=sum(r.steps for r in results),
         trace=failed.trace if failed else None,
         found_length=failed.found_length if failed else 0,

@@ -35,6 +35,7 @@ from xml.etree import ElementTree
 from vpnha.impl.mutants import MUTANTS
 
 from .campaign import HuntResult, hsrp_cell_labels, hunt
+from .coverage import ssp_kinds
 from .invariants import INVARIANTS
 from .trace import load_trace, replay, signature, verdict_matches
 from .z3.engine import Result
@@ -91,6 +92,8 @@ class GateReport:
         ]
         cells = campaign.cells_hit() if campaign else frozenset()
         total = hsrp_cell_labels()
+        kinds = campaign.ssp_kinds_hit() if campaign else frozenset()
+        all_kinds = ssp_kinds()
         return {
             "ok": self.ok,
             "seconds": round(self.seconds, 1),
@@ -100,6 +103,7 @@ class GateReport:
                     "name": m.mutant,
                     "killed": m.killed,
                     "seconds": round(m.seconds, 2),
+                    "cpu_seconds": round(m.cpu_seconds, 2),
                     "steps": len(m.trace.operations) if m.trace else None,
                     "found_steps": m.found_length or None,
                     "failure": m.trace.failure if m.trace else None,
@@ -117,7 +121,13 @@ class GateReport:
             },
             "proofs": to_json(self.proofs),
             "steps_per_second": round(campaign.steps_per_second, 1) if campaign else 0.0,
-            "coverage": {"hsrp_cells_hit": len(cells & total), "hsrp_cells_total": len(total)},
+            "coverage": {
+                "hsrp_cells_hit": len(cells & total),
+                "hsrp_cells_total": len(total),
+                "ssp_kinds_hit": len(kinds & all_kinds),
+                "ssp_kinds_total": len(all_kinds),
+                "sa_transitions": campaign.sa_transitions() if campaign else {},
+            },
         }
 
     def text(self) -> str:
@@ -236,6 +246,7 @@ def run_campaign(mutant: str | None, budget: int, steps: int) -> HuntResult:
             total = result
         else:
             total.seconds += result.seconds
+            total.cpu_seconds += result.cpu_seconds
             total.steps += result.steps
             total.examples += result.examples
             total.trace, total.found_length = result.trace, result.found_length

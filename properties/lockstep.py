@@ -16,7 +16,8 @@ hello jitter comes from the harness, the implementation's from its entropy. So t
 two agree *after* each disturbance has played out, not millisecond by millisecond.
 :func:`differences` compares a projection:
 
-- always: which routers are up and their interfaces;
+- always: the clock (each side runs to its own soonest SA expiry for ``ExpireSoonest``),
+  which routers are up and their interfaces;
 - once the cluster is *settled* (no crash, restart, interface or SSP change for
   the configuration's settle time, ``ConfigFacts.settle_ms``): every group's HSRP
   state and effective priority, the device roles, the SSP connection, and per SA
@@ -166,6 +167,10 @@ class LockstepPair:
                 return lambda w: w.advance(ms)
             case op.AdvanceToNextEvent():
                 return lambda w: None  # the model chose the instant; apply() catches up
+            case op.ExpireSoonest():
+                # Each side finds its own soonest expiry; a world that ran further than the
+                # model shows as a clock difference, one that stopped earlier catches up.
+                return lambda w: w.expire_soonest()
             case op.Crash(router=router):
                 history.disturbed_ms = self.now
                 return lambda w: w.crash(router)
@@ -232,6 +237,9 @@ class LockstepPair:
             case op.SspHeal():
                 history.disturbed_ms = self.now
                 return lambda w: w.ssp_heal()
+            case op.SspDelay(ms=ms):
+                history.disturbed_ms = self.now
+                return lambda w: w.ssp_delay(ms)
             case op.SetPriority(router=router, side=side, priority=priority):
                 history.disturbed_ms = self.now
                 return lambda w: w.set_priority(router, _SIDES[side], priority)
@@ -248,7 +256,9 @@ class LockstepPair:
                     return lambda w: None
                 return lambda w: w.delete_sa(*spis)
             case _:
-                name = type(operation).__name__
+                # Every operation has a counterpart; anything else (an object that is no
+                # operation) is refused before either side moves.
+                name = type(operation).__name__  # type: ignore[unreachable]
                 raise UnsupportedOperationError(f"the world cannot apply {name} yet")
 
     def _model_spis(self, sa_id: int) -> tuple[int, int] | None:
@@ -326,6 +336,8 @@ def differences(
 ) -> list[str]:
     """Readable differences between the model's and the implementation's observation."""
     found: list[str] = []
+    if model.now_ms != impl.now_ms:
+        found.append(f"clock (ms): model {model.now_ms!r}, impl {impl.now_ms!r}")
     if counters:
         traffic = {
             "packets delivered to the LAN host": (model.delivered_to_lan, impl.delivered_to_lan),

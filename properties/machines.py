@@ -33,6 +33,7 @@ from vpnha.model.hsrp import OpCode, Phase
 from vpnha.model.params import ClusterParams, GroupSide
 from vpnha.model.system import HsrpInFlight, System, apply_in_place, boot
 
+from .coverage import SspTally, sa_transitions
 from .invariants import (
     ContinuityWatch,
     InvariantChecker,
@@ -71,6 +72,61 @@ DOWN_MS = st.one_of(
 """How long a router stays down in the rejoin rules: mostly less than the hold time (the
 other still holds its old role), sometimes longer."""
 LONG_MS = st.integers(min_value=4_000, max_value=120_000)
+MESSAGE_INDEX = st.integers(min_value=0, max_value=7)
+NEAR_MS = st.builds(op.Advance, ms=st.one_of(st.integers(0, 50), st.integers(0, 1_000)))
+"""A short wait inside a burst: within a latency, or up to two hello times."""
+FAULT_OPERATIONS: st.SearchStrategy[op.Operation] = st.one_of(
+    NEAR_MS,
+    st.builds(op.Crash, router=ROUTERS),
+    st.builds(op.Restart, router=ROUTERS),
+    st.builds(op.InterfaceDown, router=ROUTERS, side=SIDES),
+    st.builds(op.InterfaceUp, router=ROUTERS, side=SIDES),
+    st.builds(op.Partition, side=SIDES),
+    st.builds(op.Heal, side=SIDES),
+    st.just(op.SspCut()),
+    st.just(op.SspSilent()),
+    st.just(op.SspHeal()),
+    st.builds(op.SspDelay, ms=st.sampled_from([1, 2, 5, 500, 2_500])),
+    st.builds(
+        op.SetPriority, router=ROUTERS, side=SIDES, priority=st.sampled_from([1, 100, 105, 255])
+    ),
+    st.builds(op.SetPreempt, router=ROUTERS, side=SIDES, preempt=st.booleans()),
+    st.builds(op.Resync, router=ROUTERS),
+    st.just(op.ExpireSoonest()),
+)
+"""Faults and administration close together (``LockstepMachine.fault_burst``; an
+``ExpireSoonest`` only when an expiry is near, as the ``expire_soonest`` rule)."""
+TRAFFIC_OPERATIONS: st.SearchStrategy[op.Operation] = st.one_of(
+    NEAR_MS,
+    st.builds(op.SendTraffic, packets=st.integers(1, 30), size=SIZES),
+    st.builds(op.ReceiveTraffic, packets=st.integers(1, 30), size=SIZES),
+    st.builds(op.DpdProbe, from_peer=st.booleans()),
+    st.builds(op.ReplayCaptured, pick=st.integers(0, 2**20)),
+    st.builds(op.ReplayOld, age=st.sampled_from([0, 1, 63, 64])),
+    st.builds(op.ForgeCaptured, pick=st.integers(0, 2**20), ahead=st.sampled_from([1, 64])),
+    st.builds(op.Crash, router=ROUTERS),
+    st.builds(op.InterfaceDown, router=ROUTERS, side=SIDES),
+    st.just(op.SspSilent()),
+)
+"""Traffic both ways, DPD and an attacker's packets, with the odd fault between them
+(``LockstepMachine.traffic_burst``)."""
+MESSAGE_OPERATIONS: st.SearchStrategy[op.Operation] = st.one_of(
+    st.just(op.AdvanceToNextEvent()),
+    st.builds(op.DropHello, index=MESSAGE_INDEX),
+    st.builds(op.DuplicateHello, index=MESSAGE_INDEX),
+    st.builds(op.DelayHello, index=MESSAGE_INDEX, ms=st.integers(1, 5_000)),
+    st.builds(op.SetPriority, router=ROUTERS, side=SIDES, priority=st.sampled_from([1, 255])),
+    st.builds(op.Crash, router=ROUTERS),
+    st.builds(op.Restart, router=ROUTERS),
+)
+"""HSRP messages lost, duplicated or late, event by event (``AdvanceToNextEvent`` puts the
+next message on the wire), between priority changes and crashes
+(``LockstepMachine.message_burst``)."""
+
+
+def _burst(operations: st.SearchStrategy[op.Operation]) -> st.SearchStrategy[list[op.Operation]]:
+    """1-12 operations (a burst's lockstep steps)."""
+    return st.lists(operations, min_size=1, max_size=12)
 
 
 class _SharedRules(RuleBasedStateMachine):
@@ -402,19 +458,55 @@ LOCKSTEP_DELAYS = ("standby delay minimum 30 reload 60", "standby delay minimum 
 runs reach restarts, preemption and tracking."""
 
 
-def lockstep_config_texts() -> tuple[str, str]:
-    """The document's pair with short standby delays, as configuration text."""
+SHORT_LIFETIME_S = 120
+"""IOS's shortest IPsec SA lifetime (``crypto ipsec security-association lifetime seconds``,
+120-86400): runs with it reach SA expiry within a few minutes of simulated time."""
+EXPIRY_REACH_MS = SHORT_LIFETIME_S * 1000
+"""``expire_soonest`` runs only when the soonest expiry is at most this far ahead (any SA
+of a run with short lifetimes; only the end of a one-hour one): every simulated second
+costs both sides' timers (about 1.5 ms of CPU)."""
+
+
+PREEMPT_VARIANTS = (
+    "preempt",
+    "preempt delay minimum 1 reload 4 sync 3",
+    "preempt delay reload 6 sync 10",
+    "preempt delay minimum 2 sync 1",
+)
+"""What ``standby N preempt`` becomes in a lockstep run: the document's plain form, and
+the ``delay minimum/reload/sync`` forms (reload on the first enable after a boot; sync
+waiting for SSP's full copy), short enough that runs reach them."""
+
+
+def lockstep_config_texts(
+    lifetime_s: int | None = None, preempt: str = "preempt"
+) -> tuple[str, str]:
+    """The document's pair with short standby delays, as configuration text; with
+    ``lifetime_s``, also a global IPsec SA lifetime of that many seconds (120-86400);
+    ``preempt``: what each ``standby N preempt`` line says instead (``PREEMPT_VARIANTS``)."""
     first, second = (
-        example_path(name).read_text().replace(*LOCKSTEP_DELAYS)
+        example_path(name)
+        .read_text()
+        .replace(*LOCKSTEP_DELAYS)
+        .replace(" standby 1 preempt\n", f" standby 1 {preempt}\n")
+        .replace(" standby 2 preempt\n", f" standby 2 {preempt}\n")
         for name in ("router1.cfg", "router2.cfg")
     )
+    if lifetime_s is None:
+        return first, second
+    line = f"crypto ipsec security-association lifetime seconds {lifetime_s}\n"
+    anchor = "crypto ipsec transform-set"
+    first, second = (text.replace(anchor, line + anchor, 1) for text in (first, second))
     return first, second
 
 
-def lockstep_configs() -> tuple[RouterConfig, RouterConfig]:
+def lockstep_configs(
+    lifetime_s: int | None = None, preempt: str = "preempt"
+) -> tuple[RouterConfig, RouterConfig]:
     """The document's pair with short standby delays (parsed once: configurations are
-    immutable, and every lockstep run starts from them)."""
-    return _parsed(lockstep_config_texts())
+    immutable, and every lockstep run starts from them); ``lifetime_s`` and ``preempt`` as
+    in :func:`lockstep_config_texts`."""
+    return _parsed(lockstep_config_texts(lifetime_s, preempt))
 
 
 @functools.lru_cache(maxsize=4)
@@ -431,6 +523,8 @@ class LockstepFailure:
     seed: int
     operations: list[op.Operation]
     problems: list[str]
+    configs: tuple[str, str]
+    """Both routers' configuration text."""
 
 
 COVERAGE: collections.Counter[str] = collections.Counter()
@@ -449,6 +543,15 @@ class LockstepMachine(_SharedRules):
     and :meth:`LockstepPair.differences` empty (see :mod:`.lockstep` for what is compared
     and when). Traffic is real on the implementation's side (every packet encrypted,
     forwarded, decrypted), so bursts are small.
+
+    A step is one operation (``_do``); a rule may take several. Where the CPU goes: both
+    sides' timers cost about 1.5 ms per simulated second (hellos every 500 ms per group
+    and router, SSP keepalives), so the long waits of the composite rules (a settle
+    time is 17 s) cost far more than Hypothesis (about 0.5 ms per rule), the two
+    observations (about 0.5 ms) and the invariants; the ``*_burst`` rules draw a list of
+    operations close together in time and apply each as a step, which is where short,
+    cheap steps come from. Half the runs use 120 s SA lifetimes, so that they reach
+    expiry (``expire_soonest``, and on its own).
     """
 
     def __init__(self) -> None:
@@ -463,6 +566,9 @@ class LockstepMachine(_SharedRules):
         self.operations: list[op.Operation] = []
         self.latency_ms = 1
         self.seed = 1
+        self.lifetime_s: int | None = None
+        self.preempt = "preempt"
+        self.ssp_tallies: dict[tuple[int, int], SspTally] = {}
         self.cells_seen: dict[str, int] = {}
 
     def _do(self, operation: op.Operation) -> None:
@@ -487,6 +593,8 @@ class LockstepMachine(_SharedRules):
             event("lockstep: compared settled")
         COVERAGE[f"op: {type(operation).__name__}"] += 1
         COVERAGE["steps"] += 1
+        for label in sa_transitions(before[0], model):
+            COVERAGE[f"sa: {label}"] += 1
         for label, times in _new_cells(pair.model, self.cells_seen).items():
             event(f"cell: {label}")
             COVERAGE[f"cell: {label}"] += times
@@ -501,18 +609,41 @@ class LockstepMachine(_SharedRules):
                     seed=self.seed,
                     operations=list(self.operations),
                     problems=problems,
+                    configs=lockstep_config_texts(self.lifetime_s, self.preempt),
                 )
             ]
         assert not problems, "\n".join(problems)
 
-    @initialize(latency=st.integers(min_value=1, max_value=5), seed=st.integers(0, 2**16))
-    def start(self, latency: int, seed: int) -> None:
-        """Boot both sides and let them elect."""
+    @initialize(
+        latency=st.integers(min_value=1, max_value=5),
+        seed=st.integers(0, 2**16),
+        lifetime_s=st.sampled_from([None, SHORT_LIFETIME_S]),
+        preempt=st.sampled_from(PREEMPT_VARIANTS),
+    )
+    def start(
+        self, latency: int, seed: int, lifetime_s: int | None = None, preempt: str = "preempt"
+    ) -> None:
+        """Boot both sides and let them elect. ``lifetime_s``: the configurations' IPsec
+        SA lifetime (None: the document's, one hour), short so that runs reach expiry;
+        ``preempt``: the groups' preempt command (``PREEMPT_VARIANTS``)."""
         COVERAGE["examples"] += 1
-        self.latency_ms, self.seed = latency, seed
+        self.latency_ms, self.seed, self.lifetime_s = latency, seed, lifetime_s
+        self.preempt = preempt
         # The search keeps no wire log (a counterexample's replay records one).
-        self.pair = LockstepPair(lockstep_configs(), latency_ms=latency, seed=seed, keep_log=False)
+        self.pair = LockstepPair(
+            lockstep_configs(lifetime_s, preempt), latency_ms=latency, seed=seed, keep_log=False
+        )
+        self.ssp_tallies = {}
+        self.pair.world.ssp_tap = self._tap_ssp
         self._do(op.Advance(ms=20_000))
+
+    def _tap_ssp(self, connection: int, writer: int, data: bytes) -> None:
+        """Coverage: the kinds of SSP frame written, per connection and direction."""
+        tally = self.ssp_tallies.get((connection, writer))
+        if tally is None:
+            tally = self.ssp_tallies[connection, writer] = SspTally()
+        for label in tally.feed(data):
+            COVERAGE[label] += 1
 
     @rule(ms=SHORT_MS)
     def advance_short(self, ms: int) -> None:
@@ -567,6 +698,67 @@ class LockstepMachine(_SharedRules):
     def dpd(self, from_peer: bool) -> None:
         """A DPD exchange on the newest IKE SA of the router answering for the outside VIP."""
         self._do(op.DpdProbe(from_peer=from_peer))
+
+    # Bursts: one Hypothesis rule, several lockstep steps close together in time (each
+    # applied to both sides, observed, compared and checked). Interleavings within a hello
+    # time are cheap to reach this way, and a failure still shrinks operation by operation
+    # (the post-pass works on the flat list).
+
+    @rule(operations=_burst(FAULT_OPERATIONS))
+    def fault_burst(self, operations: list[op.Operation]) -> None:
+        """Faults and administration close together (an expiry on demand only when one is
+        near: up to an hour of simulated hellos is not a burst)."""
+        for operation in operations:
+            if isinstance(operation, op.ExpireSoonest) and not self._expiry_near():
+                continue
+            self._do(operation)
+
+    @rule(operations=_burst(TRAFFIC_OPERATIONS))
+    def traffic_burst(self, operations: list[op.Operation]) -> None:
+        """Traffic, DPD and an attacker's packets, with the odd fault between them."""
+        for operation in operations:
+            self._do(operation)
+
+    @rule(operations=_burst(MESSAGE_OPERATIONS))
+    def message_burst(self, operations: list[op.Operation]) -> None:
+        """HSRP messages lost, duplicated or late, event by event."""
+        for operation in operations:
+            self._do(operation)
+
+    @rule(
+        ms=st.one_of(
+            st.sampled_from([500, 1_000, 2_500]), st.integers(min_value=1, max_value=2_500)
+        ),
+        hold_ms=st.one_of(st.sampled_from([0, 3_000]), st.integers(min_value=0, max_value=6_000)),
+    )
+    def ssp_delay(self, ms: int, hold_ms: int) -> None:
+        """The SSP byte stream is held up: what either router writes (and connection
+        requests and their answers) takes ``ms`` to arrive, for ``hold_ms``; then the delay
+        is the segment latency again. Nothing overtakes what is already on its way."""
+        pair = self.pair
+        assert pair is not None
+        self._do(op.SspDelay(ms=ms))
+        self._do(op.Advance(ms=hold_ms))
+        self._do(op.SspDelay(ms=pair.latency_ms))
+
+    def _expiry_near(self) -> bool:
+        """Some router (up) holds an SA that expires within ``EXPIRY_REACH_MS``."""
+        if self.pair is None:
+            return False
+        model = self.pair.model
+        return any(
+            sa.expires_ms - model.now <= EXPIRY_REACH_MS
+            for router in model.routers
+            if router.up
+            for sa in router.sas.values()
+        )
+
+    @precondition(_expiry_near)
+    @rule()
+    def expire_soonest(self) -> None:
+        """Time runs to the soonest SA lifetime expiry (each side finds its own: the clocks
+        are compared)."""
+        self._do(op.ExpireSoonest())
 
     @rule(pick=st.integers(min_value=0, max_value=15))
     def rekey(self, pick: int) -> None:

@@ -26,7 +26,9 @@ learns the MAC from either.
 **SSP.** The client router's :class:`~vpnha.impl.router.SspOpen` reaches the other
 router if the inside path is up (both inside interfaces up, both routers up): it
 is accepted or refused there, and the client learns the outcome a round trip
-later. Octets written on a connection arrive in order, one latency later. A
+later. Octets written on a connection arrive in order, one SSP latency later (the
+segment latency, unless ``ssp_delay`` holds the stream up: then requests, answers and
+octets sent from then on take that long, and nothing overtakes what is on its way). A
 connection survives a path failure: octets written while the path is down wait
 and arrive in order once it returns (TCP retransmits), unless an end's dead timer
 closes the connection first; what was already on the wire still arrives. A
@@ -310,13 +312,25 @@ class World:
         """(write order, connection, writer, octets or None for a FIN) waiting for the path:
         written while it was down, or on the wire when SSP was silenced."""
         self._ssp_writes = 0
+        self.ssp_latency_ms = latency_ms
+        """One-way delivery time of the SSP connection for what is sent from now on (the
+        segment latency until ``ssp_delay`` changes it)."""
+        self._ssp_due: list[tuple[int, int]] = []
+        """(arrival time, connection) of SSP octets scheduled to arrive later than now: a
+        shorter delay set meanwhile never lets later octets overtake them (one stream)."""
         self._deleted: dict[int, str] = {}
+        self._lifetimes: dict[int, tuple[int, bool]] = {}
+        """Per SA id negotiated or seen on a router: (expiry instant ms, octets spent), as
+        last seen (``deletions``)."""
         self._ssp_broken = False
         """SSP cut or silenced (``ssp_cut``, ``ssp_silent``) until ``ssp_heal``."""
         self.partitioned: dict[Side, bool] = dict.fromkeys(Side, False)
         """Per segment: the two routers cannot reach each other on it (``partition``)."""
         self._pending_ike: set[tuple[str, int, IPv4Address]] = set()
         self.keep_log = keep_log
+        self.ssp_tap: Callable[[int, int, bytes], None] | None = None
+        """Called with (connection number, writer's index, octets) for every SSP write on a
+        live connection, delivered or not (the campaign's coverage of SSP message kinds)."""
         self.answer_sa_requests = answer_sa_requests
         """Whether the stand-in IKE answers a router's request for an SA (else only
         ``establish_sa`` creates SAs, as in the model, which has no IKE initiator)."""
@@ -390,13 +404,26 @@ class World:
 
     def deletions(self) -> dict[int, str]:
         """SA ids IKE deleted (``delete_sa``): "acked" once no running router holds the SA
-        any more (the standby's copy went too), "unacked" before that (I5, I6)."""
+        any more (the standby's copy went too), "unacked" before that; and "expired" for an
+        SA that no running router holds any more after its lifetime (seconds or octets)
+        ended (I5, I6)."""
+        held: set[int] = set()
+        for slot in self._slots:
+            if slot.router is not None:
+                for sa in slot.router.sadb.ipsec_sas():
+                    held.add(sa.sa_id)
+                    # The lifetime as last seen (a takeover never changes it; I8).
+                    self._lifetimes[sa.sa_id] = (sa.expiry_ms, sa.spent)
         for sa_id, how in self._deleted.items():
-            if how == "unacked" and not any(
-                slot.router is not None and slot.router.sadb.ipsec_sa(sa_id) is not None
-                for slot in self._slots
-            ):
+            if how == "unacked" and sa_id not in held:
                 self._deleted[sa_id] = "acked"
+        for sa_id, (expiry_ms, spent) in self._lifetimes.items():
+            if (
+                sa_id not in held
+                and sa_id not in self._deleted
+                and (expiry_ms <= self.now or spent)
+            ):
+                self._deleted[sa_id] = "expired"
         return dict(self._deleted)
 
     def vip_owner(self, side: Side) -> int | None:
@@ -558,6 +585,7 @@ class World:
         """The SSP path breaks with a reset: both ends lose the connection at once and
         everything in flight on it is gone; nothing passes until ``ssp_heal``."""
         self._ssp_broken = True
+        self._ssp_due.clear()
         for index, slot in enumerate(self._slots):
             if slot.connection:
                 self._dead_connections.add(slot.connection)
@@ -581,6 +609,32 @@ class World:
         if self._inside_path():
             self._path_restored()
         self.events.append((self.now, "world", "SSP healed"))
+
+    def ssp_delay(self, ms: int) -> None:
+        """SSP octets (and connection requests and answers) sent from now on take ``ms``
+        (at least 0) to arrive instead of one segment latency; what is already on the wire
+        keeps its time, and nothing overtakes it: the connection is one ordered stream."""
+        self.ssp_latency_ms = max(0, ms)
+        self.events.append((self.now, "world", f"SSP one-way delay {self.ssp_latency_ms} ms"))
+
+    def soonest_sa_expiry(self) -> int | None:
+        """The earliest lifetime end of an IPsec SA a running router holds (ms), if any."""
+        return min(
+            (
+                sa.expiry_ms
+                for slot in self._slots
+                if slot.router is not None
+                for sa in slot.router.sadb.ipsec_sas()
+            ),
+            default=None,
+        )
+
+    def expire_soonest(self) -> None:
+        """Run to the earliest lifetime end of an IPsec SA a router holds (nothing if no
+        router holds one; the clock never goes back)."""
+        due = self.soonest_sa_expiry()
+        if due is not None:
+            self.run_until(max(due, self.now))
 
     def set_priority(self, index: int, side: Side, priority: int) -> None:
         """``standby N priority P`` on router ``index``, saved: a restart keeps it."""
@@ -657,12 +711,16 @@ class World:
         if router is None or not router.sadb.is_active:
             return None
         if self.stand_in_ike or router.ike is None:
-            return self._negotiate(
+            pair = self._negotiate(
                 index, self._entry.name, self._entry.seq, self._peer, spis=(spi_in, spi_out)
             )
-        return self._establish_with_ike(
-            index, router, router.ike, spi_in=spi_in, spi_out=spi_out, cookies=cookies
-        )
+        else:
+            pair = self._establish_with_ike(
+                index, router, router.ike, spi_in=spi_in, spi_out=spi_out, cookies=cookies
+            )
+        if pair is not None:
+            self._lifetimes[pair.sa_id] = (pair.expiry_ms, False)
+        return pair
 
     def _establish_with_ike(
         self,
@@ -1392,7 +1450,7 @@ class World:
                 self._inside_path() and server is not None and server.ssp_accept(out.src, self.now)
             )
             # The SYN-ACK leaves before anything the server writes on the new connection.
-            self._later(partial(answer, accepted), rank=_RANK_SSP)
+            self._later(partial(answer, accepted), delay=self.ssp_latency_ms, rank=_RANK_SSP)
             if accepted and server is not None:
                 slot = self._slots[other]
                 if slot.connection:
@@ -1417,14 +1475,17 @@ class World:
                 client.ssp_connect_failed(self.now)
             self._collect(index)
 
+        latency = self.ssp_latency_ms
         if reachable:
-            self._later(arrive, rank=_RANK_SSP)
+            self._later(arrive, delay=latency, rank=_RANK_SSP)
         else:
-            self._later(partial(answer, False), delay=2 * self.latency_ms, rank=_RANK_SSP)
+            self._later(partial(answer, False), delay=2 * latency, rank=_RANK_SSP)
 
     def _ssp_write(self, index: int, number: int, data: bytes) -> None:
         if not number or number in self._dead_connections or number in self._closed:
             return
+        if self.ssp_tap is not None:
+            self.ssp_tap(number, index, data)
         alive = self._inside_path()
         self._record(
             Segment.SSP,
@@ -1445,8 +1506,14 @@ class World:
         self._deliver_later(self._ssp_writes, number, index, data)
 
     def _deliver_later(self, order: int, number: int, index: int, data: bytes | None) -> None:
-        """Octets (or, for None, the FIN) from ``index`` arrive one latency from now."""
+        """Octets (or, for None, the FIN) from ``index`` arrive one SSP latency from now, or
+        with the last octets still on their way if those arrive later."""
         other = 1 - index
+        now, dead = self.now, self._dead_connections
+        self._ssp_due = [(due, n) for due, n in self._ssp_due if due > now and n not in dead]
+        when = max([now + self.ssp_latency_ms, *(due for due, _ in self._ssp_due)])
+        if when > now:
+            self._ssp_due.append((when, number))
 
         def arrive() -> None:
             if number in self._dead_connections:
@@ -1463,7 +1530,7 @@ class World:
                 router.ssp_receive(b"" if data is None else data, self.now)
                 self._collect(other)
 
-        self._later(arrive, rank=_RANK_SSP)
+        self._later(arrive, delay=when - now, rank=_RANK_SSP)
 
     def _path_restored(self) -> None:
         """The inside path works again: what waited goes out, in the order written."""

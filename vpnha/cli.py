@@ -42,6 +42,7 @@ from vpnha.impl.live.process import run_router, show_text
 from vpnha.impl.mutants import MUTANTS
 from vpnha.properties.campaign import hsrp_cell_labels, hunt, hunt_parallel, open_database
 from vpnha.properties.capture import esp_keys, write_capture
+from vpnha.properties.coverage import ssp_kinds
 from vpnha.properties.gate import run_gate
 from vpnha.properties.lab import lab_checks, lab_figures, lab_json, render_lab
 from vpnha.properties.pcap import EspKey, write_esp_keys
@@ -362,6 +363,7 @@ def _check(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     cells = result.cells_hit()
     total_cells = hsrp_cell_labels()
+    kinds, total_kinds = result.ssp_kinds_hit(), ssp_kinds()
     saved = None
     if result.trace is not None:
         folder = Path(args.save)
@@ -379,6 +381,10 @@ def _check(args: argparse.Namespace) -> int:
         "coverage": {
             "hsrp_cells_hit": len(cells & total_cells),
             "hsrp_cells_total": len(total_cells),
+            "ssp_kinds_hit": len(kinds & total_kinds),
+            "ssp_kinds_total": len(total_kinds),
+            "ssp_kinds_not_sent": sorted(total_kinds - kinds),
+            "sa_transitions": result.sa_transitions(),
             "operations": {
                 k.removeprefix("op: "): v
                 for k, v in sorted((result.coverage or {}).items())
@@ -398,6 +404,13 @@ def _check(args: argparse.Namespace) -> int:
         print(f"RFC 2281 cells taken: {len(cells & total_cells)}/{len(total_cells)}")
         for label in sorted(total_cells - cells):
             print(f"  not taken: {label}")
+        print(f"SSP message kinds sent: {len(kinds & total_kinds)}/{len(total_kinds)}")
+        for label in sorted(total_kinds - kinds):
+            print(f"  not sent: {label.removeprefix('ssp: ')}")
+        transitions = result.sa_transitions()
+        print(f"SA status transitions seen: {len(transitions)}")
+        for label, count in transitions.items():
+            print(f"  {count:>6}  {label}")
         if result.trace is None:
             print("no invariant broken; model and implementation agreed at every step")
         else:

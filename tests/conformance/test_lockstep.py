@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from vpnha.model import operations as op
 from vpnha.model.params import GroupSide
-from vpnha.properties.lockstep import LockstepPair, UnsupportedOperationError, differences
-from vpnha.properties.machines import LockstepMachine, lockstep_configs
+from vpnha.properties.lockstep import (
+    START_MS,
+    LockstepPair,
+    UnsupportedOperationError,
+    differences,
+)
+from vpnha.properties.machines import SHORT_LIFETIME_S, LockstepMachine, lockstep_configs
 
 TestLockstepMachine = pytest.mark.slow(LockstepMachine.TestCase)
 
@@ -74,8 +81,6 @@ def test_the_comparison_can_fail() -> None:
         interface_up=True,
         state_since_ms=0,
     )
-    import dataclasses
-
     impl2 = dataclasses.replace(
         impl, routers=(dataclasses.replace(broken, inside=doctored), impl.routers[1])
     )
@@ -87,11 +92,80 @@ def test_the_comparison_can_fail() -> None:
 
 
 def test_operations_the_world_lacks_are_refused_before_either_side_moves() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Teleport:
+        """Not an operation the world knows."""
+
     pair = LockstepPair(lockstep_configs())
     before = pair.now
-    with pytest.raises(UnsupportedOperationError, match="SspDelay"):
-        pair.apply(op.SspDelay(ms=5))
+    with pytest.raises(UnsupportedOperationError, match="Teleport"):
+        pair.apply(Teleport())  # type: ignore[arg-type]
     assert pair.now == before == pair.world.now
+
+
+@pytest.mark.parametrize("delay_ms", [1_000, 2_500])
+def test_a_held_up_ssp_stream_agrees(delay_ms: int) -> None:
+    """SspDelay: SA adds and deletes written while the stream is slow arrive late on both
+    sides; 2.5 s is close enough to the SSP dead time (3 s) that keepalives run out and
+    both sides drop and reopen the connection at the same instants."""
+    pair = LockstepPair(lockstep_configs())
+    pair.apply(op.Advance(ms=20_000))
+    steps = [
+        op.SspDelay(ms=delay_ms),
+        op.Establish(sa_id=1, spi_in=0x1002, spi_out=0x1003, cookie_i=1, cookie_r=2),
+        op.SendTraffic(packets=5, size=100),
+        op.Advance(ms=delay_ms // 2),
+        op.Establish(sa_id=2, spi_in=0x1004, spi_out=0x1005, cookie_i=1, cookie_r=2),
+        op.Advance(ms=delay_ms + 1_500),
+        op.SspDelay(ms=1),
+        op.Delete(sa_id=1),
+        op.Advance(ms=pair.settle_ms + 1),
+    ]
+    connected = []
+    for step in steps:
+        pair.apply(step)
+        assert pair.differences() == [], step
+        model, impl = pair.observe()
+        connected.append(([r.ssp_connected for r in model.routers], impl.routers[1].ssp_connected))
+    model, impl = pair.observe()
+    assert [(sa.spi_in, sa.status) for sa in model.routers[1].sas] == [(0x1004, "STANDBY")]
+    assert [(sa.spi_in, sa.status) for sa in impl.routers[1].sas] == [(0x1004, "STANDBY")]
+    dropped = any(not both[0][1] for both in connected)
+    assert dropped == (delay_ms >= 2_500)
+
+
+def test_expiry_on_demand_agrees_and_counts_as_expired_on_both_sides() -> None:
+    """ExpireSoonest with 120 s lifetimes: each side runs to its own soonest expiry, the
+    clocks agree, the first pair is gone from both routers and both observations say it
+    expired (so I5 does not call it lost); the second pair lives on."""
+    pair = LockstepPair(lockstep_configs(SHORT_LIFETIME_S))
+    pair.apply(op.Advance(ms=20_000))
+    pair.apply(op.Establish(sa_id=1, spi_in=0x1002, spi_out=0x1003, cookie_i=1, cookie_r=2))
+    pair.apply(op.Advance(ms=5_000))
+    pair.apply(op.Establish(sa_id=2, spi_in=0x1004, spi_out=0x1005, cookie_i=1, cookie_r=2))
+    pair.apply(op.SendTraffic(packets=5, size=100))
+    pair.apply(op.ExpireSoonest())
+    assert pair.now == pair.world.now == START_MS + 20_000 + SHORT_LIFETIME_S * 1000
+    assert pair.differences() == []
+    model, impl = pair.observe()
+    for obs in (model, impl):
+        assert [sa.spi_in for r in obs.routers for sa in r.sas] == [0x1004, 0x1004]
+        assert "expired" in dict(obs.deleted).values()
+    pair.apply(op.ExpireSoonest())
+    assert pair.now == START_MS + 25_000 + SHORT_LIFETIME_S * 1000
+    assert pair.differences() == []
+    pair.apply(op.ExpireSoonest())  # nothing left: time stands still on both sides
+    assert pair.now == pair.world.now == START_MS + 25_000 + SHORT_LIFETIME_S * 1000
+
+
+def test_a_clock_difference_is_reported() -> None:
+    pair = LockstepPair(lockstep_configs())
+    pair.apply(op.Advance(ms=30_000))
+    model, impl = pair.observe()
+    later = dataclasses.replace(impl, now_ms=impl.now_ms + 5)
+    assert differences(model, later, settled=True)[0] == (
+        f"clock (ms): model {model.now_ms}, impl {model.now_ms + 5}"
+    )
 
 
 def test_a_silenced_connection_delivers_in_order_after_heal() -> None:

@@ -278,3 +278,56 @@ def test_a_crashed_routers_hello_on_the_wire_still_lands() -> None:
     timers = up(world, 1 - active).core.group(Side.INSIDE).timers
     outside = up(world, 1 - active).core.group(Side.OUTSIDE).timers
     assert world.now + HOLD_MS in (timers.active_ms, outside.active_ms)
+
+
+def test_a_held_up_ssp_stream_delivers_late_and_in_order() -> None:
+    """``ssp_delay``: an SA add written while the stream takes 1 s reaches the standby
+    1 s later, not one latency later (longer than the SSP dead time, 3 s, would end the
+    connection); a shorter delay set meanwhile lets nothing
+    overtake what is on its way (an add written after a held-up delete arrives after it)."""
+    world = settled_world()
+    world.ssp_delay(1_000)
+    first = world.establish_sa()
+    assert first is not None
+    world.advance(900)
+    assert up(world, 1).sadb.ipsec_sa(first.sa_id) is None
+    world.advance(200)
+    assert up(world, 1).sadb.ipsec_sa(first.sa_id) is not None
+    world.delete_sa(first.inbound_spi, first.outbound_spi)
+    world.ssp_delay(world.latency_ms)
+    assert world.ssp_latency_ms == world.latency_ms
+    second = world.establish_sa()
+    assert second is not None
+    world.advance(900)
+    assert up(world, 1).sadb.ipsec_sa(first.sa_id) is not None  # the delete is on its way
+    assert up(world, 1).sadb.ipsec_sa(second.sa_id) is None  # and the add behind it
+    world.advance(200)
+    assert up(world, 1).sadb.ipsec_sa(first.sa_id) is None
+    assert up(world, 1).sadb.ipsec_sa(second.sa_id) is not None
+    world.ssp_delay(-5)
+    assert world.ssp_latency_ms == 0  # a negative delay means none, as in the model
+
+
+def test_expire_soonest_runs_to_the_first_lifetime_end_and_reports_it() -> None:
+    """``expire_soonest`` stops at the earliest expiry of an SA a router holds; the SA is
+    then gone from both routers and ``deletions`` says it expired (I5, I6 read that)."""
+    world = settled_world()
+    assert world.soonest_sa_expiry() is None
+    start = world.now
+    world.expire_soonest()
+    assert world.now == start  # no SA: nothing to run to
+    first = world.establish_sa()
+    world.advance(1_000)
+    second = world.establish_sa()
+    assert first is not None
+    assert second is not None
+    world.advance(100)
+    due = world.soonest_sa_expiry()
+    assert due is not None
+    assert due > world.now
+    world.expire_soonest()
+    assert world.now == due
+    held = {sa.sa_id for i in (0, 1) for sa in up(world, i).sadb.ipsec_sas()}
+    assert first.sa_id not in held
+    assert second.sa_id in held
+    assert world.deletions() == {first.sa_id: "expired"}

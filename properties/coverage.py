@@ -23,20 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from vpnha.impl.ssp.messages import (
-    Ack,
-    BulkBegin,
-    BulkEnd,
-    CounterUpdate,
-    Hello,
-    IkeSaAdd,
-    IpsecSaAdd,
-    Keepalive,
-    Refuse,
-    ResyncRequest,
-    RoleChange,
-    SaDelete,
-)
+from vpnha.impl.ssp.messages import MESSAGE_CLASSES, CounterUpdate
 from vpnha.impl.ssp.wire import CounterKind, Doi, MessageType, SspDecodeError
 
 from .observation import Observation
@@ -45,20 +32,6 @@ __all__ = ["SspTally", "sa_transitions", "ssp_kinds"]
 
 _HEADER = struct.Struct("!BBBBII")
 _TAG = 32
-_MESSAGES = (
-    Hello,
-    Keepalive,
-    RoleChange,
-    IpsecSaAdd,
-    IkeSaAdd,
-    SaDelete,
-    CounterUpdate,
-    Ack,
-    Refuse,
-    ResyncRequest,
-    BulkBegin,
-    BulkEnd,
-)
 
 
 def _label(kind: int, doi: int, counter: int | None = None) -> str:
@@ -92,7 +65,7 @@ def _counter_doi(kind: CounterKind) -> Doi | None:
 def ssp_kinds() -> frozenset[str]:
     """Every label :class:`SspTally` can give a well-formed frame."""
     labels: set[str] = set()
-    for message in _MESSAGES:
+    for message in MESSAGE_CLASSES:
         for doi in message.DOIS:
             if message is CounterUpdate:
                 continue

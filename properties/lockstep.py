@@ -146,6 +146,22 @@ class LockstepPair:
         # the model chose the instant (AdvanceToNextEvent).
         world.run_until(self.model.now)
 
+    def hsrp_transitions(self, since_ms: int) -> tuple[list[str], list[str]]:
+        """Every HSRP state change after ``since_ms`` as 'time router side old -> new', the
+        model's and the implementation's (for tests that compare the two timelines)."""
+        names = [r.params.name for r in self.model.routers]
+        model = [
+            f"{e.time_ms} {names[e.router]} {e.detail.split(' [')[0]}"
+            for e in self.model.log
+            if e.kind == "hsrp" and e.time_ms > since_ms and e.router is not None
+        ]
+        impl = [
+            f"{time_ms} {node} {text.removeprefix('hsrp ').replace(':', '').split(' (')[0]}"
+            for time_ms, node, text in self.world.events
+            if text.startswith("hsrp ") and time_ms > since_ms
+        ]
+        return model, impl
+
     def differences(self, observed: tuple[Observation, Observation] | None = None) -> list[str]:
         """Where the two observations disagree (see the module docstring); ``observed``:
         this instant's (model, implementation) observations, if the caller has them."""

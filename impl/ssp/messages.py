@@ -76,6 +76,7 @@ from .wire import (
 )
 
 __all__ = [
+    "MESSAGE_CLASSES",
     "Ack",
     "BulkBegin",
     "BulkEnd",
@@ -775,23 +776,23 @@ Message = (
 )
 """Any SSP message."""
 
-_CLASSES: dict[MessageType, type[Message]] = {
-    cls.TYPE: cls
-    for cls in (
-        Hello,
-        Keepalive,
-        RoleChange,
-        IpsecSaAdd,
-        IkeSaAdd,
-        SaDelete,
-        CounterUpdate,
-        Ack,
-        Refuse,
-        ResyncRequest,
-        BulkBegin,
-        BulkEnd,
-    )
-}
+MESSAGE_CLASSES: tuple[type[Message], ...] = (
+    Hello,
+    Keepalive,
+    RoleChange,
+    IpsecSaAdd,
+    IkeSaAdd,
+    SaDelete,
+    CounterUpdate,
+    Ack,
+    Refuse,
+    ResyncRequest,
+    BulkBegin,
+    BulkEnd,
+)
+"""Every message class, one per message type."""
+
+_CLASSES: dict[MessageType, type[Message]] = {cls.TYPE: cls for cls in MESSAGE_CLASSES}
 
 
 def encode_body(message: Message) -> tuple[MessageType, Doi, bytes]:

@@ -225,23 +225,6 @@ def test_a_crashed_routers_last_hello_still_arrives_on_both_sides(latency_ms: in
         assert [g.state_since_ms for g in took_over] == [landed + model.config.hold_ms] * 2
 
 
-def _transitions(pair: LockstepPair, since_ms: int) -> tuple[list[str], list[str]]:
-    """Every HSRP state change after ``since_ms`` as 'time router side old -> new', model's
-    and implementation's."""
-    names = [r.params.name for r in pair.model.routers]
-    model = [
-        f"{e.time_ms} {names[e.router]} {e.detail.split(' [')[0]}"
-        for e in pair.model.log
-        if e.kind == "hsrp" and e.time_ms > since_ms and e.router is not None
-    ]
-    impl = [
-        f"{time_ms} {node} {text.removeprefix('hsrp ').replace(':', '').split(' (')[0]}"
-        for time_ms, node, text in pair.world.events
-        if text.startswith("hsrp ") and time_ms > since_ms
-    ]
-    return model, impl
-
-
 def test_a_late_resign_reaches_a_router_that_is_no_longer_active() -> None:
     """The Standby router's priority rises above the Active's (Standby × h: it preempts,
     the old Active answers Active × j with a Resign), the Resign is held up for 4 s and
@@ -265,7 +248,7 @@ def test_a_late_resign_reaches_a_router_that_is_no_longer_active() -> None:
     before = dict(pair.model.hsrp_cells)
     pair.apply(op.Advance(ms=pair.settle_ms + 1))
     assert pair.differences() == []
-    model, impl = _transitions(pair, since)
+    model, impl = pair.hsrp_transitions(since)
     assert model == impl
     assert f"{pair.model.routers[standby].params.name} inside Standby -> Active" in " ".join(model)
     taken = {k for k, v in pair.model.hsrp_cells.items() if v > before.get(k, 0)}

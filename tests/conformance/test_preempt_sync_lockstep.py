@@ -57,22 +57,6 @@ class Story:
         self.do(op.ReceiveTraffic(packets=packets, size=100))
 
 
-def transitions(pair: LockstepPair, since_ms: int) -> tuple[list[str], list[str]]:
-    """Every HSRP state change after ``since_ms``, as 'time router side old -> new'."""
-    names = [r.params.name for r in pair.model.routers]
-    model = [
-        f"{e.time_ms} {names[e.router]} {e.detail.split(' [')[0]}"
-        for e in pair.model.log
-        if e.kind == "hsrp" and e.time_ms > since_ms and e.router is not None
-    ]
-    impl = [
-        f"{time_ms} {node} {text.removeprefix('hsrp ').replace(':', '').split(' (')[0]}"
-        for time_ms, node, text in pair.world.events
-        if text.startswith("hsrp ") and time_ms > since_ms
-    ]
-    return model, impl
-
-
 def became_active(lines: list[str], router: str, side: str) -> int:
     """When ``router``'s ``side`` group entered Active (the first time in ``lines``)."""
     return next(
@@ -124,7 +108,7 @@ def test_restart_and_preempt_agree_step_by_step(heal_after_ms: int | None) -> No
     story, restart = restart_story(heal_after_ms)
     pair = story.pair
     assert story.problems == []
-    model, impl = transitions(pair, restart)
+    model, impl = pair.hsrp_transitions(restart)
     assert model == impl
     model_obs, impl_obs = pair.observe()
     assert model_obs.delivered_to_remote == impl_obs.delivered_to_remote
@@ -168,7 +152,7 @@ def test_a_flap_uses_the_minimum_not_the_reload_delay() -> None:
         story.do(op.Advance(ms=50))
         story.traffic(2)
     assert story.problems == []
-    model, impl = transitions(story.pair, up)
+    model, impl = story.pair.hsrp_transitions(up)
     assert model == impl
     back = became_active(model, "7200-1", "inside")
     eligible = up + STANDBY_DELAY_MINIMUM_MS + MINIMUM_S * 1000
@@ -189,7 +173,7 @@ def test_without_sync_the_restarted_router_preempts_before_its_copy() -> None:
     story.do(op.Restart(router=0))
     story.do(op.Advance(ms=20_000))
     assert story.problems == []
-    model, impl = transitions(story.pair, restart)
+    model, impl = story.pair.hsrp_transitions(restart)
     assert model == impl
     eligible = restart + STANDBY_DELAY_RELOAD_MS + RELOAD_S * 1000
     assert eligible <= became_active(model, "7200-1", "inside") < eligible + HELLO_MS + 2

@@ -58,3 +58,24 @@ def test_a_takeover_that_never_ends_before_the_pause_still_counts_up_to_the_paus
     arrivals = _every(0, 1_000) + _every(9_500, 11_000)
     observation = _observation(arrivals, kill_ms=1_000, quiet=[(6_000, 9_500)])
     assert lab_figures(observation).gap_ms == 6_000 - 995
+
+
+def test_a_silence_after_the_preempt_that_lasts_until_the_stop_is_a_preempt_gap() -> None:
+    """The new active's inbound jump drops up to N packets: with a short phase the LAN host
+    hears nothing more before the traffic stops. That silence is the preempt's gap."""
+    arrivals = list(range(0, 10_000, 5))  # traffic until 10 000, the preempt at 9 000
+    lan_silent = [t for t in arrivals if t < 9_000]
+    observation = _observation(arrivals, restart_ms=6_000, traffic_stop_ms=10_000)
+    observation.lan["received"] = [[t, s] for s, t in enumerate(lan_silent, 1)]
+    figures = lab_figures(observation)
+    assert figures.preempt_gap_lan_ms == 10_000 - 8_995
+    assert figures.preempt_gap_ms == 5  # the other stream never stopped
+
+
+def test_a_silence_running_at_the_restart_counts_from_the_restart() -> None:
+    """The failover's silence (crash, then the new active's inbound jump) may still run
+    when the old router restarts: only its part after the restart is the preempt's."""
+    arrivals = [t for t in range(0, 10_000, 5) if not 2_000 <= t < 6_500]
+    figures = lab_figures(_observation(arrivals, restart_ms=6_000, traffic_stop_ms=10_000))
+    assert figures.preempt_gap_ms == 500
+    assert figures.preempt_gap_lan_ms == 500

@@ -18,7 +18,6 @@ from vpnha.impl.entropy import SeededEntropy
 from vpnha.impl.errors import LocalProtocolError
 from vpnha.impl.hsrp import HsrpGroup, HsrpGroupConfig, HsrpPacket, HsrpState, OpCode, encode
 from vpnha.impl.hsrp.wire import DEFAULT_AUTHENTICATION
-from vpnha.impl.live.lab import LabObservation
 from vpnha.impl.router import Router, RouterCore, Side
 from vpnha.impl.router_show import RouterShow
 from vpnha.impl.sadb import SaDatabase
@@ -26,7 +25,6 @@ from vpnha.impl.show import StandbyBriefRow, preemption_line, show_standby
 from vpnha.impl.ssp.messages import BulkBegin, BulkEnd, RoleChange
 from vpnha.impl.ssp.wire import DeviceRole, Doi
 from vpnha.impl.vam import CryptoEngine
-from vpnha.properties.lab import lab_figures
 from vpnha.properties.machines import lockstep_config_texts
 from vpnha.properties.world import World
 
@@ -434,44 +432,3 @@ def test_preemption_line(preempt: bool, minimum: int, reload_s: int, sync: int, 
         preempt_delay_sync_s=sync,
     )
     assert preemption_line(row) == line
-
-
-# -- the lab's preempt figures ----------------------------------------------------------------
-
-
-def _lab_observation(arrivals: list[int], **fields: object) -> LabObservation:
-    """Both streams arriving at ``arrivals`` (as tests/unit/test_lab_figures.py builds them)."""
-    return LabObservation(
-        mode="netns",
-        mode_reason="test",
-        prefix="t",
-        hostnames=("r1", "r2"),
-        hold_ms=3000,
-        hello_ms=500,
-        rate_pps=200,
-        ssp_cut=False,
-        peer={"received": [[t, 0, 0, s] for s, t in enumerate(arrivals, 1)], "sent": 0},
-        lan={"received": [[t, s] for s, t in enumerate(arrivals, 1)], "sent": 0},
-        **fields,  # type: ignore[arg-type]
-    )
-
-
-def test_a_silence_after_the_preempt_that_lasts_until_the_stop_is_a_preempt_gap() -> None:
-    """The new active's inbound jump drops up to N packets: with a short phase the LAN host
-    hears nothing more before the traffic stops. That silence is the preempt's gap."""
-    arrivals = list(range(0, 10_000, 5))  # traffic until 10 000, the preempt at 9 000
-    lan_silent = [t for t in arrivals if t < 9_000]
-    observation = _lab_observation(arrivals, restart_ms=6_000, traffic_stop_ms=10_000)
-    observation.lan["received"] = [[t, s] for s, t in enumerate(lan_silent, 1)]
-    figures = lab_figures(observation)
-    assert figures.preempt_gap_lan_ms == 10_000 - 8_995
-    assert figures.preempt_gap_ms == 5  # the other stream never stopped
-
-
-def test_a_silence_running_at_the_restart_counts_from_the_restart() -> None:
-    """The failover's silence (crash, then the new active's inbound jump) may still run
-    when the old router restarts: only its part after the restart is the preempt's."""
-    arrivals = [t for t in range(0, 10_000, 5) if not 2_000 <= t < 6_500]
-    figures = lab_figures(_lab_observation(arrivals, restart_ms=6_000, traffic_stop_ms=10_000))
-    assert figures.preempt_gap_ms == 500
-    assert figures.preempt_gap_lan_ms == 500

@@ -1179,14 +1179,13 @@ class World:
                 self.events.append((self.now, name, f"role {event.old.value} -> {event.new.value}"))
             elif isinstance(event, Takeover):
                 report = event.report
-                self.takeovers.append(
-                    (
-                        event.at_ms,
-                        index,
-                        report.promoted_ipsec + report.expired_ipsec,
-                        report.promoted_ipsec,
-                    )
-                )
+                # A copy whose octet count the jump took to its lifetime was promoted and
+                # then ended by its lifetime at once (the model records it the same way):
+                # it is not lost (I5), it expired.
+                promoted = report.promoted_ipsec + report.expired_ipsec
+                self.takeovers.append((event.at_ms, index, promoted, promoted))
+                for sa_id in report.expired_ipsec:
+                    self._deleted.setdefault(sa_id, "expired")
                 self.events.append(
                     (
                         self.now,

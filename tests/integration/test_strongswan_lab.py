@@ -220,7 +220,7 @@ failover's own bound instead."""
 def lifetime_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """``vpnha lab --peer strongswan --lifetime 120 --json`` once, as its own process
     (about 150 s: the rekey comes 90 s after charon's Quick Mode, the old pair's end 30 s
-    later)."""
+    later). Its tests are ``nightly``: CI's 15 minutes cannot hold it next to the rest."""
     reason = _netns_missing() or charon_missing()
     if reason:
         pytest.skip(reason)
@@ -228,6 +228,7 @@ def lifetime_lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return run_lab(folder, LIFETIME_ARGS, timeout_s=420)
 
 
+@pytest.mark.nightly
 def test_lifetime_every_check_holds(lifetime_lab: dict[str, Any]) -> None:
     failed = [
         c for c in untimed_failures(lifetime_lab["checks"]) if c["name"] not in LIFETIME_TIMED
@@ -236,6 +237,7 @@ def test_lifetime_every_check_holds(lifetime_lab: dict[str, Any]) -> None:
     assert not _our_namespaces()
 
 
+@pytest.mark.nightly
 def test_the_active_router_rekeys_before_the_end_and_charon_answers(
     lifetime_lab: dict[str, Any],
 ) -> None:
@@ -258,6 +260,7 @@ def test_the_active_router_rekeys_before_the_end_and_charon_answers(
     assert [120, 86_400] in log["lifetimes_received"]
 
 
+@pytest.mark.nightly
 def test_a_failover_right_after_the_routers_rekey_carries_on_with_it(
     lifetime_lab: dict[str, Any],
 ) -> None:
@@ -274,6 +277,7 @@ def test_a_failover_right_after_the_routers_rekey_carries_on_with_it(
     assert lifetime_lab["lifetime_gap_ms"] <= bound
 
 
+@pytest.mark.nightly
 def test_the_old_pair_ends_with_a_delete_charon_acts_on(lifetime_lab: dict[str, Any]) -> None:
     """At the replaced pair's end the router that took it over sends its ESP Delete;
     charon receives it and closes the CHILD SA (no "CHILD_SA not found")."""
@@ -289,6 +293,7 @@ def test_the_old_pair_ends_with_a_delete_charon_acts_on(lifetime_lab: dict[str, 
     assert lifetime_lab["peer_deletes"] == 0  # nothing but that Delete
 
 
+@pytest.mark.nightly
 def test_the_ike_sas_end_keeps_charons_child_sas(lifetime_lab: dict[str, Any]) -> None:
     """With ``--ike-lifetime``: charon sees a DELETE for its first IKE SA and keeps every
     CHILD SA installed; the routers' next rekey still works."""

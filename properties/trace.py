@@ -21,11 +21,30 @@ invariant violations on each side and the model/implementation differences, and
 where the first problem appeared.
 
 **Shrinking** (:func:`shrink`). Hypothesis stops at local minima on long stateful
-runs (mbt-anchors §3); this post-pass deletes what the failure does not need: first
-chunks of operations (halves, quarters, …), then single operations, then it halves
-each ``Advance``; a candidate is kept when its replay still fails *the same way*
-(same invariant, or the same kind of difference). Each replay is a fresh run, so the
-result depends only on the operations.
+runs (mbt-anchors §3); this post-pass deletes what the failure does not need. A
+candidate is kept when its replay still fails *the same way* (its first problem has
+the same :func:`signature`: invariant, or kind of difference), cut after the failing
+step. Each replay is a fresh run, so the result depends only on the operations; it
+costs about as much as the simulated time it covers, so the passes go cheapest (most
+removed per replay) first, in rounds until a round removes nothing or the budget is
+spent:
+
+1. consecutive Advances become one of their sum (a deletion that needs time to
+   pass in one piece, or one operation where a search left several);
+2. in a stretch that repeats a block (failover cycles), whole copies of the block go,
+   halves first, then one position of the block from every copy at once;
+3. chunks of the list go (halves, quarters, …; single operations and neighbouring
+   pairs at every position);
+4. an operation goes together with the one that undoes it (crash and restart,
+   interface down and up, an SA and its delete), or alone, each also with the
+   Advances around it merged;
+5. each ``Advance`` is halved or cut by a quarter.
+
+A snapshot of the pair after a common prefix would save replaying it, but a
+:class:`~vpnha.properties.lockstep.LockstepPair` does not copy (``copy.deepcopy``
+fails on the parsed configurations' mapping proxies and on ``cryptography``'s cipher
+and HMAC contexts, whose state cannot be copied exactly), so every candidate replays
+from time zero. :func:`shrink_with` runs the same passes on any oracle.
 """
 
 from __future__ import annotations
@@ -36,7 +55,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from itf_py import State, Trace, trace_from_json, trace_to_json
 from vpnha.impl import mutants
@@ -51,6 +70,7 @@ from .lockstep import LockstepPair
 from .observation import Observation, RouterObs
 
 __all__ = [
+    "Oracle",
     "RunSpec",
     "StepResult",
     "TraceFile",
@@ -62,6 +82,7 @@ __all__ = [
     "replay",
     "save_trace",
     "shrink",
+    "shrink_with",
     "signature",
     "verdict_matches",
 ]
@@ -385,6 +406,14 @@ def _kind(problem: str) -> str:
     return f"{side} {rest.split(' ', 1)[0]}"
 
 
+Oracle: TypeAlias = Callable[[Sequence[op.Operation]], int | None]
+"""Replays a candidate list of operations: how many of them the failure took (the
+failing step's index + 1) when it fails the way being shrunk, else None."""
+
+_MAX_PERIOD = 24
+"""Longest repeated block (operations) that the cycle passes look for."""
+
+
 def shrink(
     spec: RunSpec,
     operations: Sequence[op.Operation],
@@ -392,45 +421,303 @@ def shrink(
     budget_s: float = 60.0,
     clock: Callable[[], float] | None = None,
 ) -> list[op.Operation]:
-    """Delete the steps the failure does not need (see the module docstring)."""
-    now = clock or time.monotonic
-    deadline = now() + budget_s
-    target = signature(replay(spec, operations, stop_at_failure=True))
+    """Delete the steps the failure does not need (see the module docstring).
+
+    Every candidate is replayed on a fresh pair and kept only when its first problem has
+    the original's :func:`signature`, so the result is a genuine counterexample of the
+    same kind whatever the budget.
+    """
+    steps = replay(spec, operations, stop_at_failure=True)
+    target = signature(steps)
     if not target:
         msg = "shrink: the operations do not fail"
         raise ValueError(msg)
 
-    def fails(candidate: list[op.Operation]) -> bool:
-        return signature(replay(spec, candidate, stop_at_failure=True)) == target
+    def same_failure(candidate: Sequence[op.Operation]) -> int | None:
+        replayed = replay(spec, candidate, stop_at_failure=True)
+        return len(replayed) if signature(replayed) == target else None
 
-    current = _cut_after_failure(spec, list(operations))
-    chunk = max(1, len(current) // 2)
-    while chunk >= 1 and now() < deadline:
-        start, progressed = 0, False
-        while start < len(current) and now() < deadline:
-            candidate = current[:start] + current[start + chunk :]
-            if candidate and fails(candidate):
-                current, progressed = candidate, True
-            else:
-                start += chunk
+    return shrink_with(operations[: len(steps)], same_failure, budget_s=budget_s, clock=clock)
+
+
+def shrink_with(
+    operations: Sequence[op.Operation],
+    oracle: Oracle,
+    *,
+    budget_s: float = 60.0,
+    clock: Callable[[], float] | None = None,
+) -> list[op.Operation]:
+    """The post-pass on any :data:`Oracle` (``operations`` must fail; it is not asked).
+
+    Runs the passes in order, cheapest first, and again while a round still removes
+    something and the budget lasts. Returns the smallest list the oracle accepted.
+    """
+    now = clock or time.monotonic
+    probe = _Probe(oracle, deadline=now() + budget_s, clock=now)
+    current = list(operations)
+    while not probe.out_of_time():
+        before = current
+        for shrink_pass in _PASSES:
+            current = shrink_pass(current, probe)
+        if current == before:
+            break
+    return current
+
+
+class _Probe:
+    """Asks the oracle about each candidate once, until the deadline."""
+
+    def __init__(self, oracle: Oracle, *, deadline: float, clock: Callable[[], float]) -> None:
+        self._oracle = oracle
+        self._deadline = deadline
+        self._clock = clock
+        self._verdicts: dict[tuple[op.Operation, ...], list[op.Operation] | None] = {}
+
+    def out_of_time(self) -> bool:
+        """Whether the budget is spent."""
+        return self._clock() >= self._deadline
+
+    def smaller(self, candidate: Sequence[op.Operation]) -> list[op.Operation] | None:
+        """``candidate`` cut after its failing step if it fails the same way, else None."""
+        key = tuple(candidate)
+        if key in self._verdicts:
+            return self._verdicts[key]
+        if not key or self.out_of_time():
+            return None
+        needed = self._oracle(key)
+        verdict = None if needed is None else list(key[:needed])
+        self._verdicts[key] = verdict
+        return verdict
+
+
+def _merge_run(operations: Sequence[op.Operation], start: int, stop: int) -> list[op.Operation]:
+    """``operations`` with the Advances in ``[start, stop)`` replaced by one of their sum."""
+    total_ms = sum(o.ms for o in operations[start:stop] if isinstance(o, op.Advance))
+    return [*operations[:start], op.Advance(ms=total_ms), *operations[stop:]]
+
+
+def _advance_runs(operations: Sequence[op.Operation]) -> list[tuple[int, int]]:
+    """``(start, stop)`` of every stretch of two or more consecutive Advances."""
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
+    for index, operation in enumerate([*operations, None]):
+        if isinstance(operation, op.Advance):
+            start = index if start is None else start
+            continue
+        if start is not None and index - start >= 2:
+            runs.append((start, index))
+        start = None
+    return runs
+
+
+def _without(
+    operations: Sequence[op.Operation], positions: Sequence[int], *, merge: bool = False
+) -> list[op.Operation]:
+    """``operations`` minus ``positions``; with ``merge``, Advances that the deletion
+    makes neighbours become one (the check between them goes too)."""
+    doomed = set(positions)
+    kept: list[op.Operation] = []
+    for index, operation in enumerate(operations):
+        if index in doomed:
+            continue
+        last = kept[-1] if kept else None
+        if merge and isinstance(operation, op.Advance) and isinstance(last, op.Advance):
+            kept[-1] = op.Advance(ms=last.ms + operation.ms)
+        else:
+            kept.append(operation)
+    return kept
+
+
+def _merge_advances(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """Consecutive Advances become one of their sum: all at once, else run by run, else
+    pair by pair. Time passes the same way; only the checks in between go, and the
+    deletions that follow see one operation where there were several."""
+    runs = _advance_runs(current)
+    if not runs:
+        return current
+    everything = current
+    for start, stop in reversed(runs):
+        everything = _merge_run(everything, start, stop)
+    found = probe.smaller(everything)
+    if found is not None:
+        return found
+    for start, stop in reversed(runs):
+        if probe.out_of_time() or stop > len(current):
+            continue
+        found = probe.smaller(_merge_run(current, start, stop))
+        if found is not None:
+            current = found
+            continue
+        for first in range(stop - 2, start - 1, -1):
+            found = probe.smaller(_merge_run(current, first, first + 2))
+            if found is not None:
+                current = found
+    return current
+
+
+def _repeated_stretch(operations: Sequence[op.Operation]) -> tuple[int, int, int] | None:
+    """``(period, start, copies)`` of the longest stretch made of three or more copies of
+    one block of operation kinds (a search repeats what works: failover cycles)."""
+    kinds = [type(o).__name__ for o in operations]
+    best: tuple[int, int, int] | None = None
+    for period in range(2, min(_MAX_PERIOD, len(kinds) // 3) + 1):
+        index = 0
+        while index + period < len(kinds):
+            if kinds[index] != kinds[index + period]:
+                index += 1
+                continue
+            start = index
+            while index + period < len(kinds) and kinds[index] == kinds[index + period]:
+                index += 1
+            copies = (index + period - start) // period
+            if copies >= 3 and (best is None or copies * period > best[0] * best[2]):
+                best = (period, start, copies)
+    return best
+
+
+def _delete_cycles(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """In a repeated stretch, first delete one position of the block from every copy at
+    once (an operation each cycle carries but the failure does not need: one replay for
+    many operations), then whole copies of the block (halves of them, quarters, …, one),
+    so that a deletion never leaves half a failover behind."""
+    current = _delete_columns(current, probe)
+    stretch = _repeated_stretch(current)
+    if stretch is None:
+        return current
+    period, start, copies = stretch
+    chunk = max(1, copies // 2)
+    while 1 <= chunk <= copies and not probe.out_of_time():
+        progressed = False
+        block = copies - chunk
+        while block >= 0 and not probe.out_of_time():
+            begin, end = start + block * period, start + (block + chunk) * period
+            found = probe.smaller(current[:begin] + current[end:]) if end <= len(current) else None
+            if found is not None:
+                current, progressed, copies = found, True, copies - chunk
+            block -= chunk
         if not progressed:
             chunk //= 2
+        chunk = min(chunk, copies)
+    return current
+
+
+def _delete_columns(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """Delete one position of the repeated block from every copy (as is, then with the
+    Advances around it merged); look for the stretch again after each success."""
+    progressed = True
+    while progressed and not probe.out_of_time():
+        progressed = False
+        stretch = _repeated_stretch(current)
+        if stretch is None:
+            break
+        period, start, copies = stretch
+        for column in range(period - 1, -1, -1):
+            positions = [start + copy * period + column for copy in range(copies)]
+            found = probe.smaller(_without(current, positions)) or probe.smaller(
+                _without(current, positions, merge=True)
+            )
+            if found is not None:
+                current, progressed = found, True
+                break
+    return current
+
+
+def _delete_chunks(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """Delete chunks of half the list, a quarter, …, one operation, from the end back;
+    chunks of one or two slide by one operation so that no neighbouring pair is missed."""
+    chunk = max(1, len(current) // 2)
+    while chunk >= 1 and not probe.out_of_time():
+        progressed = False
+        stride = 1 if chunk <= 2 else chunk
+        start = len(current) - chunk
+        while start >= 0 and not probe.out_of_time():
+            if start + chunk <= len(current):
+                found = probe.smaller(current[:start] + current[start + chunk :])
+                if found is not None:
+                    current, progressed = found, True
+            start -= stride
+        if not progressed:
+            chunk //= 2
+    return current
+
+
+def _undoes(first: op.Operation, later: op.Operation) -> bool:
+    """Whether ``later`` takes back or finishes what ``first`` started (so that deleting
+    only one of them leaves the run in a state the failure never saw)."""
+    match first, later:
+        case op.Crash(router=crashed), op.Restart(router=restarted):
+            return crashed == restarted
+        case op.InterfaceDown(router=a, side=side_a), op.InterfaceUp(router=b, side=side_b):
+            return a == b and side_a == side_b
+        case op.Partition(side=cut), op.Heal(side=healed):
+            return cut == healed
+        case op.SspCut() | op.SspSilent(), op.SspHeal():
+            return True
+        case op.Establish(sa_id=made), op.Delete(sa_id=gone) | op.Rekey(sa_id=gone):
+            return made == gone
+        case op.SetPriority(router=a, side=side_a), op.SetPriority(router=b, side=side_b):
+            return a == b and side_a == side_b
+        case op.SetPreempt(router=a, side=side_a), op.SetPreempt(router=b, side=side_b):
+            return a == b and side_a == side_b
+    return False
+
+
+def _delete_related(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """From the end back: delete an operation together with the next one that undoes it
+    (a crash and its restart, an interface down and up, an SA and its delete), then the
+    operation alone; each as is, and with the Advances around it merged."""
+    index = len(current) - 1
+    while index >= 0 and not probe.out_of_time():
+        index = min(index, len(current) - 1)
+        first = current[index]
+        partner = next(
+            (later for later in range(index + 1, len(current)) if _undoes(first, current[later])),
+            None,
+        )
+        attempts = [[index, partner]] if partner is not None else []
+        if not isinstance(first, op.Advance):
+            attempts.append([index])
+        for positions in attempts:
+            found = probe.smaller(_without(current, positions)) or probe.smaller(
+                _without(current, positions, merge=True)
+            )
+            if found is not None:
+                current = found
+                break
+        index -= 1
+    return current
+
+
+def _shorten_advances(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
+    """Halve each Advance, or take a quarter off it: a shorter run replays faster and
+    reads better."""
     for position in range(len(current)):
-        if now() >= deadline:
+        if probe.out_of_time() or position >= len(current):
             break
         step = current[position]
         if isinstance(step, op.Advance) and step.ms > 1:
-            for smaller in (step.ms // 2, step.ms * 3 // 4):
-                candidate = [*current[:position], op.Advance(ms=smaller), *current[position + 1 :]]
-                if fails(candidate):
-                    current = candidate
+            for smaller_ms in (step.ms // 2, step.ms * 3 // 4):
+                candidate = [
+                    *current[:position],
+                    op.Advance(ms=smaller_ms),
+                    *current[position + 1 :],
+                ]
+                found = probe.smaller(candidate)
+                if found is not None:
+                    current = found
                     break
     return current
 
 
-def _cut_after_failure(spec: RunSpec, operations: list[op.Operation]) -> list[op.Operation]:
-    steps = replay(spec, operations, stop_at_failure=True)
-    return operations[: len(steps)]
+_PASSES: Final = (
+    _merge_advances,
+    _delete_cycles,
+    _delete_chunks,
+    _delete_related,
+    _shorten_advances,
+)
+"""One round of the post-pass, cheapest first: on a long trace every replay is costly,
+so the passes that remove many operations per replay come first."""
 
 
 # --- rendering -------------------------------------------------------------------------------

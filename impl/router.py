@@ -627,18 +627,12 @@ class Router:
         """Pairs (ids) whose replacement this router started negotiating."""
         self._reauthenticated: set[tuple[bytes, bytes]] = set()
         """IKE SAs (cookies) whose replacement this router started negotiating."""
-        vip = outside.virtual_ip
-        self._ike = (
-            IkeEngine(
-                config,
-                entropy,
-                SadbIkeStore(self._db),
-                local_address=vip,
-                replaced_grace_ms=ike_replaced_grace_ms,
-            )
-            if vip is not None
-            else None
-        )
+        self._entropy = entropy
+        self._ike_replaced_grace_ms = ike_replaced_grace_ms
+        self._ike: IkeEngine | None = None
+        """IKE runs on the outside virtual IP: from boot when it is configured, from the
+        first Hello it is learned from otherwise (``standby N ip`` with no address)."""
+        self._start_ike()
         self._outputs: list[Output] = []
         self._events: deque[Event] = deque()
         self._deadline: int | None = None
@@ -1260,6 +1254,20 @@ class Router:
             f"{len(report.discarded_ipsec)} discarded, {len(report.expired_ipsec)} spent",
         )
 
+    def _start_ike(self) -> None:
+        """Create the IKE engine once the outside virtual IP is known. A learned address
+        that HSRP forgets (its interface went down) is learned again from the same
+        group, so the engine, bound to it, stays."""
+        vip = self._outside.virtual_ip
+        if self._ike is None and vip is not None:
+            self._ike = IkeEngine(
+                self._config,
+                self._entropy,
+                SadbIkeStore(self._db),
+                local_address=vip,
+                replaced_grace_ms=self._ike_replaced_grace_ms,
+            )
+
     def _after(self, now: int) -> None:
         """Drain every part's events, run the glue, collect the outputs."""
         self._now = now
@@ -1268,6 +1276,8 @@ class Router:
             progressed |= self._drain_ssp(now)
             if not progressed:
                 break
+        if self._ike is None:
+            self._start_ike()
         self._flush_ssp()
         if self._is_client and self._link is SspLink.DOWN:
             if self._retry_at is None:

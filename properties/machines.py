@@ -20,6 +20,7 @@ import collections
 import copy
 import dataclasses
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -479,11 +480,14 @@ waiting for SSP's full copy), short enough that runs reach them."""
 
 
 def lockstep_config_texts(
-    lifetime_s: int | None = None, preempt: str = "preempt"
+    lifetime_s: int | None = None, preempt: str = "preempt", *, learn_vip: bool = False
 ) -> tuple[str, str]:
     """The document's pair with short standby delays, as configuration text; with
     ``lifetime_s``, also a global IPsec SA lifetime of that many seconds (120-86400);
-    ``preempt``: what each ``standby N preempt`` line says instead (``PREEMPT_VARIANTS``)."""
+    ``preempt``: what each ``standby N preempt`` line says instead (``PREEMPT_VARIANTS``);
+    ``learn_vip``: the second router's ``standby N ip`` lines name no address, so it
+    learns the virtual IPs from the first one's Hellos (RFC 2281's Learn state; the
+    document always writes the address, IOS and RFC 2281 allow leaving it out)."""
     first, second = (
         example_path(name)
         .read_text()
@@ -492,6 +496,8 @@ def lockstep_config_texts(
         .replace(" standby 2 preempt\n", f" standby 2 {preempt}\n")
         for name in ("router1.cfg", "router2.cfg")
     )
+    if learn_vip:
+        second = re.sub(r"^( standby \d+ ip) \S+$", r"\1", second, flags=re.MULTILINE)
     if lifetime_s is None:
         return first, second
     line = f"crypto ipsec security-association lifetime seconds {lifetime_s}\n"
@@ -501,15 +507,15 @@ def lockstep_config_texts(
 
 
 def lockstep_configs(
-    lifetime_s: int | None = None, preempt: str = "preempt"
+    lifetime_s: int | None = None, preempt: str = "preempt", *, learn_vip: bool = False
 ) -> tuple[RouterConfig, RouterConfig]:
     """The document's pair with short standby delays (parsed once: configurations are
-    immutable, and every lockstep run starts from them); ``lifetime_s`` and ``preempt`` as
-    in :func:`lockstep_config_texts`."""
-    return _parsed(lockstep_config_texts(lifetime_s, preempt))
+    immutable, and every lockstep run starts from them); ``lifetime_s``, ``preempt`` and
+    ``learn_vip`` as in :func:`lockstep_config_texts`."""
+    return _parsed(lockstep_config_texts(lifetime_s, preempt, learn_vip=learn_vip))
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)
 def _parsed(texts: tuple[str, str]) -> tuple[RouterConfig, RouterConfig]:
     first = parse_config(texts[0], source="router1.cfg")
     return first, parse_config(texts[1], source="router2.cfg")
@@ -568,6 +574,7 @@ class LockstepMachine(_SharedRules):
         self.seed = 1
         self.lifetime_s: int | None = None
         self.preempt = "preempt"
+        self.learn_vip = False
         self.ssp_tallies: dict[tuple[int, int], SspTally] = {}
         self.cells_seen: dict[str, int] = {}
 
@@ -609,7 +616,9 @@ class LockstepMachine(_SharedRules):
                     seed=self.seed,
                     operations=list(self.operations),
                     problems=problems,
-                    configs=lockstep_config_texts(self.lifetime_s, self.preempt),
+                    configs=lockstep_config_texts(
+                        self.lifetime_s, self.preempt, learn_vip=self.learn_vip
+                    ),
                 )
             ]
         assert not problems, "\n".join(problems)
@@ -619,19 +628,30 @@ class LockstepMachine(_SharedRules):
         seed=st.integers(0, 2**16),
         lifetime_s=st.sampled_from([None, SHORT_LIFETIME_S]),
         preempt=st.sampled_from(PREEMPT_VARIANTS),
+        learn_vip=st.booleans(),
     )
     def start(
-        self, latency: int, seed: int, lifetime_s: int | None = None, preempt: str = "preempt"
+        self,
+        latency: int,
+        seed: int,
+        lifetime_s: int | None = None,
+        preempt: str = "preempt",
+        learn_vip: bool = False,
     ) -> None:
         """Boot both sides and let them elect. ``lifetime_s``: the configurations' IPsec
         SA lifetime (None: the document's, one hour), short so that runs reach expiry;
-        ``preempt``: the groups' preempt command (``PREEMPT_VARIANTS``)."""
+        ``preempt``: the groups' preempt command (``PREEMPT_VARIANTS``); ``learn_vip``:
+        the second router learns the virtual IPs (RFC 2281's Learn state, every time it
+        boots or its interface comes back)."""
         COVERAGE["examples"] += 1
         self.latency_ms, self.seed, self.lifetime_s = latency, seed, lifetime_s
-        self.preempt = preempt
+        self.preempt, self.learn_vip = preempt, learn_vip
         # The search keeps no wire log (a counterexample's replay records one).
         self.pair = LockstepPair(
-            lockstep_configs(lifetime_s, preempt), latency_ms=latency, seed=seed, keep_log=False
+            lockstep_configs(lifetime_s, preempt, learn_vip=learn_vip),
+            latency_ms=latency,
+            seed=seed,
+            keep_log=False,
         )
         self.ssp_tallies = {}
         self.pair.world.ssp_tap = self._tap_ssp

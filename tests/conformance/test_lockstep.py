@@ -66,6 +66,30 @@ def test_scripted_failovers_agree_at_every_step() -> None:
     assert m_sa.next_out > 4_000_000  # four takeovers, a million each
 
 
+def test_a_router_that_learns_the_virtual_ips_agrees_through_the_same_failovers() -> None:
+    """The second router's ``standby N ip`` lines name no address: it learns both virtual
+    IPs (RFC 2281 Learn), takes over, and answers the peer's DPD from the learned outside
+    address (the implementation once ran IKE only with a configured one)."""
+    configs = lockstep_configs(learn_vip=True)
+    assert [g.virtual_ip for i in configs[1].interfaces for g in i.standby_groups] == [
+        None,
+        None,
+    ]
+    assert None not in [
+        g.virtual_ip for i in configs[0].interfaces for g in i.standby_groups
+    ]
+    pair = LockstepPair(configs)
+    steps = story(pair)
+    for operation in (op.Crash(router=0), op.Advance(ms=5_000), op.DpdProbe(from_peer=True)):
+        pair.apply(operation)
+        steps.append((str(operation), pair.differences()))
+    assert [(s, d) for s, d in steps if d] == []
+    model, impl = pair.observe()
+    assert model.dpd_completed == impl.dpd_completed == 1
+    learned = [cell for cell in pair.model.hsrp_cells if "Learn" in cell or "vIP unknown" in cell]
+    assert learned
+
+
 def test_the_comparison_can_fail() -> None:
     """A doctored implementation observation is reported field by field."""
     pair = LockstepPair(lockstep_configs())

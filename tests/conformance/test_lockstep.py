@@ -75,9 +75,7 @@ def test_a_router_that_learns_the_virtual_ips_agrees_through_the_same_failovers(
         None,
         None,
     ]
-    assert None not in [
-        g.virtual_ip for i in configs[0].interfaces for g in i.standby_groups
-    ]
+    assert None not in [g.virtual_ip for i in configs[0].interfaces for g in i.standby_groups]
     pair = LockstepPair(configs)
     steps = story(pair)
     for operation in (op.Crash(router=0), op.Advance(ms=5_000), op.DpdProbe(from_peer=True)):

@@ -201,7 +201,11 @@ def hunt(
     )
     result.found_length = len(failure.operations)
     begun = time.monotonic()
-    operations = shrink(spec, failure.operations, budget_s=shrink_budget_s)
+    # A seeded bug's counterexample may take any route to it that the clean
+    # implementation survives (shrink's any_failure).
+    operations = shrink(
+        spec, failure.operations, budget_s=shrink_budget_s, any_failure=mutant is not None
+    )
     result.shrink_seconds = time.monotonic() - begun
     steps_run = replay(spec, operations, stop_at_failure=True)
     result.trace = TraceFile(

@@ -420,24 +420,48 @@ def shrink(
     *,
     budget_s: float = 60.0,
     clock: Callable[[], float] | None = None,
+    any_failure: bool = False,
 ) -> list[op.Operation]:
     """Delete the steps the failure does not need (see the module docstring).
 
     Every candidate is replayed on a fresh pair and kept only when its first problem has
     the original's :func:`signature`, so the result is a genuine counterexample of the
     same kind whatever the budget.
+
+    ``any_failure`` (a seeded bug's campaign, ``spec.mutant`` set): a candidate is kept
+    when it fails in any way with the bug switched on and passes without it — what a
+    must-fail trace promises — so that the post-pass may move to a shorter route to the
+    same bug (a search that met it through a race of IKE copies, when a plain crash
+    shows it too). Each kept candidate costs one more replay, without the bug. If the
+    original fails without the bug as well, the exact signature is kept instead.
     """
     steps = replay(spec, operations, stop_at_failure=True)
     target = signature(steps)
     if not target:
         msg = "shrink: the operations do not fail"
         raise ValueError(msg)
+    found = operations[: len(steps)]
+    clean = dataclasses.replace(spec, mutant=None)
+
+    def passes_clean(candidate: Sequence[op.Operation]) -> bool:
+        return not signature(replay(clean, candidate, stop_at_failure=True))
 
     def same_failure(candidate: Sequence[op.Operation]) -> int | None:
         replayed = replay(spec, candidate, stop_at_failure=True)
         return len(replayed) if signature(replayed) == target else None
 
-    return shrink_with(operations[: len(steps)], same_failure, budget_s=budget_s, clock=clock)
+    def kills_the_bug(candidate: Sequence[op.Operation]) -> int | None:
+        replayed = replay(spec, candidate, stop_at_failure=True)
+        if not signature(replayed) or not passes_clean(candidate[: len(replayed)]):
+            return None
+        return len(replayed)
+
+    oracle = (
+        kills_the_bug
+        if any_failure and spec.mutant is not None and passes_clean(found)
+        else same_failure
+    )
+    return shrink_with(found, oracle, budget_s=budget_s, clock=clock)
 
 
 def shrink_with(

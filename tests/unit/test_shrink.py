@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -132,3 +133,18 @@ def test_a_padded_counterexample_shrinks_back_to_the_known_short_one() -> None:
     shrunk = shrink(trace.spec, padded, budget_s=60)
     assert len(shrunk) <= len(trace.operations)
     assert signature(replay(trace.spec, shrunk, stop_at_failure=True)) == trace.failure
+
+
+def test_a_seeded_bugs_counterexample_may_change_route_but_keeps_its_promise() -> None:
+    """``any_failure``: whatever failure the shrunk list shows with the bug on, it passes
+    with the bug off (what a must-fail trace in the corpus promises), and it is no longer
+    than the exact-signature result."""
+    trace = load_trace(CORPUS / "sadb-jump-n-for-m.itf.json")
+    advance, establish, interface_down, tail = trace.operations
+    padding = [op.SendTraffic(packets=3, size=64), op.Advance(ms=100)] * 10
+    padded = [advance, establish, *padding, interface_down, tail]
+    shrunk = shrink(trace.spec, padded, budget_s=60, any_failure=True)
+    assert len(shrunk) <= len(trace.operations)
+    assert signature(replay(trace.spec, shrunk, stop_at_failure=True))
+    clean = dataclasses.replace(trace.spec, mutant=None)
+    assert signature(replay(clean, shrunk)) == ""

@@ -603,8 +603,10 @@ def _delete_cycles(current: list[op.Operation], probe: _Probe) -> list[op.Operat
     """In a repeated stretch, first delete one position of the block from every copy at
     once (an operation each cycle carries but the failure does not need: one replay for
     many operations), then whole copies of the block (halves of them, quarters, …, one),
-    so that a deletion never leaves half a failover behind."""
+    so that a deletion never leaves half a failover behind. (Between the two, positions
+    of the block go from every copy but the first.)"""
     current = _delete_columns(current, probe)
+    current = _delete_columns(current, probe, keep_first=True)
     stretch = _repeated_stretch(current)
     if stretch is None:
         return current
@@ -625,9 +627,13 @@ def _delete_cycles(current: list[op.Operation], probe: _Probe) -> list[op.Operat
     return current
 
 
-def _delete_columns(current: list[op.Operation], probe: _Probe) -> list[op.Operation]:
-    """Delete one position of the repeated block from every copy (as is, then with the
-    Advances around it merged); look for the stretch again after each success."""
+def _delete_columns(
+    current: list[op.Operation], probe: _Probe, *, keep_first: bool = False
+) -> list[op.Operation]:
+    """Delete one position of the repeated block from every copy (with ``keep_first``:
+    from every copy but the first — the SA the failure needs is made once, the later
+    ones are not), as is, then with the Advances around it merged; look for the stretch
+    again after each success."""
     progressed = True
     while progressed and not probe.out_of_time():
         progressed = False
@@ -637,6 +643,8 @@ def _delete_columns(current: list[op.Operation], probe: _Probe) -> list[op.Opera
         period, start, copies = stretch
         for column in range(period - 1, -1, -1):
             positions = [start + copy * period + column for copy in range(copies)]
+            if keep_first:
+                positions = positions[1:]
             found = probe.smaller(_without(current, positions)) or probe.smaller(
                 _without(current, positions, merge=True)
             )

@@ -75,7 +75,7 @@ def test_a_crash_and_its_restart_go_together_and_the_time_around_them_is_kept() 
     assert shrink_with(found, _Counting(fails)) == [op.Advance(ms=3500), establish]
 
 
-@pytest.mark.parametrize(("needed", "replays"), [(5, 10), (32, 20), (40, 10)])
+@pytest.mark.parametrize(("needed", "replays"), [(5, 14), (32, 20), (40, 10)])
 def test_a_long_run_of_cycles_keeps_the_cycles_it_needs_in_few_replays(
     needed: int, replays: int
 ) -> None:

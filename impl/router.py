@@ -118,12 +118,18 @@ __all__ = [
 class Side(enum.Enum):
     """Which interface of the document's topology."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     INSIDE = "inside"
     OUTSIDE = "outside"
 
 
 class DeviceRole(enum.Enum):
     """SSP device role as ``show ssp redundancy`` prints it."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     ACTIVE = "ACTIVE"
     STANDBY = "STANDBY"
@@ -253,16 +259,20 @@ class RouterCore:
 
     def get_timer(self) -> int | None:
         """The earliest deadline of both speakers, ms."""
-        deadlines = [d for g in self._groups.values() if (d := g.get_timer()) is not None]
-        return min(deadlines) if deadlines else None
+        earliest: int | None = None
+        for group in self._groups.values():
+            deadline = group.get_timer()
+            if deadline is not None and (earliest is None or deadline < earliest):
+                earliest = deadline
+        return earliest
 
     def datagrams_to_send(self, now: int) -> list[tuple[Side, bytes]]:
         """HSRP payloads to send, with the interface each goes out of (none while down)."""
         out: list[tuple[Side, bytes]] = []
         for side, group in self._groups.items():
-            payloads = group.datagrams_to_send(now)
-            if self._up[side]:
-                out.extend((side, payload) for payload in payloads)
+            payloads = group.datagrams_to_send(now)  # taken (and so dropped) even while down
+            if payloads and self._up[side]:
+                out += [(side, payload) for payload in payloads]
         return out
 
     def next_event(self) -> RouterEvent | None:
@@ -308,12 +318,18 @@ class RouterCore:
             self._role_since = now
 
     def _compute_role(self) -> DeviceRole:
-        states = [group.state for group in self._redundant]
-        if states and all(s is HsrpState.ACTIVE for s in states):
+        states = {group.state for group in self._redundant}
+        if states == _ALL_ACTIVE:
             return DeviceRole.ACTIVE
-        if states and all(s is HsrpState.STANDBY for s in states):
+        if states == _ALL_STANDBY:
             return DeviceRole.STANDBY
         return DeviceRole.INIT
+
+
+_ALL_ACTIVE: Final = frozenset({HsrpState.ACTIVE})
+"""The states of the redundancy groups when the device is ACTIVE (at least one, all Active)."""
+_ALL_STANDBY: Final = frozenset({HsrpState.STANDBY})
+"""The same for STANDBY."""
 
 
 def _ms(seconds: int | None) -> int:
@@ -355,6 +371,9 @@ sequence numbers are spent)."""
 
 class SspLink(enum.Enum):
     """Where this router's SSP transport is (``show ssp peers`` Connection State)."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     DOWN = "Disconnected"
     CONNECTING = "Connecting"

@@ -228,6 +228,9 @@ _PEER_MESSAGES: Final = (
 class HaStatus(enum.Enum):
     """A record's HA status (``show crypto isakmp sa`` shows ``ACTIVE`` / ``STDBY``)."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     ACTIVE = "ACTIVE"
     """Carries traffic on this router."""
     STANDBY = "STDBY"

@@ -52,7 +52,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Final
 
 __all__ = [
@@ -85,6 +86,9 @@ __all__ = [
 class Phase(enum.Enum):
     """HSRP group states, RFC 2281 §5.3."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     INITIAL = "Initial"
     LEARN = "Learn"
     LISTEN = "Listen"
@@ -96,6 +100,9 @@ class Phase(enum.Enum):
 class OpCode(enum.Enum):
     """HSRP message kinds, RFC 2281 §5.1."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     HELLO = "Hello"
     COUP = "Coup"
     RESIGN = "Resign"
@@ -103,6 +110,9 @@ class OpCode(enum.Enum):
 
 class Event(enum.Enum):
     """RFC 2281 §5.5 events a … l."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     A_ENABLED = "a"
     B_DISABLED = "b"
@@ -120,6 +130,9 @@ class Event(enum.Enum):
 
 class Action(enum.Enum):
     """RFC 2281 §5.6 actions A … I."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     A_START_ACTIVE_TIMER = "A"
     B_START_STANDBY_TIMER = "B"
@@ -401,6 +414,18 @@ _GAP_1: Final = _cell(
 )
 
 
+_STATE_FIELDS: Final = tuple(field.name for field in fields(GroupState))
+_STATE_VALUES: Final = attrgetter(*_STATE_FIELDS)
+
+
+def _evolve(state: GroupState, **changes: object) -> GroupState:
+    """``dataclasses.replace(state, **changes)``, with the field names read once rather
+    than at every step (a group steps at every hello sent or received)."""
+    values = dict(zip(_STATE_FIELDS, _STATE_VALUES(state), strict=True))
+    values.update(changes)
+    return GroupState(**values)
+
+
 def initial(params: GroupParams, *, priority: int | None = None) -> GroupState:
     """A group that has not been enabled yet (Initial, no timers)."""
     return GroupState(
@@ -487,7 +512,7 @@ def _apply(
                 timers["standby_expiry"] = None
             case _A.E_LEARN:
                 if params.virtual_ip is None and message is not None:
-                    state = replace(state, virtual_ip=message.virtual_ip)
+                    state = _evolve(state, virtual_ip=message.virtual_ip)
             case _A.F_SEND_HELLO:
                 outputs.append(Send(message=_message(params, state, OpCode.HELLO, new_phase)))
             case _A.G_SEND_COUP:
@@ -511,7 +536,7 @@ def _apply(
         if new_phase is _P.STANDBY:
             changes["standby_ip"] = None
     if changes:
-        state = replace(state, **changes)  # type: ignore[arg-type]
+        state = _evolve(state, **changes)
     return Step(state=state, outputs=tuple(outputs), cells=(cell.label,))
 
 
@@ -543,7 +568,7 @@ def _select(
 
 
 def _waiting(state: GroupState, since: int | None) -> GroupState:
-    return state if state.sync_since == since else replace(state, sync_since=since)
+    return state if state.sync_since == since else _evolve(state, sync_since=since)
 
 
 def _remember_peers(params: GroupParams, state: GroupState, message: Message | None) -> GroupState:
@@ -562,7 +587,7 @@ def _remember_peers(params: GroupParams, state: GroupState, message: Message | N
         return state
     if (active_ip, standby_ip) == (state.active_ip, state.standby_ip):
         return state  # nothing new (every Hello of a steady exchange)
-    return replace(state, active_ip=active_ip, standby_ip=standby_ip)
+    return _evolve(state, active_ip=active_ip, standby_ip=standby_ip)
 
 
 def _fire(
@@ -611,8 +636,8 @@ def step(
     match event:
         case _E.A_ENABLED:
             if state.phase is not _P.INITIAL:
-                return Step(state=replace(state, enable_due=None), outputs=())
-            state = replace(
+                return Step(state=_evolve(state, enable_due=None), outputs=())
+            state = _evolve(
                 state,
                 enable_due=None,
                 enabled_at=now,
@@ -622,7 +647,7 @@ def step(
         case _E.B_DISABLED:
             # A learned virtual IP is forgotten: RFC 2281 §5.7 note (+) decides Learn or
             # Listen on the next enable by whether one is *configured*.
-            state = replace(
+            state = _evolve(
                 state,
                 hello_due=None,
                 enable_due=None,
@@ -631,13 +656,13 @@ def step(
                 virtual_ip=params.virtual_ip,
             )
         case _E.C_ACTIVE_TIMER:
-            state = replace(state, active_expiry=None, active_ip=None)
+            state = _evolve(state, active_expiry=None, active_ip=None)
         case _E.D_STANDBY_TIMER:
-            state = replace(state, standby_expiry=None, standby_ip=None)
+            state = _evolve(state, standby_expiry=None, standby_ip=None)
         case _E.E_HELLO_TIMER:
             # The Hello timer runs only while the group is enabled (not in Initial).
             due = None if state.phase is _P.INITIAL else now + params.hello_ms - jitter_ms
-            state = replace(state, hello_due=due)
+            state = _evolve(state, hello_due=due)
         case _:
             state = _remember_peers(params, state, message)
     return _fire(params, state, event, now=now, message=message, synchronised=synchronised)
@@ -655,7 +680,7 @@ def receive(
 
     ``synchronised`` as for ``step``."""
     if message.group == params.group and message.auth != params.auth:
-        counted = replace(state, unauthenticated=state.unauthenticated + 1)
+        counted = _evolve(state, unauthenticated=state.unauthenticated + 1)
         return Step(state=counted, outputs=()), None
     event = classify(params, state, message)
     if event is None or state.phase is _P.INITIAL:

@@ -21,6 +21,9 @@ __all__ = [
 class GroupSide(enum.Enum):
     """Which segment an HSRP group and its interface face."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     INSIDE = "inside"
     OUTSIDE = "outside"
 

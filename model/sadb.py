@@ -91,6 +91,9 @@ SEQ_MAX: Final = 2**32 - 1
 class Kind(enum.Enum):
     """Replicated counter kinds."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     OUT = "out"
     IN = "in"
     BYTES = "bytes"
@@ -99,6 +102,9 @@ class Kind(enum.Enum):
 
 class HaStatus(enum.Enum):
     """``HA Status`` of an SA (``show crypto ipsec sa``)."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     ACTIVE = "ACTIVE"
     STANDBY = "STANDBY"

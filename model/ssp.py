@@ -102,6 +102,9 @@ DOI_IKE = 2
 class Role(enum.Enum):
     """SSP device role (``show ssp redundancy``)."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     ACTIVE = "ACTIVE"
     STANDBY = "STANDBY"
     NONE = "NONE"
@@ -109,9 +112,10 @@ class Role(enum.Enum):
 
 def device_role(phases: Sequence[Phase]) -> Role:
     """ACTIVE iff every named group is Active, STANDBY iff every one is Standby."""
-    if phases and all(p is Phase.ACTIVE for p in phases):
+    named = set(phases)  # empty when no group is named: neither
+    if named == {Phase.ACTIVE}:
         return Role.ACTIVE
-    if phases and all(p is Phase.STANDBY for p in phases):
+    if named == {Phase.STANDBY}:
         return Role.STANDBY
     return Role.NONE
 

@@ -57,8 +57,10 @@ and a ``Refuse`` drops the sender's floors only if it answers the latest Add of 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
+from operator import attrgetter
 from typing import Final
 
 from . import hsrp, operations, ssp, vam
@@ -607,40 +609,63 @@ def _taint(system: System, side: GroupSide, until: int) -> None:
 # ------------------------------------------------------------ event engine
 
 
-def _candidate_events(system: System) -> Iterator[tuple[int, int, int, int, str]]:
-    """(time, category, router, side-order, what) for everything pending.
+def _next_event(system: System) -> tuple[int, str, int, int] | None:
+    """The first of everything pending, as (time, what, router, side-order), or None.
 
-    At one instant the earliest category fires first, then the lower router, then the
-    lower side-order; HSRP deliveries at one instant go in the order sent, so one
+    Candidates are ranked by (time, category, router, side-order): at one instant the
+    earliest category fires first (HSRP deliveries, SSP connection steps, SSP
+    deliveries, HSRP timers, SSP timers, SA expiries), then the lower router, then the
+    lower side-order. HSRP deliveries at one instant go in the order sent, so one
     candidate stands for all of them (``_fire`` takes the earliest sent).
     """
+    # Candidates are visited in rank order, so a later one replaces the best so far only
+    # when it is strictly earlier.
+    best: tuple[int, str, int, int] | None = None
+    best_due: int | None = None
     if system.hsrp_in_flight:
-        yield min(msg.deliver_at for msg in system.hsrp_in_flight), 0, -1, 0, "hsrp-deliver"
+        best_due = min(map(_DELIVER_AT, system.hsrp_in_flight))
+        best = (best_due, "hsrp-deliver", -1, 0)
     if system.ssp_opening:
         # Before any SSP message due at the same instant: the world's answer to a
         # connection request leaves before what the server then writes on it.
-        yield min(step.at for step in system.ssp_opening), 1, -1, 0, "ssp-open"
+        due = min(step.at for step in system.ssp_opening)
+        if best_due is None or due < best_due:
+            best_due, best = due, (due, "ssp-open", -1, 0)
     if system.ssp_in_flight:
         smsg = system.ssp_in_flight[0]
         if not smsg.held or system.ssp_link_ok():  # held ones wait for the path (in order)
-            yield smsg.deliver_at, 1, smsg.sender, 0, "ssp-deliver"
-    for index, router in enumerate(system.routers):
-        if not router.up:
-            continue
-        for order, side in enumerate(SIDES):
-            due = hsrp.next_due(router.groups[side])
-            if due is not None:
-                yield due, 2, index, order, _HSRP_TIMER
-        if router.ssp_hello_due is not None:
-            yield router.ssp_hello_due, 3, index, 0, "ssp-hello"
+            due = smsg.deliver_at
+            if best_due is None or due < best_due:
+                best_due, best = due, (due, "ssp-deliver", smsg.sender, 0)
+    running = [(index, router) for index, router in enumerate(system.routers) if router.up]
+    for index, router in running:
+        for order, side in _SIDE_ORDERS:
+            timer = hsrp.next_due(router.groups[side])
+            if timer is not None and (best_due is None or timer < best_due):
+                best_due, best = timer, (timer, _HSRP_TIMER, index, order)
+    dead_ms = system.params.ssp_dead_ms
+    for index, router in running:
+        timer = router.ssp_hello_due
+        if timer is not None and (best_due is None or timer < best_due):
+            best_due, best = timer, (timer, "ssp-hello", index, 0)
         if router.epoch is not None or router.opening is not None:
-            yield router.last_frame_ms + system.params.ssp_dead_ms, 3, index, 1, "ssp-dead"
-        if router.ssp_retry_due is not None:
-            yield router.ssp_retry_due, 3, index, 2, "ssp-retry"
+            due = router.last_frame_ms + dead_ms
+            if best_due is None or due < best_due:
+                best_due, best = due, (due, "ssp-dead", index, 1)
+        timer = router.ssp_retry_due
+        if timer is not None and (best_due is None or timer < best_due):
+            best_due, best = timer, (timer, "ssp-retry", index, 2)
+    for index, router in running:
         if router.sas or router.ike:
-            expiries = [sa.expires_ms for sa in router.sas.values()]
-            expiries += [ike.expires_ms for ike in router.ike.values()]
-            yield min(expiries), 4, index, 0, "expiry"
+            due = min(map(_EXPIRES_MS, chain(router.sas.values(), router.ike.values())))
+            if best_due is None or due < best_due:
+                best_due, best = due, (due, "expiry", index, 0)
+    return best
+
+
+_SIDE_ORDERS: Final = tuple(enumerate(SIDES))
+_DELIVER_AT: Final = attrgetter("deliver_at")
+_EXPIRES_MS: Final = attrgetter("expires_ms")
 
 
 _HSRP_TIMER: Final = "hsrp-timer"
@@ -648,15 +673,16 @@ _HSRP_TIMER: Final = "hsrp-timer"
 
 
 def _next_event_time(system: System) -> int | None:
-    return min((event[0] for event in _candidate_events(system)), default=None)
+    first = _next_event(system)
+    return None if first is None else first[0]
 
 
 def _run_until(system: System, target: int) -> None:
     for _ in range(MAX_EVENTS_PER_ADVANCE):
-        first = min(_candidate_events(system), default=None)
+        first = _next_event(system)
         if first is None or first[0] > target:
             break
-        due, _, index, order, what = first
+        due, what, index, order = first
         system.now = max(system.now, due)
         _fire(system, what, index, SIDES[order] if what == _HSRP_TIMER else None)
     else:  # pragma: no cover - a model bug, not an input error
@@ -667,10 +693,13 @@ def _run_until(system: System, target: int) -> None:
 
 def _fire(system: System, what: str, index: int, side: GroupSide | None) -> None:
     match what:
+        case "hsrp-timer":
+            assert side is not None
+            _hsrp_timer(system, index, side)
         case "hsrp-deliver":
             pending = system.hsrp_in_flight
-            earliest = min(range(len(pending)), key=lambda i: (pending[i].deliver_at, i))
-            _deliver_hsrp(system, pending.pop(earliest))
+            due = [msg.deliver_at for msg in pending]
+            _deliver_hsrp(system, pending.pop(due.index(min(due))))  # the first sent of those
         case "ssp-open":
             steps = system.ssp_opening
             first = min(range(len(steps)), key=lambda i: (steps[i].at, i))
@@ -686,9 +715,9 @@ def _fire(system: System, what: str, index: int, side: GroupSide | None) -> None
             _ssp_try_connect(system, index)
         case "expiry":
             _expire(system, index)
-        case _:
-            assert side is not None
-            _hsrp_timer(system, index, side)
+        case _:  # pragma: no cover - every kind is above
+            msg = f"unknown event kind {what!r}"
+            raise AssertionError(msg)
 
 
 # --------------------------------------------------------------------- HSRP
@@ -840,11 +869,13 @@ def _crash(system: System, index: int) -> None:
 
 def _update_role(system: System, index: int) -> None:
     router = system.routers[index]
-    names = {
-        router.params.inside.name: GroupSide.INSIDE,
-        router.params.outside.name: GroupSide.OUTSIDE,
-    }
-    phases = [router.groups[names[n]].phase for n in router.params.redundancy if n in names]
+    inside, outside = router.params.inside.name, router.params.outside.name
+    # The groups ``redundancy`` names (a name both sides carry is the outside's).
+    phases = [
+        router.groups[GroupSide.OUTSIDE if name == outside else GroupSide.INSIDE].phase
+        for name in router.params.redundancy
+        if name in (inside, outside)
+    ]
     role = ssp.device_role(phases) if router.up else Role.NONE
     if role is router.role:
         return

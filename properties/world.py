@@ -488,24 +488,36 @@ class World:
         return when
 
     def run_until(self, until: int) -> None:
-        """Process everything due up to ``until`` in order; then the clock reads ``until``."""
+        """Process everything due up to ``until`` in order; then the clock reads ``until``.
+
+        At each instant what the agenda holds goes first, then the routers' timers, router
+        0 before router 1.
+        """
         agenda = self._agenda
+        slots = self._slots
         while True:
-            when = self.next_deadline()
+            # ``next_deadline``, written out: this loop turns once per message and timer.
+            when = agenda[0][0] if agenda else None
+            for slot in slots:
+                router = slot.router
+                if router is not None:
+                    deadline = router.get_timer()
+                    if deadline is not None and (when is None or deadline < when):
+                        when = deadline
             if when is None or when > until:
                 break
-            self.now = max(self.now, when)
-            if agenda and agenda[0][0] <= self.now:
-                _, _, _, action = heapq.heappop(agenda)
-                action()
+            now = self.now = max(self.now, when)
+            if agenda and agenda[0][0] <= now:
+                heapq.heappop(agenda)[3]()
                 continue
-            for index, slot in enumerate(self._slots):
+            for index, slot in enumerate(slots):
                 router = slot.router
-                deadline = router.get_timer() if router is not None else None
-                if router is not None and deadline is not None and deadline <= self.now:
-                    router.handle_timer(self.now)
-                    self._collect(index)
-                    break
+                if router is not None:
+                    deadline = router.get_timer()
+                    if deadline is not None and deadline <= now:
+                        router.handle_timer(now)
+                        self._collect(index)
+                        break
         self.now = max(self.now, until)
 
     def advance(self, ms: int) -> None:
@@ -1161,8 +1173,11 @@ class World:
         self._handle_outputs(index, router.outputs() if outputs is None else outputs)
 
     def _drain_events(self, index: int, router: Router) -> None:
+        event = router.next_event()
+        if event is None:
+            return  # the usual case: asked after every input
         name = self.name(index)
-        while (event := router.next_event()) is not None:
+        while event is not None:
             if isinstance(event, GroupEvent):
                 inner = event.event
                 if isinstance(inner, StateChanged):
@@ -1203,6 +1218,7 @@ class World:
                     self.events.append((self.now, name, "ssp-connected"))
                 elif isinstance(inner_ssp, Closed):
                     self.events.append((self.now, name, f"ssp-disconnected: {inner_ssp.reason}"))
+            event = router.next_event()
 
     def _handle_outputs(self, index: int, outputs: list[Output]) -> None:
         slot = self._slots[index]

@@ -107,6 +107,9 @@ _MAX_GROUP = 255
 class RfcEvent(enum.Enum):
     """The events of RFC 2281 §5.5, valued by their letter in the §5.7 table."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     ENABLE = "a"
     """HSRP is configured on an enabled interface."""
     DISABLE = "b"
@@ -136,6 +139,9 @@ class RfcEvent(enum.Enum):
 class Action(enum.Enum):
     """The actions of RFC 2281 §5.6, valued by their letter in the §5.7 table."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     START_ACTIVE_TIMER = "A"
     """Start the Active timer (our configured hold time, project rule 2)."""
     START_STANDBY_TIMER = "B"
@@ -158,6 +164,9 @@ class Action(enum.Enum):
 
 class Condition(enum.Enum):
     """What a conditional §5.7 cell depends on."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     VIRTUAL_IP_CONFIGURED = enum.auto()
     """The virtual IP is configured locally (note + of event a)."""
@@ -372,6 +381,9 @@ class HsrpGroupConfig:
 class DropReason(enum.Enum):
     """Why a received datagram produced no event (counted, RFC 2281 §5.4, §7)."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     MALFORMED = "malformed"
     """Not an RFC 2281 message (see :func:`~.wire.decode`)."""
     OWN_ADDRESS = "own address"
@@ -537,6 +549,8 @@ class HsrpGroup:
     @property
     def effective_priority(self) -> int:
         """The priority we advertise: configured minus down tracked interfaces, ≥ 0."""
+        if not self._down_interfaces:
+            return max(0, self._config.priority)  # the usual case, asked at every hello
         lost = sum(
             track.decrement
             for track in self._config.tracks

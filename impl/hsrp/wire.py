@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import Final
 
 from vpnha.impl.errors import LocalProtocolError
 
@@ -53,10 +54,14 @@ _MD5_TLV_TYPE = 4
 _MD5_PACKET_LENGTH = 50
 _OCTET_MAX = 255
 _UNSPECIFIED_ADDRESS = IPv4Address(0)
+_UNSPECIFIED_OCTETS = _UNSPECIFIED_ADDRESS.packed
 
 
 class OpCode(enum.Enum):
     """The Op Code octet (RFC 2281 §5.1)."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     HELLO = 0
     """The sender is able to act as, or is, the active or standby router."""
@@ -73,6 +78,9 @@ class HsrpState(enum.Enum):
     version 0 bit values, and HSRPv2's 0-6. Only the bit values ever reach the wire
     here; :attr:`rfc_index` gives the table's numbering for display.
     """
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     INITIAL = 0
     """HSRP is not running (§5.3 state 1)."""
@@ -94,6 +102,13 @@ class HsrpState(enum.Enum):
 
 
 _RFC_INDEX = {state: index for index, state in enumerate(HsrpState, start=1)}
+_OP_CODES: Final = {op_code.value: op_code for op_code in OpCode}
+"""Op Code octet -> op code (dict lookups: calling the enum or reading ``value`` costs
+more, and every hello is encoded and decoded)."""
+_OP_CODE_OCTETS: Final = {op_code: op_code.value for op_code in OpCode}
+_STATES: Final = {state.value: state for state in HsrpState}
+"""State octet -> state."""
+_STATE_OCTETS: Final = {state: state.value for state in HsrpState}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,13 +168,12 @@ def timer_seconds_on_wire(milliseconds: int) -> int:
 
 def encode(packet: HsrpPacket) -> bytes:
     """The 20-octet payload of ``packet`` (RFC 2281 §5.1)."""
-    octets = {
-        "hello_time_s": packet.hello_time_s,
-        "hold_time_s": packet.hold_time_s,
-        "priority": packet.priority,
-        "group": packet.group,
-    }
-    for name, value in octets.items():
+    for name, value in (
+        ("hello_time_s", packet.hello_time_s),
+        ("hold_time_s", packet.hold_time_s),
+        ("priority", packet.priority),
+        ("group", packet.group),
+    ):
         if not 0 <= value <= _OCTET_MAX:
             msg = f"HSRP {name} {value} does not fit in one octet (0-{_OCTET_MAX})"
             raise LocalProtocolError(msg)
@@ -173,8 +187,8 @@ def encode(packet: HsrpPacket) -> bytes:
     header = bytes(
         (
             VERSION,
-            packet.op_code.value,
-            packet.state.value,
+            _OP_CODE_OCTETS[packet.op_code],
+            _STATE_OCTETS[packet.state],
             packet.hello_time_s,
             packet.hold_time_s,
             packet.priority,
@@ -199,21 +213,19 @@ def decode(data: bytes) -> HsrpPacket:
         raise HsrpDecodeError("version", data[0], "only version 0 (RFC 2281) is supported")
     if data[1] == _ADVERTISE_OP_CODE:
         raise HsrpDecodeError("op_code", data[1], "advertise not supported")
-    try:
-        op_code = OpCode(data[1])
-    except ValueError:
-        raise HsrpDecodeError("op_code", data[1], "unknown op code (0-2)") from None
+    op_code = _OP_CODES.get(data[1])
+    if op_code is None:
+        raise HsrpDecodeError("op_code", data[1], "unknown op code (0-2)")
     if len(data) != PACKET_LENGTH:
         if len(data) == _MD5_PACKET_LENGTH and data[PACKET_LENGTH] == _MD5_TLV_TYPE:
             raise HsrpDecodeError("authentication", "md5", "md5 authentication not supported")
         raise HsrpDecodeError(
             "length", len(data), f"an RFC 2281 message is exactly {PACKET_LENGTH} octets"
         )
-    try:
-        state = HsrpState(data[2])
-    except ValueError:
-        raise HsrpDecodeError("state", data[2], "unknown state (0, 1, 2, 4, 8 or 16)") from None
-    address = IPv4Address(bytes(data[16:20]))
+    state = _STATES.get(data[2])
+    if state is None:
+        raise HsrpDecodeError("state", data[2], "unknown state (0, 1, 2, 4, 8 or 16)")
+    address = bytes(data[16:20])
     return HsrpPacket(
         op_code=op_code,
         state=state,
@@ -222,5 +234,5 @@ def decode(data: bytes) -> HsrpPacket:
         priority=data[5],
         group=data[6],
         authentication=bytes(data[8:16]),
-        virtual_ip=None if address == _UNSPECIFIED_ADDRESS else address,
+        virtual_ip=None if address == _UNSPECIFIED_OCTETS else IPv4Address(address),
     )

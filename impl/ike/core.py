@@ -559,19 +559,26 @@ class IkeEngine:
         """The next instant ``handle_timer`` has work, or None."""
         if not (self._main or self._quick or self._dpd or self._retire):
             return None  # the usual case between negotiations: asked after every input
-        deadlines = [
-            x.retransmit_at
-            for x in (*self._main.values(), *self._quick.values())
-            if x.retransmit_at is not None
-        ]
-        deadlines += [
-            x.done_at + _DONE_KEEP_MS
-            for x in (*self._main.values(), *self._quick.values())
-            if x.done_at is not None
-        ]
-        deadlines += [probe.deadline for probe in self._dpd.values()]
-        deadlines += list(self._retire.values())
-        return min(deadlines) if deadlines else None
+        # One pass, no lists: finished exchanges stay for _DONE_KEEP_MS, and this is asked
+        # after every input the router takes.
+        earliest: int | None = None
+        for exchanges in (self._main, self._quick):
+            for exchange in exchanges.values():
+                if exchange.retransmit_at is not None and (
+                    earliest is None or exchange.retransmit_at < earliest
+                ):
+                    earliest = exchange.retransmit_at
+                if exchange.done_at is not None:
+                    forget_at = exchange.done_at + _DONE_KEEP_MS
+                    if earliest is None or forget_at < earliest:
+                        earliest = forget_at
+        for probe in self._dpd.values():
+            if earliest is None or probe.deadline < earliest:
+                earliest = probe.deadline
+        for due in self._retire.values():
+            if earliest is None or due < earliest:
+                earliest = due
+        return earliest
 
     def handle_timer(self, now: int) -> None:
         """Retransmit, give up, and forget finished exchanges whose time has come."""

@@ -63,9 +63,9 @@ from .messages import (
     decode_body,
     decode_frame,
     encode_body,
-    encode_frame_for,
 )
 from .wire import (
+    FLAG_ACK_REQUESTED,
     HEADER_LEN,
     MAX_BODY_LEN,
     NONCE_LEN,
@@ -73,7 +73,9 @@ from .wire import (
     DeviceRole,
     Doi,
     FrameHeader,
+    MessageType,
     SspDecodeError,
+    encode_frame,
     hello_key,
     session_key,
 )
@@ -104,6 +106,9 @@ _RTT_HISTORY: Final = 8
 class ConnectionState(Enum):
     """Where one SSP connection is (``show ssp peers`` shows ESTABLISHED as Connected)."""
 
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
+
     IDLE = "idle"
     HELLO_SENT = "hello-sent"
     CONFIRMING = "confirming"
@@ -113,6 +118,9 @@ class ConnectionState(Enum):
 
 class FrameKind(Enum):
     """The column of ``_FRAME_RULES`` a verified frame falls in."""
+
+    # Members are singletons: hash by identity, in C (Enum's __hash__ is Python code).
+    __hash__ = object.__hash__
 
     HELLO = "hello"
     KEEPALIVE = "keepalive"
@@ -418,8 +426,8 @@ class SspConnection:
                 break
             frame = bytes(self._inbound[position : position + size])
             position += size
-            self._header = None
-            self._on_frame(frame, now)
+            header, self._header = self._header, None
+            self._on_frame(frame, header, now)
         del self._inbound[:position]
 
     def handle_timer(self, now: int) -> None:
@@ -458,7 +466,7 @@ class SspConnection:
             raise LocalProtocolError(f"{message.TYPE.name} does not survive encoding")
         if len(body) > self._config.max_body_len:
             raise LocalProtocolError(f"{message.TYPE.name} body of {len(body)} octets is too big")
-        seq = self._emit(message, ack_requested=ack_requested)
+        seq = self._emit(message, ack_requested=ack_requested, encoded=(kind, doi, body))
         if seq is None:
             raise LocalProtocolError("sequence numbers exhausted: connection closed, reconnect")
         if isinstance(message, RoleChange):
@@ -474,6 +482,8 @@ class SspConnection:
 
     def data_to_send(self) -> bytes:
         """Everything queued for the TCP stream since the last call."""
+        if not self._outbound:
+            return b""  # the usual answer: asked after every input
         data = bytes(self._outbound)
         self._outbound.clear()
         return data
@@ -495,12 +505,27 @@ class SspConnection:
 
     # --- internals -------------------------------------------------------------------
 
-    def _emit(self, message: Message, *, ack_requested: bool = False) -> int | None:
+    def _emit(
+        self,
+        message: Message,
+        *,
+        ack_requested: bool = False,
+        encoded: tuple[MessageType, Doi, bytes] | None = None,
+    ) -> int | None:
+        """Frame and queue ``message``; ``encoded``: its ``encode_body`` if already made."""
         seq = self._send_seq
         if seq > _MAX_SEQ:
             self._close("sequence numbers exhausted", by_peer=False)
             return None
-        frame = encode_frame_for(message, seq=seq, key=self._send_key, ack_requested=ack_requested)
+        kind, doi, body = encode_body(message) if encoded is None else encoded
+        frame = encode_frame(
+            message_type=kind,
+            flags=FLAG_ACK_REQUESTED if ack_requested else 0,
+            doi=doi,
+            seq=seq,
+            body=body,
+            key=self._send_key,
+        )
         self._outbound += frame
         self._send_seq = seq + 1
         self._packets_sent += 1
@@ -521,13 +546,14 @@ class SspConnection:
             del self._keepalive_sent_ms[next(iter(self._keepalive_sent_ms))]
         self._next_keepalive_ms = now + self._config.hello_interval_ms
 
-    def _on_frame(self, frame: bytes, now: int) -> None:
+    def _on_frame(self, frame: bytes, header: FrameHeader, now: int) -> None:
         try:
             decoded = decode_frame(
                 frame,
                 key=self._recv_key,
                 expected_seq=self._recv_seq,
                 max_body_len=self._config.max_body_len,
+                header=header,
             )
         except SspDecodeError as error:
             self._reject(error)

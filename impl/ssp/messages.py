@@ -108,6 +108,8 @@ _MAX_BITMAP = 8192
 _MAX_REASON = 1024
 """Largest REFUSE reason, octets of UTF-8."""
 _U32 = 1 << 32
+_COUNTER_KINDS: dict[int, CounterKind] = {int(kind): kind for kind in CounterKind}
+"""Kind octet -> counter kind (a dict lookup: calling the enum costs more, per update)."""
 
 
 def _role(reader: Reader, field: str) -> DeviceRole:
@@ -600,10 +602,9 @@ class CounterUpdate:
         reader = Reader(body)
         sa_id = reader.u32("sa_id")
         raw_kind = reader.u8("kind")
-        try:
-            kind = CounterKind(raw_kind)
-        except ValueError:
-            raise SspDecodeError("kind", raw_kind, "counter kind must be 1-6") from None
+        kind = _COUNTER_KINDS.get(raw_kind)
+        if kind is None:
+            raise SspDecodeError("kind", raw_kind, "counter kind must be 1-6")
         if _COUNTER_DOI[kind] != doi:
             raise SspDecodeError("kind", kind.name, f"not a counter of DOI {int(doi)}")
         value = reader.u64("value")
@@ -793,6 +794,10 @@ MESSAGE_CLASSES: tuple[type[Message], ...] = (
 """Every message class, one per message type."""
 
 _CLASSES: dict[MessageType, type[Message]] = {cls.TYPE: cls for cls in MESSAGE_CLASSES}
+_MESSAGE_TYPES: dict[int, MessageType] = {int(kind): kind for kind in MessageType}
+"""Type octet -> type (a dict lookup: calling the enum costs more, at every frame)."""
+_DOIS: dict[int, Doi] = {int(domain): domain for domain in Doi}
+"""DOI octet -> DOI."""
 
 
 def encode_body(message: Message) -> tuple[MessageType, Doi, bytes]:
@@ -802,14 +807,12 @@ def encode_body(message: Message) -> tuple[MessageType, Doi, bytes]:
 
 def decode_body(message_type: int, doi: int, body: bytes) -> Message:
     """The message a frame's type, DOI and body carry; raises :class:`SspDecodeError`."""
-    try:
-        kind = MessageType(message_type)
-    except ValueError:
-        raise SspDecodeError("type", message_type, "unknown message type") from None
-    try:
-        domain = Doi(doi)
-    except ValueError:
-        raise SspDecodeError("doi", doi, "unknown DOI (0 SSP, 1 IPsec, 2 IKE)") from None
+    kind = _MESSAGE_TYPES.get(message_type)
+    if kind is None:
+        raise SspDecodeError("type", message_type, "unknown message type")
+    domain = _DOIS.get(doi)
+    if domain is None:
+        raise SspDecodeError("doi", doi, "unknown DOI (0 SSP, 1 IPsec, 2 IKE)")
     cls = _CLASSES[kind]
     if domain not in cls.DOIS:
         allowed = ", ".join(str(int(d)) for d in sorted(cls.DOIS))
@@ -844,13 +847,16 @@ def decode_frame(
     key: bytes,
     expected_seq: int | None = None,
     max_body_len: int = MAX_BODY_LEN,
+    header: FrameHeader | None = None,
 ) -> DecodedFrame:
     """Check and decode exactly one frame; raises :class:`SspDecodeError` naming the field.
 
     Order: header (``version``, ``length``), whole ``frame`` length, ``tag``, ``seq``,
-    ``flags``, ``type``, ``doi``, then the body's own fields.
+    ``flags``, ``type``, ``doi``, then the body's own fields. ``header``: the frame's
+    header if the caller parsed it already (a stream reader does, to find the frame).
     """
-    header = FrameHeader.parse(frame)
+    if header is None:
+        header = FrameHeader.parse(frame)
     header.check_framing(max_body_len)
     if len(frame) != header.frame_length:
         raise SspDecodeError("frame", len(frame), f"length field says {header.frame_length}")

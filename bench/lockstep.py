@@ -14,8 +14,8 @@
 2. **Mutants**: for each seeded bug (``vpnha.impl.mutants``) the gate's campaign with it
    switched on (seeded searches of 15 examples, seeds 0, 1, …, up to 100 examples);
    the time until the first failing example (wall and CPU seconds of this process), the
-   length of that example and of the counterexample after the post-pass, and what
-   caught it.
+   length of that example and of the counterexample after the post-pass, the length of
+   the corpus's counterexample for it (the shortest known), and what caught it.
 
 Prints markdown tables for the README.
 """
@@ -23,10 +23,14 @@ Prints markdown tables for the README.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from vpnha.impl.mutants import MUTANTS
 from vpnha.properties.campaign import hsrp_cell_labels, hunt
 from vpnha.properties.gate import run_campaign
+from vpnha.properties.trace import load_trace
+
+CORPUS = Path(__file__).resolve().parents[1] / "counterexamples"
 
 
 def main() -> None:
@@ -46,20 +50,29 @@ def main() -> None:
     print()
     print(
         "| seeded bug | killed | seconds to kill | CPU s to kill | found at (steps) | "
-        "shrunk to | caught by |"
+        "shrunk to | committed | caught by |"
     )
-    print("|---|---|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for name in sorted(MUTANTS):
         result = run_campaign(name, 100, 40)
+        committed = _committed_length(name)
         if result.trace is None:
             times = f"{result.seconds:.1f} | {result.cpu_seconds:.1f}"
-            print(f"| `{name}` | **no** | {times} | - | - | - |")
+            print(f"| `{name}` | **no** | {times} | - | - | {committed} | - |")
             continue
         print(
             f"| `{name}` | yes | {result.seconds:.1f} | {result.cpu_seconds:.1f} | "
-            f"{result.found_length} | {len(result.trace.operations)} | {result.trace.failure} |"
+            f"{result.found_length} | {len(result.trace.operations)} | {committed} | "
+            f"{result.trace.failure} |"
         )
     print(f"\n(run took {time.perf_counter() - started:.0f} s)")
+
+
+def _committed_length(name: str) -> int | str:
+    """Operations in the corpus's counterexample for ``name`` (the shortest known: the
+    shrunk length's yardstick), or "-" if there is none."""
+    path = CORPUS / f"{name}.itf.json"
+    return len(load_trace(path).operations) if path.exists() else "-"
 
 
 if __name__ == "__main__":

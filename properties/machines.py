@@ -1255,14 +1255,19 @@ class LockstepMachine(_SharedRules):
         late_ms=st.one_of(
             st.sampled_from([500, 2_000, 4_000, 5_000]), st.integers(min_value=1, max_value=5_000)
         ),
+        flap=st.booleans(),
     )
-    def priority_flip(self, side: GroupSide, back_ms: int, resign: str, late_ms: int) -> None:
+    def priority_flip(
+        self, side: GroupSide, back_ms: int, resign: str, late_ms: int, flap: bool = False
+    ) -> None:
         """The Standby router's priority on ``side`` rises above the Active router's: it
         preempts (Standby × h: a Coup), the old Active answers with a Resign (Active × j)
         and waits in Speak; ``back_ms`` later the priority is restored and the old Active
         preempts back, from Speak or, later, from Standby. The Resign may be lost, late
         (by ``late_ms``) or arrive twice (the copy late), so it reaches a router that is
-        no longer Active."""
+        no longer Active. ``flap``: right after its Coup the new Active's interface on
+        ``side`` goes down and comes back, so that a late Resign finds it rejoining, in
+        Listen (Listen × i)."""
         pair = self.pair
         assert pair is not None
         active = self._group_holder(side, Phase.ACTIVE)
@@ -1279,6 +1284,9 @@ class LockstepMachine(_SharedRules):
                 late_ms,
                 within_ms=2_000,
             )
+        if flap:
+            self._do(op.InterfaceDown(router=standby, side=side))
+            self._do(op.InterfaceUp(router=standby, side=side))
         self._do(op.Advance(ms=back_ms))
         self._do(op.SetPriority(router=standby, side=side, priority=before))
         self._do(op.Advance(ms=pair.settle_ms + 1))

@@ -1022,19 +1022,23 @@ def counter_system(spec: CounterSpec) -> System:
 
         return (f"delete{r}", trans)
 
-    def leave(r: int) -> tuple[str, Transition]:
+    def leaving_active(flag: str, name: str, r: int) -> tuple[str, Transition]:
         def trans(fr: Frame) -> z3.BoolRef:
             s, t = fr.pre, fr.post
-            # A router that deleted the SA while ACTIVE leaves ACTIVE: its announcement
+            # Router r, ACTIVE in the role ``flag`` marks, leaves ACTIVE: its announcement
             # (carrying what it remembers) restarts replication at the other end.
             return z3.And(
-                _f(s, "gone", r),
-                z3.Not(_f(t, "gone", r)),
+                _f(s, flag, r),
+                z3.Not(_f(t, flag, r)),
                 *[z3.Not(_f(t, "bulk", q)) for q in _routers()],
-                keep(fr, {f"gone{r}"} | {f"bulk{q}" for q in _routers()}),
+                keep(fr, {f"{flag}{r}"} | {f"bulk{q}" for q in _routers()}),
             )
 
-        return (f"leave{r}", trans)
+        return (f"{name}{r}", trans)
+
+    def leave(r: int) -> tuple[str, Transition]:
+        # It deleted the SA while ACTIVE.
+        return leaving_active("gone", "leave", r)
 
     def bare(r: int) -> tuple[str, Transition]:
         def trans(fr: Frame) -> z3.BoolRef:
@@ -1063,17 +1067,8 @@ def counter_system(spec: CounterSpec) -> System:
         return (f"bare{r}", trans)
 
     def unbare(r: int) -> tuple[str, Transition]:
-        def trans(fr: Frame) -> z3.BoolRef:
-            s, t = fr.pre, fr.post
-            # It leaves ACTIVE: its announcement (what it remembers) restarts replication.
-            return z3.And(
-                _f(s, "bare", r),
-                z3.Not(_f(t, "bare", r)),
-                *[z3.Not(_f(t, "bulk", q)) for q in _routers()],
-                keep(fr, {f"bare{r}"} | {f"bulk{q}" for q in _routers()}),
-            )
-
-        return (f"unbare{r}", trans)
+        # It was ACTIVE without the SA.
+        return leaving_active("bare", "unbare", r)
 
     def deliver_delete(o: int) -> tuple[str, Transition]:
         def trans(fr: Frame) -> z3.BoolRef:

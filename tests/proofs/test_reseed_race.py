@@ -83,6 +83,14 @@ def test_resync_answer_keeps_the_implementation_floor_below_an_add_in_flight() -
     assert all(not step.problems and not step.differences for step in steps)
 
 
+def _outbound(**flags: bool) -> counters.CounterSpec:
+    """The outbound counter encoding over every ``replay-interval outbound`` (1-10
+    million), with the duplicate witness."""
+    return counters.CounterSpec(
+        kind="out", jump_min=M, jump_max=10 * M, jump_step=M, witness=True, **flags
+    )
+
+
 def _fresh(name: str) -> Counterexample:
     """Run one property in a fresh process (what ``vpnha prove`` does)."""
     (found,) = run_proofs(False, jobs=2, names=[name])
@@ -116,15 +124,7 @@ def test_z3_resync_reseed_counterexample_needs_the_implementation_rule() -> None
     found = _fresh("I3-resync-reseed")
     assert "answer0" in found.steps
     assert found.value(f"s{len(found.steps)}.uses") == 2
-    spec = counters.CounterSpec(
-        kind="out",
-        jump_min=1_000_000,
-        jump_max=10_000_000,
-        jump_step=1_000_000,
-        witness=True,
-        **FIXED_RULES,
-    )
-    system = counters.counter_system(spec).only(counters.RESYNC_RESEED_MOVES)
+    system = counters.counter_system(_outbound(**FIXED_RULES)).only(counters.RESYNC_RESEED_MOVES)
     none = find_violation(
         "model-rule", system, counters.counter_witness_safe, depth=9, describe=str
     )
@@ -137,16 +137,7 @@ def test_proposed_fix_closes_the_reseed_race_within_twelve_steps() -> None:
     has, raised only to a value the other end announced) makes the guided I3-reseed search
     find no duplicate within 12 steps, where the model's rule has one in 10. A bound
     proves nothing: see counters.py for what stops the inductive proof."""
-    spec = counters.CounterSpec(
-        kind="out",
-        jump_min=1_000_000,
-        jump_max=10_000_000,
-        jump_step=1_000_000,
-        witness=True,
-        late_adds=True,
-        keep_floor=True,
-        **FIXED_RULES,
-    )
+    spec = _outbound(late_adds=True, keep_floor=True, **FIXED_RULES)
     system = counters.counter_system(spec).only(counters.RESEED_MOVES)
     none = find_violation(
         "I3-reseed-fixed",
